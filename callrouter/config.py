@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     api_tokens: SecretStr = SecretStr(f"{DEV_API_TOKEN}:admin:*")
 
     ivr_flows_dir: Path = REPO_ROOT / "ivr_flows"
+    directory_cache_seconds: float = Field(5.0, ge=0)
+    # Said when no organisation's own number fits (Informatie Rijksoverheid).
+    general_public_phone: str = "1400"
+    log_level: str = "INFO"
     timezone: str = "Europe/Amsterdam"
 
     # Identification

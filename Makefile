@@ -1,0 +1,38 @@
+# callrouter: `make run` starts the service locally, `make test` runs every test.
+# The shell logic is in scripts/; each step installs only what is missing.
+
+.DEFAULT_GOAL := help
+.NOTPARALLEL:
+SHELL := /bin/bash
+
+VENV  := .venv
+STAMP := $(VENV)/.callrouter-installed
+PYTEST_ARGS ?=
+
+.PHONY: help run test bench deps venv clean
+
+help: ## list the targets
+	@echo "make <target>:"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  \1\t/' | expand -t 10
+
+run: $(STAMP) ## start Redis, migrate, load demo/directory.yaml, run web + worker + emulator
+	@bash scripts/run.sh
+
+test: deps $(STAMP) ## install what is missing, then run all tests (PYTEST_ARGS=... for pytest)
+	@bash scripts/test.sh $(PYTEST_ARGS)
+
+bench: $(STAMP) ## run tests/benchmarks/bench_*.py (BENCH=routing for one)
+	@bash scripts/install-deps.sh redis postgres
+	@bash scripts/bench.sh
+
+deps: ## Debian packages for tests: redis-server, postgresql, chromium, chromium-driver
+	@bash scripts/install-deps.sh python redis postgres chromium
+
+venv: $(STAMP) ## the Python venv .venv, reinstalled when pyproject.toml changes
+
+$(STAMP): pyproject.toml scripts/venv.sh
+	@bash scripts/install-deps.sh python
+	@bash scripts/venv.sh
+
+clean: ## remove local state (var/: SQLite file, Redis data); keeps .venv
+	rm -rf var

@@ -1,0 +1,187 @@
+"""Load ivr_flows/*.yaml into Flow objects; every fault is reported as `file:line: message`.
+
+Structure is checked here (a broken file stops start-up); the UX defaults are checked by the
+flow linter (callrouter.domain.flow_lint), which load_flows also runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from callrouter.domain.flow_lint import lint_flow
+from callrouter.domain.ivr import STEPS, Flow, placeholders
+
+COMMON_PROMPTS = {
+    "option": {"name", "key"}, "person_option": set(), "repeat_option": set(), "no_input": set(),
+    "invalid": set(), "to_person": {"organisation"}, "closed": {"organisation", "opening"},
+    "closed_long": {"organisation", "public_phone"}, "no_liaison": {"organisation", "public_phone"},
+    "queued": {"organisation", "topic"}, "wait_estimate": {"wait"}, "wait_unknown": {"position"},
+    "returned_to_queue": set(), "whisper": {"location", "organisation", "topic", "waited"},
+    "error": {"public_phone"}, "not_in_use": set(), "language_offer": set(),
+}
+STEP_PROMPTS = {
+    "identify": {"greeting_caseworker": {"location"}, "greeting_unknown": set(), "ask_code": set(),
+                 "code_wrong": set(), "code_failed": {"public_phone"}, "locked": {"public_phone"}},
+    "organisation": {"organisation_question": set(), "more_option": {"key"}},
+    "topic": {"topic_question": set()},
+}
+CITIZEN_PROMPTS = {"greeting_citizen": {"organisation"}}
+TOP_KEYS = {"flow", "line_kind", "steps", "keys", "timeout_seconds", "max_tries",
+            "organisation_page_size", "prompts"}
+
+
+class FlowFileError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid IVR flow files:\n" + "\n".join(problems))
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _mapping(node: yaml.Node) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(k.value): v for k, v in node.value}
+
+
+def allowed_prompts(steps: tuple[str, ...]) -> dict[str, set[str]]:
+    wanted = dict(COMMON_PROMPTS)
+    for step in steps:
+        wanted.update(STEP_PROMPTS.get(step, {}))
+    if "identify" not in steps:
+        wanted.update(CITIZEN_PROMPTS)
+    return wanted
+
+
+def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
+    problems: list[str] = []
+
+    def fault(node: yaml.Node | None, message: str) -> None:
+        problems.append(f"{source}:{_line(node) if node is not None else 1}: {message}")
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return None, [f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]
+    if not isinstance(root, yaml.MappingNode):
+        return None, [f"{source}:1: a flow file is a mapping with flow, steps, keys and prompts"]
+    top = _mapping(root)
+    for key, value in top.items():
+        if key not in TOP_KEYS:
+            fault(value, f"unknown field {key!r}")
+    for key in ("flow", "line_kind", "steps", "prompts"):
+        if key not in top:
+            fault(root, f"missing field {key!r}")
+    if problems:
+        return None, problems
+
+    def scalar(key: str, default: str) -> str:
+        node = top.get(key)
+        if node is None:
+            return default
+        if not isinstance(node, yaml.ScalarNode):
+            fault(node, f"{key} must be a single value")
+            return default
+        return str(node.value)
+
+    def integer(key: str, default: int) -> int:
+        raw = scalar(key, str(default))
+        if not raw.isdigit():
+            fault(top[key], f"{key} must be a whole number, not {raw!r}")
+            return default
+        return int(raw)
+
+    if scalar("line_kind", "") not in ("professional", "citizen"):
+        fault(top["line_kind"], "line_kind must be professional or citizen")
+    steps_node = top["steps"]
+    steps: tuple[str, ...] = ()
+    if isinstance(steps_node, yaml.SequenceNode):
+        steps = tuple(str(item.value) for item in steps_node.value)
+    for step in steps:
+        if step not in STEPS:
+            fault(steps_node, f"unknown step {step!r}; known steps: {', '.join(STEPS)}")
+    if not steps or steps[-1] != "queue":
+        fault(steps_node, "steps must be a list that ends with queue")
+
+    keys = {"person": "0", "repeat": "*", "language": "9"}
+    for key, node in _mapping(top.get("keys") or yaml.MappingNode("", [])).items():
+        if key not in keys:
+            fault(node, f"unknown key role {key!r}; roles: person, repeat, language")
+        elif not (isinstance(node, yaml.ScalarNode) and len(str(node.value)) == 1 and str(node.value) in "0123456789*#"):
+            fault(node, f"key {key} must be one phone key (0-9, * or #)")
+        else:
+            keys[key] = str(node.value)
+
+    prompts: dict[str, dict[str, str]] = {}
+    wanted = allowed_prompts(steps)
+    for language, table_node in _mapping(top["prompts"]).items():
+        table: dict[str, str] = {}
+        for key, node in _mapping(table_node).items():
+            if key not in wanted:
+                fault(node, f"prompt {language}.{key} is not used by this flow")
+                continue
+            if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+                fault(node, f"prompt {language}.{key} must be a non-empty text")
+                continue
+            text_value = str(node.value)
+            try:
+                unknown = placeholders(text_value) - wanted[key]
+            except ValueError as exc:
+                fault(node, f"prompt {language}.{key}: broken placeholder: {exc}")
+                continue
+            if unknown:
+                fault(node, f"prompt {language}.{key} uses unknown placeholder(s) {sorted(unknown)}; "
+                            f"allowed: {sorted(wanted[key]) or 'none'}")
+            table[key] = text_value
+        for key in sorted(set(wanted) - set(table)):
+            fault(table_node, f"prompt {language}.{key} is missing")
+        prompts[language] = table
+    if not prompts:
+        fault(top["prompts"], "prompts needs at least one language (Dutch first)")
+    elif next(iter(prompts)) != "nl":
+        fault(top["prompts"], "the first language of prompts must be nl (Dutch first)")
+
+    flow = Flow(
+        name=scalar("flow", ""), line_kind=scalar("line_kind", ""), steps=steps, prompts=prompts,
+        person_key=keys["person"], repeat_key=keys["repeat"], language_key=keys["language"],
+        timeout_seconds=integer("timeout_seconds", 8), max_tries=integer("max_tries", 3),
+        organisation_page_size=integer("organisation_page_size", 3), source=source,
+    )
+    if problems:
+        return None, problems
+    for finding in lint_flow(flow):
+        node = top.get(finding.field.split(".")[0]) if finding.field else None
+        if finding.field.startswith("prompts."):
+            _, language, key = (finding.field.split(".") + ["", ""])[:3]
+            node = _mapping(_mapping(top["prompts"]).get(language, root)).get(key, node)
+        fault(node if node is not None else root, finding.message)
+    return (None if problems else flow), problems
+
+
+def load_flows(directory: Path) -> dict[str, Flow]:
+    """All flows in a folder by line kind; raises FlowFileError naming every fault."""
+    flows: dict[str, Flow] = {}
+    problems: list[str] = []
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise FlowFileError([f"{directory}: no flow files (*.yaml)"])
+    for path in files:
+        flow, found = parse_flow(path.read_text(encoding="utf-8"), str(path))
+        problems += found
+        if flow is None:
+            continue
+        if flow.line_kind in flows:
+            problems.append(f"{path}:1: a second flow for line kind {flow.line_kind!r}")
+        flows[flow.line_kind] = flow
+    for kind in ("professional", "citizen"):
+        if not problems and kind not in flows:
+            problems.append(f"{directory}: no flow for line kind {kind!r}")
+    if problems:
+        raise FlowFileError(problems)
+    return flows

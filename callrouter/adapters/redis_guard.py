@@ -1,0 +1,105 @@
+"""Live counters in Redis: lockouts against PIN guessing, hold announcements, webhook replays.
+
+All of it may be lost with Redis without harm: a lockout or a replay window restarts, an
+announcement comes once more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from redis import Redis
+
+PREFIX = "callrouter:guard"
+
+
+def failed_calls_key(caller: str) -> str:
+    return f"{PREFIX}:failed-calls:{caller}"
+
+
+def failed_pins_key(code: str) -> str:
+    return f"{PREFIX}:failed-pins:{code}"
+
+
+def announce_key(call_sid: str) -> str:
+    return f"{PREFIX}:announced:{call_sid}"
+
+
+def replay_key(digest: str) -> str:
+    return f"{PREFIX}:replay:{digest}"
+
+
+class RedisGuard:
+    def __init__(self, redis: Redis, *, lockout_after: int, lockout_seconds: int, pin_lockout_after: int = 10,
+                 announce_after_seconds: int = 30, announce_every_seconds: int = 90):
+        self._redis = redis
+        self._after = lockout_after
+        self._seconds = lockout_seconds
+        self._pin_after = pin_lockout_after
+        self._first = announce_after_seconds
+        self._every = announce_every_seconds
+
+    def is_locked(self, *, caller: str, code: str | None = None) -> bool:
+        keys = [failed_calls_key(caller)] + ([failed_pins_key(code)] if code else [])
+        calls, *pins = self._redis.mget(keys)
+        if calls is not None and int(calls) >= self._after:
+            return True
+        return bool(pins and pins[0] is not None and int(pins[0]) >= self._pin_after)
+
+    def _count(self, key: str) -> None:
+        with self._redis.pipeline() as pipe:  # MULTI: the counter and its expiry together
+            pipe.incr(key)
+            pipe.expire(key, self._seconds)
+            pipe.execute()
+
+    def record_failed_pin(self, *, code: str) -> None:
+        self._count(failed_pins_key(code))
+
+    def record_failed_call(self, *, caller: str) -> None:
+        self._count(failed_calls_key(caller))
+
+    def should_announce(self, *, call_sid: str, queue_seconds: float) -> bool:
+        """The expected wait is said once the wait passes 30 s, then about every 90 s."""
+        if queue_seconds < self._first:
+            return False
+        key = announce_key(call_sid)
+        last = self._redis.get(key)
+        if last is not None and queue_seconds - float(last) < self._every:
+            return False
+        # SET with GET-compare would be stricter; a rare double announcement is harmless.
+        self._redis.set(key, queue_seconds, ex=6 * 3600)
+        return True
+
+
+class ReplayGuard:
+    """The same signed request delivered twice has one effect: the second gets the first's response."""
+
+    def __init__(self, redis: Redis, *, window_seconds: int):
+        self._redis = redis
+        self._window = window_seconds
+
+    @staticmethod
+    def digest(*, url: str, body: bytes, signature: str) -> str:
+        return hashlib.sha256(b"\0".join([url.encode(), body, signature.encode()])).hexdigest()
+
+    def claim(self, digest: str) -> bool:
+        """True for the first delivery; later ones must use `wait_for_response`."""
+        return bool(self._redis.set(replay_key(digest), b"", nx=True, ex=self._window))
+
+    def store(self, digest: str, response: bytes) -> None:
+        self._redis.set(replay_key(digest), b"1" + response, ex=self._window)
+
+    def release(self, digest: str) -> None:
+        self._redis.delete(replay_key(digest))
+
+    def wait_for_response(self, digest: str, *, timeout: float = 10.0) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self._redis.get(replay_key(digest))
+            if value is None:
+                return None
+            if value.startswith(b"1"):
+                return value[1:]
+            time.sleep(0.05)
+        return None

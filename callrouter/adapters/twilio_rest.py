@@ -1,0 +1,46 @@
+"""Twilio's REST API through the official client; the base URL is a setting (Twilio or the emulator)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+log = logging.getLogger("callrouter.twilio")
+TWILIO_API = "https://api.twilio.com"
+
+
+class CallGone(Exception):
+    """The call has ended or is unknown to Twilio, so it cannot be redirected."""
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """Sends the library's api.twilio.com requests to another base URL (the emulator in tests and demo)."""
+
+    def __init__(self, base_url: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._base = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if url.startswith(TWILIO_API):
+            url = self._base + url[len(TWILIO_API):]
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioCalls:
+    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str, public_url: str):
+        http = None if api_base_url.rstrip("/") == TWILIO_API else BaseUrlHttpClient(api_base_url, timeout=10)
+        self._client = Client(account_sid, auth_token, http_client=http)
+        self._public = public_url.rstrip("/")
+
+    def redirect(self, *, call_sid: str, path: str) -> None:
+        """Make a live call (also one waiting in a queue) fetch new TwiML from our path."""
+        try:
+            self._client.calls(call_sid).update(url=self._public + path, method="POST")
+        except TwilioRestException as exc:
+            if exc.status in (400, 404):  # 21220 not in progress, 20404 unknown
+                raise CallGone(f"{exc.code}: {exc.msg}") from exc
+            raise

@@ -1,0 +1,71 @@
+"""Render the domain's voice actions to TwiML with twilio's VoiceResponse; URLs made absolute."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Dial as TwDial
+from twilio.twiml.voice_response import Gather as TwGather
+from twilio.twiml.voice_response import VoiceResponse
+
+from callrouter.domain import voice as v
+
+VOICES = {"nl": "Polly.Lotte", "en": "Polly.Amy"}
+
+
+class TwimlRenderer:
+    def __init__(self, public_url: str):
+        self._base = public_url.rstrip("/")
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self._base + path
+
+    def _prompt(self, target: VoiceResponse | TwGather, prompt: v.Prompt) -> None:
+        if isinstance(prompt, v.Say):
+            target.say(prompt.text, language=v.LANGUAGE_CODES.get(prompt.language, "nl-NL"),
+                       voice=VOICES.get(prompt.language))
+        elif isinstance(prompt, v.Play):
+            target.play(self.url(prompt.url))
+        else:
+            target.pause(length=prompt.seconds)
+
+    def render(self, reply: v.VoiceReply) -> str:
+        response = VoiceResponse()
+        for action in reply.actions:
+            if isinstance(action, v.Say | v.Play | v.Pause):
+                self._prompt(response, action)
+            elif isinstance(action, v.Gather):
+                gather = TwGather(
+                    input="dtmf", action=self.url(action.action), method="POST", timeout=action.timeout,
+                    num_digits=action.num_digits, finish_on_key=action.finish_on_key,
+                    action_on_empty_result=action.action_on_empty_result,
+                )
+                for prompt in action.prompts:
+                    self._prompt(gather, prompt)
+                response.append(gather)
+            elif isinstance(action, v.Enqueue):
+                response.enqueue(action.queue, action=self.url(action.action), method="POST",
+                                 wait_url=self.url(action.wait_url), wait_url_method="POST")
+            elif isinstance(action, v.Leave):
+                response.leave()
+            elif isinstance(action, v.Redirect):
+                response.redirect(self.url(action.url), method="POST")
+            elif isinstance(action, v.Dial):
+                dial = TwDial(action=self.url(action.action), method="POST", timeout=action.timeout,
+                              caller_id=action.caller_id)
+                target = dict(url=self.url(action.whisper_url), method="POST",
+                              status_callback=self.url(action.status_callback),
+                              status_callback_event="initiated ringing answered completed",
+                              status_callback_method="POST")
+                if action.address.startswith("sip:"):
+                    dial.sip(action.address, **target)
+                elif action.address.startswith("client:"):
+                    dial.client(action.address.removeprefix("client:"), **target)
+                else:
+                    dial.number(action.address, **target)
+                response.append(dial)
+            elif isinstance(action, v.Hangup):
+                response.hangup()
+            elif isinstance(action, v.Reject):
+                response.reject(reason=action.reason)
+            else:  # pragma: no cover - exhaustive over the domain's actions
+                raise TypeError(f"cannot render {action!r}")
+        return str(response)

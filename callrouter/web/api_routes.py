@@ -1,0 +1,74 @@
+"""The JSON API under /api/ (OpenAPI at /docs): liaison presence and live queue figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from callrouter.domain.queueing import Presence
+from callrouter.services import presence as presence_service
+from callrouter.services.errors import Forbidden, NotFound
+from callrouter.web.api_auth import ApiUser, api_user
+
+router = APIRouter(prefix="/api", tags=["api"])
+SETTABLE = tuple(p.value for p in presence_service.SETTABLE)
+
+
+class PresenceIn(BaseModel):
+    status: Presence = Field(description=f"one of {', '.join(SETTABLE)} (busy is set by the router)")
+
+
+class PresenceOut(BaseModel):
+    liaison_id: int
+    organisation: str
+    status: str
+    call_sid: str | None
+
+
+class QueueOut(BaseModel):
+    organisation: str
+    waiting: int
+    oldest_wait_seconds: float | None
+    liaisons: dict[str, int]
+
+
+def _scope(user: ApiUser) -> str | None:
+    return None if user.organisation == "*" else user.organisation
+
+
+@router.put("/liaisons/{liaison_id}/presence", response_model=PresenceOut)
+async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
+    if body.status == Presence.BUSY:
+        from callrouter.services.errors import CallRouterError
+
+        raise CallRouterError("status busy is set by the router when a call is put through", field="status")
+    deps = request.app.state.container.voice
+    view = await run_in_threadpool(presence_service.set_presence, deps, liaison_id=liaison_id, status=body.status,
+                                   organisation_scope=_scope(user))
+    return PresenceOut(**view.__dict__)
+
+
+@router.get("/liaisons/{liaison_id}/presence", response_model=PresenceOut)
+async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
+    deps = request.app.state.container.voice
+    view = await run_in_threadpool(presence_service.get_presence, deps, liaison_id=liaison_id,
+                                   organisation_scope=_scope(user))
+    return PresenceOut(**view.__dict__)
+
+
+@router.get("/queues/{organisation}", response_model=QueueOut)
+async def get_queue(organisation: str, request: Request, user: ApiUser = Depends(api_user)) -> QueueOut:
+    if user.organisation not in ("*", organisation):
+        raise Forbidden(f"this token sees organisation {user.organisation} only")
+    container = request.app.state.container
+    if container.directory.organisation(organisation) is None:
+        raise NotFound(f"no organisation {organisation!r}", field="organisation")
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    oldest = container.router.oldest_wait_ms(org=organisation, now_ms=now_ms)
+    counts = container.router.presence_counts(org=organisation)
+    return QueueOut(organisation=organisation, waiting=container.router.waiting_count(org=organisation),
+                    oldest_wait_seconds=oldest / 1000 if oldest is not None else None,
+                    liaisons={str(k): v for k, v in counts.items()})

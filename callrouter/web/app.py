@@ -1,0 +1,63 @@
+"""The FastAPI application: voice webhooks, the JSON API, health. Built by create_app() from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from twilio.request_validator import RequestValidator
+
+from callrouter.adapters.redis_guard import ReplayGuard
+from callrouter.adapters.twiml import TwimlRenderer
+from callrouter.bootstrap import Container, build
+from callrouter.config import Settings
+from callrouter.logging_setup import configure_logging
+from callrouter.services.errors import CallRouterError
+from callrouter.web.api_auth import parse_tokens
+from callrouter.web.api_routes import router as api_router
+from callrouter.web.twilio_webhook import WebhookEdge
+from callrouter.web.voice_routes import voice_router
+
+log = logging.getLogger("callrouter")
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    container = container or build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        container.close()
+
+    app = FastAPI(title="callrouter", version="0.1.0", lifespan=lifespan,
+                  description="Queue and call routing for the professional lines of government service counters.")
+    app.state.container = container
+    app.state.api_tokens = parse_tokens(settings.api_tokens.get_secret_value())
+    token = settings.twilio_auth_token.get_secret_value()
+    edge = WebhookEdge(
+        deps=container.voice, renderer=TwimlRenderer(settings.public_url),
+        validator=RequestValidator(token) if token else None,
+        replay=ReplayGuard(container.redis, window_seconds=settings.replay_window_seconds),
+        public_url=settings.public_url,
+    )
+    app.include_router(voice_router(edge))
+    app.include_router(api_router)
+
+    @app.exception_handler(CallRouterError)
+    async def _typed_error(_request: Request, exc: CallRouterError) -> JSONResponse:
+        body: dict[str, object] = {"error": exc.code, "detail": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        return JSONResponse(body, status_code=exc.status)
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        container.redis.ping()
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,130 @@
+"""How every Twilio webhook is received: signature, replay, parsing, and a reply that is always valid TwiML.
+
+Signatures are checked against the configured public URL + path + query (never request.url,
+which is wrong behind a TLS proxy), in constant time by twilio's RequestValidator, failing
+closed. A request delivered twice gets the first response and has no second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl
+
+from fastapi import Request, Response
+from starlette.background import BackgroundTasks
+from starlette.concurrency import run_in_threadpool
+from twilio.request_validator import RequestValidator
+
+from callrouter.adapters.redis_guard import ReplayGuard
+from callrouter.adapters.twiml import TwimlRenderer
+from callrouter.domain.voice import Hangup, Say, VoiceReply
+from callrouter.services.queue_flow import dispatch
+from callrouter.services.voice import VoiceDeps, public_phone
+
+log = logging.getLogger("callrouter.webhook")
+TWIML = "application/xml"
+
+
+class MissingField(ValueError):
+    def __init__(self, name: str):
+        super().__init__(f"missing form field {name}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class TwilioRequest:
+    form: dict[str, str]
+    query: dict[str, str]
+
+    def field(self, name: str) -> str:
+        value = self.form.get(name)
+        if not value:
+            raise MissingField(name)
+        return value
+
+    def integer(self, name: str, *, source: str = "form") -> int | None:
+        raw = (self.form if source == "form" else self.query).get(name, "")
+        return int(raw) if raw.lstrip("-").isdigit() else None
+
+
+Handler = Callable[[VoiceDeps, TwilioRequest], VoiceReply | None]
+
+
+@dataclass
+class WebhookEdge:
+    deps: VoiceDeps
+    renderer: TwimlRenderer
+    validator: RequestValidator | None  # None when no auth token is configured: every request is refused
+    replay: ReplayGuard
+    public_url: str
+    latency: Callable[[str, float], None] = lambda _path, _seconds: None
+
+    def signed_url(self, request: Request) -> str:
+        query = request.url.query
+        return self.public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+
+    async def handle(self, request: Request, handler: Handler, *, voice: bool = True) -> Response:
+        started = time.perf_counter()
+        body = await request.body()
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = self.signed_url(request)
+        if self.validator is None or not signature or not self.validator.validate(url, form, signature):
+            log.warning("webhook.refused path=%s reason=%s", request.url.path,
+                        "no auth token configured" if self.validator is None else "bad or missing signature")
+            return Response("Forbidden: invalid Twilio signature\n", status_code=403, media_type="text/plain")
+
+        digest = ReplayGuard.digest(url=url, body=body, signature=signature)
+        try:
+            first = self.replay.claim(digest)
+        except Exception:  # noqa: BLE001 - Redis down: carry on without replay protection
+            log.exception("webhook.replay_guard_unavailable path=%s", request.url.path)
+            first = True
+        if not first:
+            cached = await run_in_threadpool(self.replay.wait_for_response, digest)
+            if cached is not None:
+                log.info("webhook.replayed path=%s", request.url.path)
+                return Response(cached, media_type=TWIML)
+
+        after: list[str] = []
+        deps = replace(self.deps, after=after)
+        twilio_request = TwilioRequest(form=form, query=dict(request.query_params))
+        try:
+            reply = await run_in_threadpool(handler, deps, twilio_request)
+        except Exception as exc:  # noqa: BLE001 - a caller must never hear "an application error"
+            if isinstance(exc, MissingField):
+                log.warning("webhook.bad_request path=%s %s", request.url.path, exc)
+            else:
+                log.exception("webhook.failed path=%s call_sid=%s", request.url.path, form.get("CallSid", "-"))
+            reply = await run_in_threadpool(self.apology, form.get("CallSid", "")) if voice else None
+        xml = self.renderer.render(reply or VoiceReply()).encode()
+        try:
+            self.replay.store(digest, xml)
+        except Exception:  # noqa: BLE001
+            log.exception("webhook.replay_store_failed")
+        tasks = BackgroundTasks()
+        for org in dict.fromkeys(after):
+            tasks.add_task(run_in_threadpool, self.dispatch_quietly, org)
+        self.latency(request.url.path, time.perf_counter() - started)
+        return Response(xml, media_type=TWIML, background=tasks)
+
+    def dispatch_quietly(self, org: str) -> None:
+        try:
+            dispatch(self.deps, org=org)
+        except Exception:  # noqa: BLE001 - the next waitUrl turn tries again
+            log.exception("voice.dispatch_failed org=%s", org)
+
+    def apology(self, call_sid: str) -> VoiceReply:
+        """A short apology and the organisation's public number; works even when the database does not."""
+        phone = self.deps.general_public_phone
+        flow = self.deps.flow_for("professional")
+        try:
+            record = self.deps.calls.get(call_sid) if call_sid else None
+            phone = public_phone(self.deps, record)
+            flow = self.deps.flow_for(record.line_kind) if record else flow
+        except Exception:  # noqa: BLE001
+            log.exception("webhook.apology_lookup_failed")
+        return VoiceReply.of(Say(flow.text("error", "nl", public_phone=phone), "nl"), Hangup())

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run each tests/benchmarks/bench_*.py as a module (python -m tests.benchmarks.bench_x).
+# BENCH=routing runs only bench_routing. Stops at the first benchmark that fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+shopt -s nullglob
+files=(tests/benchmarks/bench_*.py)
+if [[ -n ${BENCH:-} ]]; then
+  files=(tests/benchmarks/bench_"${BENCH#bench_}".py)
+  [[ -f ${files[0]} ]] || { echo "bench: no ${files[0]}" >&2; exit 1; }
+fi
+if ((${#files[@]} == 0)); then
+  echo "bench: no tests/benchmarks/bench_*.py yet"
+  exit 0
+fi
+for file in "${files[@]}"; do
+  module=tests.benchmarks.$(basename "$file" .py)
+  echo "== python -m $module"
+  .venv/bin/python -m "$module"
+done

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make run: a Redis (given, already running, or started here), migrations, the demo directory,
+# then the processes of the Procfile under honcho. Ctrl-C stops them all, and the Redis if started here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$ROOT/.venv/bin:$PATH"
+export PYTHONUNBUFFERED=1
+
+export PORT=${PORT:-8000}
+export EMULATOR_PORT=${EMULATOR_PORT:-8010}
+export CALLROUTER_PUBLIC_URL=${CALLROUTER_PUBLIC_URL:-http://127.0.0.1:$PORT}
+export CALLROUTER_TWILIO_API_BASE_URL=${CALLROUTER_TWILIO_API_BASE_URL:-http://127.0.0.1:$EMULATOR_PORT}
+REDIS_GIVEN=${CALLROUTER_REDIS_URL:+1}
+export CALLROUTER_REDIS_URL=${CALLROUTER_REDIS_URL:-redis://127.0.0.1:6379/0}
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf 'make run: %s\n' "$*" >&2; exit 1; }
+
+redis_answers() {
+  python - "$1" <<'PY'
+import sys
+import redis
+try:
+    ok = redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1, socket_timeout=1).ping()
+except Exception:
+    ok = False
+sys.exit(0 if ok else 1)
+PY
+}
+
+port_free() {
+  python - "$1" <<'PY'
+import socket, sys
+with socket.socket() as sock:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        sys.exit(1)
+PY
+}
+
+port_free "$PORT" || die "port $PORT is taken: stop what listens there, or set PORT=..."
+port_free "$EMULATOR_PORT" || die "port $EMULATOR_PORT is taken: stop what listens there, or set EMULATOR_PORT=..."
+
+REDIS_PID=
+stop_redis() {
+  if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
+    echo "make run: stopping the Redis started here (pid $REDIS_PID)"
+    kill "$REDIS_PID" && wait "$REDIS_PID" 2>/dev/null || true
+  fi
+}
+trap stop_redis EXIT
+
+say "Redis"
+if redis_answers "$CALLROUTER_REDIS_URL"; then
+  echo "reusing the Redis that answers at $CALLROUTER_REDIS_URL"
+elif [[ -n $REDIS_GIVEN ]]; then
+  die "nothing answers at CALLROUTER_REDIS_URL=$CALLROUTER_REDIS_URL (start it, or unset the variable to get a local one)"
+else
+  bash scripts/install-deps.sh redis
+  mkdir -p var/redis
+  # its own session: Ctrl-C reaches honcho's processes first, and the trap stops Redis after them
+  setsid redis-server --port 6379 --bind 127.0.0.1 --dir "$ROOT/var/redis" --logfile "$ROOT/var/redis/redis.log" &
+  REDIS_PID=$!
+  for _ in $(seq 100); do
+    redis_answers "$CALLROUTER_REDIS_URL" && break
+    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited; see var/redis/redis.log"
+    sleep 0.1
+  done
+  redis_answers "$CALLROUTER_REDIS_URL" || die "redis-server does not answer; see var/redis/redis.log"
+  echo "started redis-server on 127.0.0.1:6379 (pid $REDIS_PID, data and log in var/redis/)"
+fi
+
+say "Database: migrations and the demo directory"
+mkdir -p var
+echo "database: ${CALLROUTER_DATABASE_URL:-sqlite file var/callrouter.sqlite3 (default)}"
+callrouter db upgrade
+callrouter directory import demo/directory.yaml
+
+say "callrouter is starting (Ctrl-C stops it)"
+cat <<TXT
+  service          $CALLROUTER_PUBLIC_URL
+  API docs         $CALLROUTER_PUBLIC_URL/docs
+  Twilio emulator  $CALLROUTER_TWILIO_API_BASE_URL
+  Redis            $CALLROUTER_REDIS_URL
+TXT
+echo
+# honcho gives each process PORT=base+100*n: web comes first in the Procfile and gets $PORT.
+honcho start --procfile Procfile --port "$PORT"

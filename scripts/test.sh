@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run the whole test suite with the project's venv. Arguments go to pytest.
+# Exit code is pytest's, except that "no tests collected" (5) is a failure too.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+.venv/bin/pytest "$@"
+rc=$?
+if ((rc == 5)); then
+  echo "make test: pytest collected no tests; that counts as a failure" >&2
+  exit 1
+fi
+exit "$rc"
