@@ -1,0 +1,79 @@
+"""`callrouter directory ...`: import or check the directory file, hash a PIN for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from callrouter.adapters.directory_yaml import PIN, DirectoryFileInvalid
+from callrouter.adapters.sql.engine import make_engine, make_session_factory
+from callrouter.config import Settings
+from callrouter.services.directory_import import check_directory_file, import_directory
+
+app = typer.Typer(help="The directory: organisations, topics, locations, caseworkers, liaisons, lines.", no_args_is_help=True)
+
+
+class Argon2PinHasher:
+    """PinHasher (see services.directory_import) with argon2id; the parameters are argon2-cffi's defaults."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self._hasher = hasher or PasswordHasher()
+
+    def hash(self, pin: str) -> str:
+        return self._hasher.hash(pin)
+
+    def verify(self, pin_hash: str, pin: str) -> bool:
+        try:
+            return self._hasher.verify(pin_hash, pin)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _fail(error: DirectoryFileInvalid) -> typer.Exit:
+    for message in error.messages:
+        typer.echo(message, err=True)
+    typer.echo(f"{len(error.messages)} problem(s); nothing was written.", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command("import")
+def import_command(path: Path = typer.Argument(..., help="The directory file (YAML).")) -> None:
+    """Check the file and make the database match it, in one transaction (nothing is written if it has errors)."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        report = import_directory(path=path, session_factory=make_session_factory(engine), hasher=Argon2PinHasher())
+    except DirectoryFileInvalid as error:
+        raise _fail(error) from None
+    finally:
+        engine.dispose()
+    for line in report.summary():
+        typer.echo(line)
+    if not report.changed:
+        typer.echo("Nothing changed.")
+
+
+@app.command("check")
+def check_command(path: Path = typer.Argument(..., help="The directory file (YAML).")) -> None:
+    """Check the file only; prints every problem as file:line: message."""
+    try:
+        directory = check_directory_file(path=path)
+    except DirectoryFileInvalid as error:
+        raise _fail(error) from None
+    typer.echo(
+        f"{path}: valid: {len(directory.organisations)} organisations, {len(directory.locations)} locations, "
+        f"{len(directory.caseworkers)} caseworkers, {len(directory.liaisons)} liaisons, {len(directory.lines)} lines"
+    )
+
+
+@app.command("hash-pin")
+def hash_pin_command() -> None:
+    """Ask for a PIN (4-8 digits) and print its argon2 hash, for `pin_hash:` in the directory file."""
+    pin = typer.prompt("PIN", hide_input=True, confirmation_prompt=True)
+    if not PIN.fullmatch(pin):
+        typer.echo("A PIN is 4 to 8 digits.", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(Argon2PinHasher().hash(pin))
