@@ -165,7 +165,11 @@ def whisper(deps: VoiceDeps, *, call_sid: str) -> VoiceReply:
 
 
 def liaison_leg(deps: VoiceDeps, *, call_sid: str, liaison_id: int, status: str) -> None:
-    """Status callbacks of the liaison's leg: 'in-progress' means the liaison picked up."""
+    """Status callbacks of the liaison's leg: 'in-progress' means the liaison picked up.
+
+    A late one (after the call ended, as when callbacks come out of order) changes nothing: the
+    answer was already recorded when the conversation ended.
+    """
     if status not in ("in-progress", "answered"):
         return
     now = deps.clock.now()
@@ -222,6 +226,11 @@ def end_call(deps: VoiceDeps, record: CallRecord, *, status: str, reason: str, t
         outcome = Outcome.ANSWERED
         if answered_at is None:
             answered_at = now - timedelta(seconds=talk_seconds or 0)
+    if outcome == Outcome.ANSWERED and record.state == CallState.OFFERED and answered_at is not None:
+        # The liaison's "answered" callback has not come (yet): the dial result says they did.
+        deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=answered_at,
+                         detail={"liaison": record.liaison_id, "from": "dial result"}, dedupe="answered",
+                         expect=frozenset({CallState.OFFERED}), state=CallState.CONNECTED, answered_at=answered_at)
     event = EventKind.COMPLETED if outcome == Outcome.ANSWERED else EventKind.ABANDONED
     ended = deps.calls.apply(record.sid, event=event, at=now, detail={"status": status, "reason": reason,
                                                                      "talk_seconds": talk_seconds},

@@ -77,7 +77,10 @@ class WebhookEdge:
                         "no auth token configured" if self.validator is None else "bad or missing signature")
             return Response("Forbidden: invalid Twilio signature\n", status_code=403, media_type="text/plain")
 
-        digest = ReplayGuard.digest(url=url, body=body, signature=signature)
+        # Twilio sends a new I-Twilio-Idempotency-Token with every webhook and the same one when it
+        # retries; two identical key presses in one call are two requests, a retry is one.
+        token = request.headers.get("I-Twilio-Idempotency-Token", "")
+        digest = ReplayGuard.digest(url=url, body=body, signature=signature + token)
         try:
             first = self.replay.claim(digest)
         except Exception:  # noqa: BLE001 - Redis down: carry on without replay protection

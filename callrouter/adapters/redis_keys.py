@@ -1,0 +1,91 @@
+"""Every Redis key of the router, in one place.
+
+All keys of one organisation share the hash tag `{ORG}`, so one Lua script may touch them all
+on a Redis Cluster too. `org_layout` is the KEYS list every router script receives; the order
+is mirrored by adapters/lua/prelude.lua.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+PREFIX = "callrouter"
+_ORG = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_TOPIC = re.compile(r"^(\*|[A-Za-z0-9_-]{1,32})$")
+FIXED_KEYS = 7  # the layout's keys before the per-topic ones
+PER_TOPIC = 4
+
+
+def check_org(org: str) -> str:
+    if not _ORG.match(org):
+        raise ValueError(f"not an organisation code: {org!r}")
+    return org
+
+
+def check_topic(topic: str) -> str:
+    if not _TOPIC.match(topic):
+        raise ValueError(f"not a topic code: {topic!r}")
+    return topic
+
+
+def _org(org: str) -> str:
+    return f"{PREFIX}:{{{check_org(org)}}}"
+
+
+def topic_index(org: str) -> str:
+    """Set of the organisation's topics (queues and liaison skills), so scripts know every zset."""
+    return f"{_org(org)}:topics"
+
+
+def topic_index_version(org: str) -> str:
+    """Counter bumped whenever the topic index changes; callers cache the index against it."""
+    return f"{_org(org)}:topics:v"
+
+
+def calls(org: str) -> str:
+    """Hash call_sid -> JSON {t: topic, k: class, e: enqueued_at_ms, l: liaison id if offered}."""
+    return f"{_org(org)}:calls"
+
+
+def liaisons(org: str) -> str:
+    """Hash liaison id -> JSON {s: status, since: ms, t: [topics], c: call_sid if busy}."""
+    return f"{_org(org)}:liaisons"
+
+
+def free(org: str) -> str:
+    """Zset of available liaisons, scored by the time they became available."""
+    return f"{_org(org)}:free"
+
+
+def presence_counts(org: str) -> str:
+    """Hash status -> number of liaisons, kept as presence changes."""
+    return f"{_org(org)}:presence"
+
+
+def claim_times(org: str) -> str:
+    """List of recent claim times (ms), newest first, capped."""
+    return f"{_org(org)}:claims"
+
+
+def queue(org: str, topic: str, klass: str) -> str:
+    """Zset of waiting calls of one topic and class, scored by enqueue time (ms)."""
+    return f"{_org(org)}:q:{check_topic(topic)}:{klass}"
+
+
+def free_topic(org: str, topic: str) -> str:
+    """Zset of available liaisons who know `topic`, scored like `free`."""
+    return f"{_org(org)}:free:{check_topic(topic)}"
+
+
+def recent_waits(org: str, topic: str) -> str:
+    """List of recent actual waits (ms) of claimed calls of one topic, newest first, capped."""
+    return f"{_org(org)}:waits:{check_topic(topic)}"
+
+
+def org_layout(org: str, topics: Sequence[str]) -> list[str]:
+    keys = [topic_index(org), topic_index_version(org), calls(org), liaisons(org), free(org),
+            presence_counts(org), claim_times(org)]
+    for topic in topics:
+        keys += [queue(org, topic, "pro"), queue(org, topic, "cit"), free_topic(org, topic), recent_waits(org, topic)]
+    return keys

@@ -1,0 +1,171 @@
+"""The REST API through the official twilio library; status callbacks and their fault injection."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from tests.emulator.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, LIAISON, LINE, valid_signature
+from tests.emulator.customer_app import CustomerApp
+from twilio_emulator import CallerScript, Emulator, Phone, rewriting_http_client
+
+
+@pytest.fixture()
+def client(emulator: Emulator) -> Client:
+    return Client(ACCOUNT_SID, AUTH_TOKEN, http_client=rewriting_http_client(emulator.base_url))
+
+
+def test_create_fetch_and_end_an_outbound_call(app: CustomerApp, emulator: Emulator, client: Client) -> None:
+    app.routes["/twiml/outbound"] = lambda r: (
+        '<Response><Say>U wordt gebeld</Say><Pause length="600"/></Response>')
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=2))
+    created = client.calls.create(to=LIAISON, from_=LINE, url=app.url("/twiml/outbound"))
+    assert created.sid.startswith("CA") and len(created.sid) == 34
+    assert created.status == "queued" and created.direction == "outbound-api"
+    assert created.to == LIAISON and created._from == LINE and created.account_sid == ACCOUNT_SID
+    handle = emulator.call(created.sid)
+    handle.wait_for_event("say")
+    outbound, = app.to("/twiml/outbound")
+    assert valid_signature(outbound)
+    assert outbound["Direction"] == "outbound-api" and outbound["CallStatus"] == "in-progress"
+    fetched = client.calls(created.sid).fetch()
+    assert fetched.status == "in-progress"
+    ended = client.calls(created.sid).update(status="completed")
+    assert ended.status == "completed"
+    handle.wait_until_ended()
+    assert handle.ended_by == "api"
+    assert client.calls(created.sid).fetch().duration is not None
+
+
+def test_inline_twiml_and_no_answer_timeout(app: CustomerApp, emulator: Emulator, client: Client) -> None:
+    call = client.calls.create(to="+31699999999", from_=LINE, twiml="<Response><Say>Hoi</Say></Response>",
+                               timeout=15)
+    handle = emulator.call(call.sid).wait_until_ended()
+    assert handle.status == "no-answer"
+    assert client.calls(call.sid).fetch().status == "no-answer"
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1))
+    call = client.calls.create(to=LIAISON, from_=LINE, twiml="<Response><Say>Hoi</Say></Response>")
+    assert emulator.call(call.sid).wait_until_ended().said() == ["Hoi"]
+
+
+def test_unknown_call_is_404_and_redirecting_an_ended_call_is_21220(app: CustomerApp, emulator: Emulator,
+                                                                      client: Client) -> None:
+    with pytest.raises(TwilioRestException) as not_found:
+        client.calls("CA" + "f" * 32).fetch()
+    assert not_found.value.status == 404 and not_found.value.code == 20404
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1))
+    call = client.calls.create(to=LIAISON, from_=LINE, twiml="<Response><Hangup/></Response>")
+    emulator.call(call.sid).wait_until_ended()
+    with pytest.raises(TwilioRestException) as not_in_progress:
+        client.calls(call.sid).update(url=app.url("/twiml/elsewhere"))
+    assert not_in_progress.value.status == 400 and not_in_progress.value.code == 21220
+    assert "Call is not in-progress. Cannot redirect." in not_in_progress.value.msg
+
+
+def test_bad_credentials_are_401(emulator: Emulator) -> None:
+    bad = Client(ACCOUNT_SID, "wrong", http_client=rewriting_http_client(emulator.base_url))
+    with pytest.raises(TwilioRestException) as denied:
+        bad.calls.create(to=LIAISON, from_=LINE, twiml="<Response/>")
+    assert denied.value.status == 401 and denied.value.code == 20003
+    raw = httpx.get(f"{emulator.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json")
+    assert raw.status_code == 401 and raw.json()["code"] == 20003
+    assert emulator.calls == []
+
+
+def test_redirecting_a_queued_call_posts_queue_result_redirected(app: CustomerApp, emulator: Emulator,
+                                                                 client: Client) -> None:
+    app.routes["/twiml/voice"] = lambda r: (
+        '<Response><Enqueue action="/twiml/queue-done" waitUrl="/twiml/wait">liaisons</Enqueue>'
+        "<Say>Na de wachtrij</Say></Response>")
+    app.routes["/twiml/wait"] = lambda r: '<Response><Say>Even geduld</Say><Pause length="10"/></Response>'
+    app.routes["/twiml/queue-done"] = lambda r: "<Response><Say>Dit hoort niemand</Say></Response>"
+    app.routes["/twiml/connect"] = lambda r: (
+        f'<Response><Say>U wordt doorverbonden</Say><Dial action="/twiml/dial-done">{LIAISON}</Dial></Response>')
+    app.routes["/twiml/dial-done"] = lambda r: "<Response><Say>Tot ziens</Say><Hangup/></Response>"
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1, talk_seconds=20))
+    call = emulator.place_call(CALLER, LINE)
+    call.wait_for(lambda t: sum(e.kind == "say" for e in t) >= 2)
+    updated = client.calls(call.sid).update(url=app.url("/twiml/connect"), method="POST")
+    assert updated.status == "in-progress"
+    call.wait_until_ended()
+    done, = app.to("/twiml/queue-done")
+    assert done["QueueResult"] == "redirected" and int(done["QueueTime"]) >= 10
+    connect, = app.to("/twiml/connect")
+    assert valid_signature(connect)
+    assert call.said()[-3:] == ["Even geduld", "U wordt doorverbonden", "Tot ziens"]
+    assert "Dit hoort niemand" not in call.said() and "Na de wachtrij" not in call.said()
+    kinds = [e.kind for e in call.transcript]
+    assert kinds.index("redirected") < kinds.index("queue_left") < kinds.index("bridged")
+    assert emulator.queue_size("liaisons") == 0
+
+
+def test_rest_call_with_status_callbacks(app: CustomerApp, emulator: Emulator, client: Client) -> None:
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=3))
+    call = client.calls.create(to=LIAISON, from_=LINE, twiml='<Response><Pause length="7"/></Response>',
+                               status_callback=app.url("/status-api?leg=liaison"),
+                               status_callback_event=["initiated", "ringing", "answered", "completed"])
+    emulator.call(call.sid).wait_until_ended()
+    callbacks = app.to("/status-api")
+    assert [r["CallStatus"] for r in callbacks] == ["initiated", "ringing", "in-progress", "completed"]
+    assert [r["SequenceNumber"] for r in callbacks] == ["0", "1", "2", "3"]
+    for r in callbacks:
+        assert valid_signature(r)
+        assert r["CallbackSource"] == "call-progress-events" and r["CallSid"] == call.sid
+        assert r["Timestamp"].endswith("+0000")
+    assert "CallDuration" not in callbacks[2].params
+    assert 6 <= int(callbacks[3]["CallDuration"]) <= 12
+    assert len({r.headers["i-twilio-idempotency-token"] for r in callbacks}) == 4
+
+
+def test_inbound_status_callback_only_completed_by_default(app: CustomerApp, emulator: Emulator) -> None:
+    app.routes["/twiml/voice"] = lambda r: '<Response><Pause length="4"/></Response>'
+    emulator.place_call(CALLER, LINE).wait_until_ended()
+    callback, = app.to("/status")
+    assert callback["CallStatus"] == "completed" and callback["SequenceNumber"] == "0"
+    assert callback["Direction"] == "inbound"
+
+
+def test_duplicate_status_callbacks(app: CustomerApp, emulator: Emulator, client: Client) -> None:
+    emulator.duplicate_status_callbacks = True
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1))
+    call = client.calls.create(to=LIAISON, from_=LINE, twiml="<Response/>",
+                               status_callback=app.url("/status-api"),
+                               status_callback_event=["answered", "completed"])
+    emulator.call(call.sid).wait_until_ended()
+    callbacks = app.to("/status-api")
+    assert [(r["CallStatus"], r["SequenceNumber"]) for r in callbacks] == [
+        ("in-progress", "0"), ("in-progress", "0"), ("completed", "1"), ("completed", "1")]
+    tokens = [r.headers["i-twilio-idempotency-token"] for r in callbacks]
+    assert tokens[0] == tokens[1] != tokens[2] == tokens[3]
+
+
+def test_reordered_status_callbacks(app: CustomerApp, emulator: Emulator, client: Client) -> None:
+    emulator.reorder_status_callbacks = True
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1))
+    call = client.calls.create(to=LIAISON, from_=LINE, twiml="<Response/>",
+                               status_callback=app.url("/status-api"),
+                               status_callback_event="initiated ringing answered completed")
+    emulator.call(call.sid).wait_until_ended()
+    callbacks = app.to("/status-api")
+    assert [r["SequenceNumber"] for r in callbacks] == ["3", "2", "1", "0"]
+    assert [r["CallStatus"] for r in callbacks] == ["completed", "in-progress", "ringing", "initiated"]
+
+
+def test_list_calls(emulator: Emulator, client: Client) -> None:
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1))
+    sid = client.calls.create(to=LIAISON, from_=LINE, twiml="<Response/>").sid
+    emulator.call(sid).wait_until_ended()
+    listed = client.calls.list(to=LIAISON, limit=20)
+    assert [c.sid for c in listed] == [sid]
+
+
+def test_redirect_a_live_call_with_inline_twiml(app: CustomerApp, emulator: Emulator, client: Client) -> None:
+    app.routes["/twiml/voice"] = lambda r: '<Response><Say>Welkom</Say><Pause length="600"/></Response>'
+    call = emulator.place_call(CALLER, LINE)
+    call.wait_for_event("pause")
+    client.calls(call.sid).update(twiml="<Response><Say>Onderbroken</Say><Hangup/></Response>")
+    call.wait_until_ended()
+    assert call.said() == ["Welkom", "Onderbroken"]
+    assert call.ended_by == "twiml"

@@ -1,0 +1,83 @@
+"""The emulator's own HTTP API under /_emulator/, for demos and tests in another process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from .calls import Call
+from .engine import Engine
+from .people import CallerScript, Phone
+
+router = APIRouter(prefix="/_emulator")
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def call_summary(call: Call) -> dict[str, Any]:
+    return {"sid": call.sid, "parent_call_sid": call.parent_sid, "from": call.from_, "to": call.to,
+            "direction": call.direction, "status": call.status, "done": call.done,
+            "duration": call.duration(), "ended_by": call.ended_by}
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/calls")
+async def place_call(request: Request) -> JSONResponse:
+    body = await request.json()
+    try:
+        call = _engine(request).place_inbound(body["from"], body["to"], CallerScript.from_dict(body.get("script")))
+    except (KeyError, ValueError, TypeError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse(call_summary(call), status_code=201)
+
+
+@router.get("/calls")
+async def list_calls(request: Request) -> list[dict[str, Any]]:
+    return [call_summary(c) for c in _engine(request).calls.values()]
+
+
+@router.get("/calls/{sid}")
+async def get_call(sid: str, request: Request) -> JSONResponse:
+    call = _engine(request).calls.get(sid)
+    if call is None:
+        return JSONResponse({"error": "no such call"}, status_code=404)
+    return JSONResponse({**call_summary(call), "children": [c.sid for c in call.children],
+                         "transcript": [e.to_dict() for e in call.transcript]})
+
+
+@router.post("/phones")
+async def register_phone(request: Request) -> JSONResponse:
+    body = dict(await request.json())
+    address = body.pop("address", None)
+    try:
+        if not address:
+            raise ValueError("address is required")
+        _engine(request).phones[address] = Phone.from_dict(body)
+    except (TypeError, ValueError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"address": address}, status_code=201)
+
+
+@router.post("/faults")
+async def set_faults(request: Request) -> dict[str, bool]:
+    body = await request.json()
+    config = _engine(request).config
+    for name in ("duplicate_status_callbacks", "reorder_status_callbacks"):
+        if name in body:
+            setattr(config, name, bool(body[name]))
+    return {"duplicate_status_callbacks": config.duplicate_status_callbacks,
+            "reorder_status_callbacks": config.reorder_status_callbacks}
+
+
+@router.get("/queues")
+async def queues(request: Request) -> dict[str, Any]:
+    return {name: {"sid": q.sid, "size": len(q.members), "calls": [c.sid for c, _ in q.members]}
+            for name, q in _engine(request).queues.items()}

@@ -1,0 +1,196 @@
+"""The Python driver for tests and demos: start the emulator, place calls, read transcripts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from .calls import Call, Event
+from .config import EmulatorConfig
+from .engine import Engine
+from .people import CallerScript, Phone
+from .server import ThreadedServer, build_app
+
+T = TypeVar("T")
+
+
+class CallHandle:
+    """A view of one call leg, usable from any thread."""
+
+    def __init__(self, emulator: Emulator, call: Call) -> None:
+        self._emulator = emulator
+        self._call = call
+
+    def __repr__(self) -> str:
+        return f"<CallHandle {self.sid} {self.direction} {self.from_}->{self.to} {self.status}>"
+
+    @property
+    def sid(self) -> str:
+        return self._call.sid
+
+    @property
+    def status(self) -> str:
+        return self._call.status
+
+    @property
+    def direction(self) -> str:
+        return self._call.direction
+
+    @property
+    def from_(self) -> str:
+        return self._call.from_
+
+    @property
+    def to(self) -> str:
+        return self._call.to
+
+    @property
+    def parent_sid(self) -> str | None:
+        return self._call.parent_sid
+
+    @property
+    def ended_by(self) -> str | None:
+        return self._call.ended_by
+
+    @property
+    def done(self) -> bool:
+        return self._call.done
+
+    @property
+    def duration(self) -> int:
+        return self._call.duration()
+
+    @property
+    def transcript(self) -> list[Event]:
+        return self._call.transcript
+
+    @property
+    def children(self) -> list[CallHandle]:
+        return [CallHandle(self._emulator, c) for c in list(self._call.children)]
+
+    def events(self, kind: str) -> list[Event]:
+        return [e for e in self.transcript if e.kind == kind]
+
+    def said(self) -> list[str]:
+        return [e["text"] for e in self.events("say")]
+
+    def webhooks(self, kind: str | None = None) -> list[Event]:
+        """Webhook requests made for this leg (kind: voice, gather, action, wait, redirect, whisper)."""
+        return [e for e in self.events("webhook") if kind is None or e["kind"] == kind]
+
+    def wait_for(self, predicate: Callable[[list[Event]], bool], timeout: float = 10.0) -> list[Event]:
+        """Wait until predicate(transcript) holds; returns the transcript. Raises TimeoutError."""
+        lock = self._emulator.engine.lock
+        with lock:
+            if not lock.wait_for(lambda: predicate(self._call.transcript), timeout):
+                raise TimeoutError(f"condition not met on {self.sid} within {timeout}s:\n{self.format()}")
+        return self.transcript
+
+    def wait_for_event(self, kind: str, timeout: float = 10.0) -> Event:
+        self.wait_for(lambda t: any(e.kind == kind for e in t), timeout)
+        return self.events(kind)[0]
+
+    def wait_until_ended(self, timeout: float = 10.0) -> CallHandle:
+        """Wait until the call ended and its status callbacks and after-call requests went out."""
+        lock = self._emulator.engine.lock
+        with lock:
+            if not lock.wait_for(lambda: self._call.done, timeout):
+                raise TimeoutError(f"call {self.sid} did not end within {timeout}s:\n{self.format()}")
+        return self
+
+    def format(self) -> str:
+        lines = []
+        for e in self.transcript:
+            data = {k: v for k, v in e.data.items() if k != "params"}
+            lines.append(f"  {e.t:9.2f} {e.kind:18} {data}")
+        return "\n".join(lines)
+
+
+class Emulator:
+    """A Twilio emulator for one account, served on 127.0.0.1 in a background thread."""
+
+    def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config
+        self.engine = Engine(config)
+        self._server = ThreadedServer(build_app(self.engine), host, port,
+                                      on_start=self.engine.open, on_stop=self.engine.close)
+        self.engine.base_url = self._server.base_url
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    def start(self) -> Emulator:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        loop = self._server.loop
+        assert loop is not None, "emulator not started"
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    # people -----------------------------------------------------------------------------
+    def register_phone(self, address: str, phone: Phone) -> Phone:
+        self.engine.phones[address] = phone
+        return phone
+
+    def place_call(self, from_: str, to: str, script: CallerScript | None = None) -> CallHandle:
+        """An inbound call from from_ to one of the account's numbers; returns at once."""
+
+        async def place() -> Call:
+            return self.engine.place_inbound(from_, to, script)
+
+        return CallHandle(self, self._run(place()))
+
+    # faults -----------------------------------------------------------------------------
+    @property
+    def duplicate_status_callbacks(self) -> bool:
+        return self.config.duplicate_status_callbacks
+
+    @duplicate_status_callbacks.setter
+    def duplicate_status_callbacks(self, value: bool) -> None:
+        self.config.duplicate_status_callbacks = value
+
+    @property
+    def reorder_status_callbacks(self) -> bool:
+        return self.config.reorder_status_callbacks
+
+    @reorder_status_callbacks.setter
+    def reorder_status_callbacks(self, value: bool) -> None:
+        self.config.reorder_status_callbacks = value
+
+    # looking at calls -------------------------------------------------------------------
+    @property
+    def calls(self) -> list[CallHandle]:
+        with self.engine.lock:
+            calls = list(self.engine.calls.values())
+        return [CallHandle(self, c) for c in calls]
+
+    def call(self, sid: str) -> CallHandle:
+        return CallHandle(self, self.engine.calls[sid])
+
+    def dials_to(self, address: str) -> int:
+        """How many times a call (Dial or REST) was placed to address."""
+        return self.engine.dial_counts[address]
+
+    def queue_size(self, name: str) -> int:
+        queue = self.engine.queues.get(name)
+        return len(queue.members) if queue else 0
+
+    def wait_until_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every call (including child legs and REST calls) has ended."""
+        lock = self.engine.lock
+        with lock:
+            if not lock.wait_for(lambda: all(c.done for c in self.engine.calls.values()), timeout):
+                raise TimeoutError("calls still running: " + ", ".join(
+                    f"{c.sid} {c.status}" for c in self.engine.calls.values() if not c.done))

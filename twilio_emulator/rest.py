@@ -1,0 +1,190 @@
+"""The Calls part of Twilio's REST API (2010-04-01), at the paths the twilio library uses."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from .calls import Call, Fetch, StatusCallbackSpec
+from .engine import Engine, NotInProgress
+from .webhooks import API_VERSION
+
+router = APIRouter(prefix=f"/{API_VERSION}/Accounts/{{account_sid}}")
+
+
+def twilio_error(status: int, code: int, message: str, **extra: Any) -> JSONResponse:
+    body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status, **extra}
+    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def _check_auth(request: Request, account_sid: str) -> JSONResponse | None:
+    engine = _engine(request)
+    header = request.headers.get("authorization", "")
+    user = password = ""
+    if header.lower().startswith("basic "):
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            pass
+    if user != engine.config.account_sid or password != engine.config.auth_token:
+        return twilio_error(401, 20003, "Authenticate", detail="Your AccountSid or AuthToken was incorrect.")
+    if account_sid != engine.config.account_sid:
+        return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+    return None
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    form: dict[str, list[str]] = {}
+    for key, value in parse_qsl((await request.body()).decode(), keep_blank_values=True):
+        form.setdefault(key, []).append(value)
+    return form
+
+
+def _one(form: dict[str, list[str]], key: str) -> str | None:
+    values = form.get(key)
+    return values[-1] if values else None
+
+
+def call_resource(engine: Engine, call: Call) -> dict[str, Any]:
+    clock = engine.clock
+    base = f"/{API_VERSION}/Accounts/{call.account_sid}/Calls/{call.sid}"
+    updated = call.ended_at if call.ended_at is not None else (call.answered_at or call.created_at)
+    return {
+        "account_sid": call.account_sid,
+        "annotation": None,
+        "answered_by": None,
+        "api_version": API_VERSION,
+        "caller_name": None,
+        "date_created": clock.rfc2822(call.created_at),
+        "date_updated": clock.rfc2822(updated),
+        "direction": call.direction,
+        "duration": str(call.duration()) if call.is_over else None,
+        "end_time": clock.rfc2822(call.ended_at) if call.ended_at is not None else None,
+        "forwarded_from": None,
+        "from": call.from_,
+        "from_formatted": call.from_,
+        "group_sid": None,
+        "parent_call_sid": call.parent_sid,
+        "phone_number_sid": None,
+        "price": None,
+        "price_unit": "USD",
+        "queue_time": "0",
+        "sid": call.sid,
+        "start_time": clock.rfc2822(call.created_at) if call.status != "queued" else None,
+        "status": call.status,
+        "subresource_uris": {
+            "notifications": f"{base}/Notifications.json",
+            "recordings": f"{base}/Recordings.json",
+            "payments": f"{base}/Payments.json",
+            "events": f"{base}/Events.json",
+            "siprec": f"{base}/Siprec.json",
+            "streams": f"{base}/Streams.json",
+            "transcriptions": f"{base}/Transcriptions.json",
+            "user_defined_message_subscriptions": f"{base}/UserDefinedMessageSubscriptions.json",
+            "user_defined_messages": f"{base}/UserDefinedMessages.json",
+        },
+        "to": call.to,
+        "to_formatted": call.to,
+        "trunk_sid": None,
+        "uri": f"{base}.json",
+    }
+
+
+def _not_found(request: Request) -> JSONResponse:
+    return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+
+
+@router.post("/Calls.json")
+async def create_call(account_sid: str, request: Request) -> JSONResponse:
+    if (denied := _check_auth(request, account_sid)) is not None:
+        return denied
+    engine = _engine(request)
+    form = await _form(request)
+    to, from_ = _one(form, "To"), _one(form, "From")
+    url, twiml_text = _one(form, "Url"), _one(form, "Twiml")
+    if not to:
+        return twilio_error(400, 21201, "No 'To' number is specified")
+    if not from_:
+        return twilio_error(400, 21213, "No 'From' number is specified")
+    if not url and not twiml_text:
+        return twilio_error(400, 21205, "Either Url, Twiml or ApplicationSid parameter is required")
+    events: list[str] = []
+    for value in form.get("StatusCallbackEvent", []):
+        events.extend(value.replace(",", " ").split())
+    spec = StatusCallbackSpec.of(_one(form, "StatusCallback"), events, _one(form, "StatusCallbackMethod"))
+    try:
+        timeout = float(_one(form, "Timeout") or 60)
+    except ValueError:
+        return twilio_error(400, 21210, "Timeout must be an integer")
+    call = engine.create_api_call(to=to, from_=from_, url=url or None, method=(_one(form, "Method") or "POST").upper(),
+                                  twiml_text=twiml_text if not url else None, status_callback=spec, timeout=timeout)
+    return JSONResponse(call_resource(engine, call), status_code=201)
+
+
+@router.get("/Calls.json")
+async def list_calls(account_sid: str, request: Request) -> JSONResponse:
+    if (denied := _check_auth(request, account_sid)) is not None:
+        return denied
+    engine = _engine(request)
+    q = request.query_params
+    calls = list(engine.calls.values())
+    for param, attr in (("Status", "status"), ("To", "to"), ("From", "from_"), ("ParentCallSid", "parent_sid")):
+        if q.get(param):
+            calls = [c for c in calls if getattr(c, attr) == q[param]]
+    calls.reverse()  # newest first, as Twilio lists them
+    page_size = int(q.get("PageSize", 50))
+    calls = calls[:page_size]
+    uri = f"/{API_VERSION}/Accounts/{account_sid}/Calls.json?PageSize={page_size}&Page=0"
+    return JSONResponse({"calls": [call_resource(engine, c) for c in calls], "start": 0, "end": max(0, len(calls) - 1),
+                         "page": 0, "page_size": page_size, "uri": uri, "first_page_uri": uri,
+                         "next_page_uri": None, "previous_page_uri": None})
+
+
+@router.get("/Calls/{call_sid}.json")
+async def fetch_call(account_sid: str, call_sid: str, request: Request) -> JSONResponse:
+    if (denied := _check_auth(request, account_sid)) is not None:
+        return denied
+    engine = _engine(request)
+    call = engine.calls.get(call_sid)
+    if call is None:
+        return _not_found(request)
+    return JSONResponse(call_resource(engine, call))
+
+
+@router.post("/Calls/{call_sid}.json")
+async def update_call(account_sid: str, call_sid: str, request: Request) -> JSONResponse:
+    if (denied := _check_auth(request, account_sid)) is not None:
+        return denied
+    engine = _engine(request)
+    call = engine.calls.get(call_sid)
+    if call is None:
+        return _not_found(request)
+    form = await _form(request)
+    status = _one(form, "Status")
+    url, twiml_text = _one(form, "Url"), _one(form, "Twiml")
+    if status:
+        if status not in ("completed", "canceled"):
+            return twilio_error(400, 21218, f"Invalid Status: {status}")
+        # "canceled" only ends a call that is queued or ringing; "completed" ends it in any state.
+        # Twilio docs unclear: ending a call that has already ended; the emulator leaves it be and
+        # returns the call resource.
+        if not call.is_over and (status == "completed" or call.answered_at is None):
+            engine.hangup(call, "canceled" if call.answered_at is None else "completed", by="api")
+    elif url or twiml_text:
+        fetch = Fetch(url or None, (_one(form, "Method") or "POST").upper(), twiml=None if url else twiml_text)
+        try:
+            engine.redirect(call, fetch)
+        except NotInProgress:
+            return twilio_error(400, 21220, "Call is not in-progress. Cannot redirect.")
+    return JSONResponse(call_resource(engine, call))
