@@ -6,9 +6,10 @@ import asyncio
 import secrets
 import threading
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .people import Nobody, Person
+from .people import Nobody, Person, Phone
 
 if TYPE_CHECKING:
     from .config import NumberConfig
@@ -104,6 +105,10 @@ class Call:
         self.done = False  # set (under the lock) once the leg ended and its callbacks went out
         self.callback_seq = 0
         self.children: list[Call] = []
+        self.end_listeners: list[Callable[[Call], None]] = []
+        self.held_callbacks: list[Any] = []  # status callbacks held back for reordering
+        self.cb_task: asyncio.Task[None] | None = None  # the last status callback in flight
+        self.phone: Phone | None = None  # the phone on this leg once it answered
         self._cond = lock
         self._transcript: list[Event] = []
         self._listeners: list[Any] = []

@@ -50,7 +50,7 @@ async def ring(engine: Engine, leg: Call, timeout: float | None) -> bool:
     if ring_for == float("inf"):
         await asyncio.Event().wait()  # rings until the <Dial> gives up or the caller hangs up
     await engine.clock.sleep(ring_for)
-    leg.phone = phone  # type: ignore[attr-defined]
+    leg.phone = phone
     engine.answer(leg)
     return True
 
@@ -246,7 +246,7 @@ def _start_leg(engine: Engine, parent: Call, target: Target, caller_id: str, att
                       status=c.status, by=c.ended_by)
         attempt.news.put_nowait(("ended", c))
 
-    leg.end_listeners.append(on_end)  # type: ignore[attr-defined]
+    leg.end_listeners.append(on_end)
     parent.record(engine.clock.now(), "dialing", to=target.address, sid=leg.sid)
     leg.runner = engine.spawn(engine._run_leg(leg, _run_dial_leg(engine, leg, target, attempt)))
     return leg
@@ -294,8 +294,8 @@ async def _leg_phase(engine: Engine, leg: Call, target: Target, attempt: DialAtt
     if bridge is None:
         await asyncio.Event().wait()  # another leg won; the <Dial> hangs this one up
         return
-    leg.end_listeners.append(lambda c: bridge.end(c))  # type: ignore[attr-defined]
-    parent.end_listeners.append(lambda c: bridge.end(c))  # type: ignore[attr-defined]
+    leg.end_listeners.append(lambda c: bridge.end(c))
+    parent.end_listeners.append(lambda c: bridge.end(c))
     talk = leg.person.talk_seconds()
     try:
         if talk is None:

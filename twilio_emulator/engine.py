@@ -77,10 +77,6 @@ class Engine:
         call = Call(account_sid=self.config.account_sid, from_=from_, to=to, direction=direction, person=person,
                     parent=parent, status_callback=status_callback, lock=self.lock, clock_now=self.clock.now(),
                     number=number)
-        call.end_listeners = []  # type: ignore[attr-defined]
-        call.held_callbacks = []  # type: ignore[attr-defined]
-        call.cb_task = None  # type: ignore[attr-defined]
-        call.phone = None  # type: ignore[attr-defined]
         with self.lock:
             self.calls[call.sid] = call
         if parent is not None:
@@ -167,7 +163,7 @@ class Engine:
             return
         call.answered_at = self.clock.now()
         call.status = "in-progress"
-        phone = call.phone  # type: ignore[attr-defined]
+        phone = call.phone
         if phone is not None:
             phone.active_calls += 1
         call.record(call.answered_at, "answered")
@@ -185,11 +181,11 @@ class Engine:
         call.status = status
         call.ended_at = self.clock.now()
         call.ended_by = by
-        phone = call.phone  # type: ignore[attr-defined]
+        phone = call.phone
         if phone is not None and call.answered_at is not None:
             phone.active_calls = max(0, phone.active_calls - 1)
         call.record(call.ended_at, "hangup", by=by, status=status)
-        for listener in list(call.end_listeners):  # type: ignore[attr-defined]
+        for listener in list(call.end_listeners):
             listener(call)
         return True
 
@@ -228,13 +224,13 @@ class Engine:
         self.end(call, "completed", by=call.ended_by or "twiml")
         if not self.closing:
             self.status_event(call, "completed")
-            held = call.held_callbacks  # type: ignore[attr-defined]
+            held = call.held_callbacks
             if held:
                 for item in reversed(held):
                     self._chain_callback(call, item)
                 held.clear()
-            if call.cb_task is not None:  # type: ignore[attr-defined]
-                await asyncio.gather(call.cb_task, return_exceptions=True)  # type: ignore[attr-defined]
+            if call.cb_task is not None:
+                await asyncio.gather(call.cb_task, return_exceptions=True)
         call.mark_done()
 
     # webhooks ---------------------------------------------------------------------------
@@ -265,13 +261,13 @@ class Engine:
         call.callback_seq += 1
         item = (spec, params, secrets.token_hex(16))
         if self.config.reorder_status_callbacks:
-            call.held_callbacks.append(item)  # type: ignore[attr-defined]
+            call.held_callbacks.append(item)
             return
         self._chain_callback(call, item)
 
     def _chain_callback(self, call: Call, item: tuple[StatusCallbackSpec, dict[str, str], str]) -> None:
-        previous = call.cb_task  # type: ignore[attr-defined]
-        call.cb_task = self.spawn(self._send_callback(call, previous, item))  # type: ignore[attr-defined]
+        previous = call.cb_task
+        call.cb_task = self.spawn(self._send_callback(call, previous, item))
 
     async def _send_callback(self, call: Call, previous: asyncio.Task[None] | None,
                              item: tuple[StatusCallbackSpec, dict[str, str], str]) -> None:

@@ -17,7 +17,7 @@ COMMON_PROMPTS = {
     "option": {"name", "key"}, "person_option": set(), "repeat_option": set(), "no_input": set(),
     "invalid": set(), "to_person": {"organisation"}, "closed": {"organisation", "opening"},
     "closed_long": {"organisation", "public_phone"}, "no_liaison": {"organisation", "public_phone"},
-    "queued": {"organisation", "topic"}, "wait_estimate": {"wait"}, "wait_unknown": {"position"},
+    "queued": {"organisation", "topic"}, "wait_estimate": {"wait", "position"}, "wait_unknown": {"position"},
     "returned_to_queue": set(), "whisper": {"location", "organisation", "topic", "waited"},
     "error": {"public_phone"}, "not_in_use": set(), "language_offer": set(),
 }

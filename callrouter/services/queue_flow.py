@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from callrouter.domain import ivr
 from callrouter.domain.calls import ANY_TOPIC, CallRecord, CallState, EventKind, Outcome
-from callrouter.domain.queueing import Presence, estimate_wait_seconds
+from callrouter.domain.queueing import Presence, claim_gaps_s, estimate_wait_seconds
 from callrouter.domain.voice import Dial, Enqueue, Hangup, Pause, Play, Say, VoiceReply
 from callrouter.services.voice import VoiceDeps, stale
 
@@ -82,16 +82,15 @@ def announcement(deps: VoiceDeps, record: CallRecord, *, flow: ivr.Flow) -> Say:
     place = deps.router.position(call_sid=record.sid, org=org)
     position = place.position if place else 1
     waits = deps.router.recent_waits(org=org, topic=record.topic or ANY_TOPIC)
-    claims = deps.router.recent_claim_times(org=org)
-    gaps = [(b - a) / 1000 for a, b in zip(claims, claims[1:], strict=False)]
+    gaps = claim_gaps_s(deps.router.recent_claim_times(org=org), now_ms=ms(deps.clock.now()))
     counts = deps.router.presence_counts(org=org)
-    waited = (deps.clock.now() - record.queued_at).total_seconds() if record.queued_at else 0.0
+    # The estimate counts from now and errs long (announced >= actual for most calls, see UX.md).
     estimate = estimate_wait_seconds(position=position, recent_waits_s=[w / 1000 for w in waits],
                                      recent_claim_gaps_s=gaps, available_liaisons=counts.get("available", 0))
-    remaining = max(estimate - waited, 30) if estimate else None
-    if remaining is None:
+    if not estimate:
         return flow.say("wait_unknown", record.language, position=position)
-    return flow.say("wait_estimate", record.language, wait=ivr.spoken_duration(remaining, record.language))
+    return flow.say("wait_estimate", record.language, position=position,
+                    wait=ivr.spoken_duration(estimate, record.language))
 
 
 def request_dispatch(deps: VoiceDeps, *, org: str) -> None:
@@ -244,7 +243,8 @@ def end_call(deps: VoiceDeps, record: CallRecord, *, status: str, reason: str, t
     if record.state == CallState.CONNECTED or outcome == Outcome.ANSWERED:
         if record.liaison_id is not None:
             status_after = Presence.WRAP_UP if deps.wrap_up_seconds else Presence.AVAILABLE
-            deps.router.release_liaison(liaison_id=record.liaison_id, org=org, status=status_after, now_ms=ms(now))
+            deps.router.release_liaison(liaison_id=record.liaison_id, org=org, status=status_after, now_ms=ms(now),
+                                        call_sid=record.sid)
             deps.presence.save(liaison_id=record.liaison_id, organisation=org, status=status_after, since=now)
         request_dispatch(deps, org=org)
     elif record.state == CallState.OFFERED:

@@ -9,7 +9,7 @@ from twilio.rest import Client
 
 from tests.emulator.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, LIAISON, LINE, valid_signature
 from tests.emulator.customer_app import CustomerApp
-from twilio_emulator import CallerScript, Emulator, Phone, rewriting_http_client
+from twilio_emulator import Emulator, Phone, rewriting_http_client
 
 
 @pytest.fixture()
