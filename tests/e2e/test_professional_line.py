@@ -48,7 +48,7 @@ def test_amsterdam_caseworker_reaches_a_uwv_liaison_for_unemployment_benefit(liv
     assert bridged_with(call) == ["client:uwv-jan"]
     liaison_leg = next(c for c in live.emulator.calls if c.parent_sid == call.sid)
     whisper = " ".join(liaison_leg.said())
-    assert "Amsterdam" in whisper and "WW-uitkering" in whisper
+    assert "Amsterdam" in whisper and "UWV" in whisper and "WW-uitkering" in whisper
 
     record = store(live).get(call.sid)
     assert record is not None and record.outcome == "answered"

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from callrouter.adapters.sql.engine import make_engine, make_session_factory
+from callrouter.adapters.sql.migrate import upgrade
+from callrouter.bootstrap import Container, build
+from callrouter.cli_directory import Argon2PinHasher
+from callrouter.config import Settings
+from callrouter.services.directory_import import import_directory
+from callrouter.web.app import create_app
+from tests.e2e.stack import open_all_hours_directory
+
+PUBLIC_URL = "https://callrouter.example.nl"
+AUTH_TOKEN = "integration-auth-token"
+ADMIN_TOKEN = "admin-token"
+UWV_TOKEN = "uwv-liaison-token"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+class FixedClock:
+    def __init__(self, moment: datetime):
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+@dataclasses.dataclass
+class App:
+    client: TestClient
+    container: Container
+    clock: FixedClock
+    validator: RequestValidator
+
+    def post(self, path: str, params: dict[str, str], *, signed: bool = True, token: str | None = None,
+             signature: str | None = None, idempotency: str | None = None):  # type: ignore[no-untyped-def]
+        headers = {}
+        if signed:
+            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(PUBLIC_URL + path, params)
+        # Twilio gives every webhook request a new token, and a retry the same one.
+        headers["I-Twilio-Idempotency-Token"] = idempotency or uuid.uuid4().hex
+        return self.client.post(path, data=params, headers=headers)
+
+    def api(self, method: str, path: str, token: str | None = ADMIN_TOKEN, **kwargs):  # type: ignore[no-untyped-def]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+
+def directory_database(url: str, workdir: Path, *, open_all_hours: bool) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    path = open_all_hours_directory(workdir / "dir.yaml") if open_all_hours else Path("demo/directory.yaml")
+    import_directory(path=path, session_factory=make_session_factory(engine), hasher=Argon2PinHasher())
+    engine.dispose()
+
+
+@pytest.fixture()
+def app_factory(database_url: str, redis, redis_url: str, tmp_path: Path) -> Iterator:  # noqa: ANN001
+    """Build the app in-process on a real database and Redis, with a fixed clock."""
+    built: list[App] = []
+
+    def make(*, moment: datetime | None = None, open_all_hours: bool = True, **overrides: object) -> App:
+        directory_database(database_url, tmp_path, open_all_hours=open_all_hours)
+        values: dict[str, object] = {
+            "database_url": database_url, "redis_url": redis_url, "public_url": PUBLIC_URL,
+            "twilio_auth_token": AUTH_TOKEN, "environment": "test", "directory_cache_seconds": 0,
+            "api_tokens": f"{ADMIN_TOKEN}:admin:*,{UWV_TOKEN}:liaison:UWV", **overrides}
+        settings = Settings(**values)
+        container = build(settings)
+        clock = FixedClock(moment or datetime(2026, 11, 25, 10, 0, tzinfo=AMSTERDAM))  # a Wednesday
+        container.voice = dataclasses.replace(container.voice, clock=clock)
+        app = App(TestClient(create_app(settings, container)), container, clock, RequestValidator(AUTH_TOKEN))
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        app.client.close()
+        app.container.close()
+
+
+@pytest.fixture()
+def app(app_factory) -> App:  # noqa: ANN001
+    return app_factory()
