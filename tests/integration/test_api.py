@@ -1,0 +1,63 @@
+"""The JSON API: bearer tokens, organisation scope, errors that name the field."""
+
+from __future__ import annotations
+
+from tests.integration.conftest import ADMIN_TOKEN, UWV_TOKEN, App
+
+
+def lid(app: App, code: str) -> int:
+    found = app.container.directory.liaison_by_code(code)
+    assert found is not None
+    return found.id
+
+
+def test_no_token_or_a_wrong_token_is_refused_and_changes_nothing(app: App) -> None:
+    path = f"/api/liaisons/{lid(app, 'uwv-jan')}/presence"
+    for token in (None, "nope"):
+        response = app.api("PUT", path, token=token, json={"status": "available"})
+        assert response.status_code == 401
+        assert "bearer token" in response.json()["detail"]
+    assert app.api("GET", path).json()["status"] == "offline"
+
+
+def test_a_liaison_sets_availability_and_it_is_live(app: App) -> None:
+    path = f"/api/liaisons/{lid(app, 'uwv-jan')}/presence"
+    response = app.api("PUT", path, token=UWV_TOKEN, json={"status": "available"})
+    assert response.status_code == 200
+    assert response.json() == {"liaison_id": lid(app, "uwv-jan"), "organisation": "UWV", "status": "available",
+                                "call_sid": None}
+    queue = app.api("GET", "/api/queues/UWV", token=UWV_TOKEN).json()
+    assert queue["liaisons"]["available"] == 1 and queue["waiting"] == 0
+
+
+def test_a_token_of_one_organisation_cannot_touch_another(app: App) -> None:
+    response = app.api("PUT", f"/api/liaisons/{lid(app, 'duo-eva')}/presence", token=UWV_TOKEN,
+                       json={"status": "available"})
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert app.api("GET", "/api/queues/DUO", token=UWV_TOKEN).status_code == 403
+    assert app.api("GET", f"/api/liaisons/{lid(app, 'duo-eva')}/presence").json()["status"] == "offline"
+
+
+def test_a_bad_status_is_refused_naming_the_field(app: App) -> None:
+    path = f"/api/liaisons/{lid(app, 'uwv-jan')}/presence"
+    response = app.api("PUT", path, json={"status": "sleeping"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "status"]
+    response = app.api("PUT", path, json={"status": "busy"})
+    assert response.status_code == 400 and response.json()["field"] == "status"
+    assert app.api("PUT", path, json={}).json()["detail"][0]["loc"] == ["body", "status"]
+    assert app.api("GET", path).json()["status"] == "offline"
+
+
+def test_unknown_liaison_and_organisation(app: App) -> None:
+    assert app.api("PUT", "/api/liaisons/999999/presence", json={"status": "away"}).status_code == 404
+    response = app.api("GET", "/api/queues/XYZ")
+    assert response.status_code == 404 and response.json()["field"] == "organisation"
+
+
+def test_the_api_is_documented_in_openapi(app: App) -> None:
+    spec = app.client.get("/openapi.json").json()
+    assert "/api/liaisons/{liaison_id}/presence" in spec["paths"]
+    assert "/api/queues/{organisation}" in spec["paths"]
+    assert not any(path.startswith("/twilio") for path in spec["paths"])
+    assert ADMIN_TOKEN not in str(spec)
