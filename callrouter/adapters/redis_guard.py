@@ -11,24 +11,7 @@ import time
 
 from redis import Redis
 
-PREFIX = "callrouter:guard"
-
-
-def failed_calls_key(caller: str) -> str:
-    return f"{PREFIX}:failed-calls:{caller}"
-
-
-def failed_pins_key(code: str) -> str:
-    return f"{PREFIX}:failed-pins:{code}"
-
-
-def announce_key(call_sid: str) -> str:
-    return f"{PREFIX}:announced:{call_sid}"
-
-
-def replay_key(digest: str) -> str:
-    return f"{PREFIX}:replay:{digest}"
-
+from callrouter.adapters import redis_keys as keys
 
 class RedisGuard:
     def __init__(self, redis: Redis, *, lockout_after: int, lockout_seconds: int, pin_lockout_after: int = 10,
@@ -41,8 +24,8 @@ class RedisGuard:
         self._every = announce_every_seconds
 
     def is_locked(self, *, caller: str, code: str | None = None) -> bool:
-        keys = [failed_calls_key(caller)] + ([failed_pins_key(code)] if code else [])
-        calls, *pins = self._redis.mget(keys)
+        names = [keys.failed_calls(caller)] + ([keys.failed_pins(code)] if code else [])
+        calls, *pins = self._redis.mget(names)
         if calls is not None and int(calls) >= self._after:
             return True
         return bool(pins and pins[0] is not None and int(pins[0]) >= self._pin_after)
@@ -54,16 +37,16 @@ class RedisGuard:
             pipe.execute()
 
     def record_failed_pin(self, *, code: str) -> None:
-        self._count(failed_pins_key(code))
+        self._count(keys.failed_pins(code))
 
     def record_failed_call(self, *, caller: str) -> None:
-        self._count(failed_calls_key(caller))
+        self._count(keys.failed_calls(caller))
 
     def should_announce(self, *, call_sid: str, queue_seconds: float) -> bool:
         """The expected wait is said once the wait passes 30 s, then about every 90 s."""
         if queue_seconds < self._first:
             return False
-        key = announce_key(call_sid)
+        key = keys.announced(call_sid)
         last = self._redis.get(key)
         if last is not None and queue_seconds - float(last) < self._every:
             return False
@@ -85,18 +68,18 @@ class ReplayGuard:
 
     def claim(self, digest: str) -> bool:
         """True for the first delivery; later ones must use `wait_for_response`."""
-        return bool(self._redis.set(replay_key(digest), b"", nx=True, ex=self._window))
+        return bool(self._redis.set(keys.webhook_replay(digest), b"", nx=True, ex=self._window))
 
     def store(self, digest: str, response: bytes) -> None:
-        self._redis.set(replay_key(digest), b"1" + response, ex=self._window)
+        self._redis.set(keys.webhook_replay(digest), b"1" + response, ex=self._window)
 
     def release(self, digest: str) -> None:
-        self._redis.delete(replay_key(digest))
+        self._redis.delete(keys.webhook_replay(digest))
 
     def wait_for_response(self, digest: str, *, timeout: float = 10.0) -> bytes | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = self._redis.get(replay_key(digest))
+            value = self._redis.get(keys.webhook_replay(digest))
             if value is None:
                 return None
             if value.startswith(b"1"):

@@ -89,3 +89,30 @@ def org_layout(org: str, topics: Sequence[str]) -> list[str]:
     for topic in topics:
         keys += [queue(org, topic, "pro"), queue(org, topic, "cit"), free_topic(org, topic), recent_waits(org, topic)]
     return keys
+
+
+# -- keys outside the router --------------------------------------------------------------------
+
+def live_state_marker() -> str:
+    """Set when the live state was (re)built from SQL; its absence means Redis lost its data."""
+    return f"{PREFIX}:live:built"
+
+
+def failed_calls(caller: str) -> str:
+    """Counter of refused calls from one caller pseudonym (lockout)."""
+    return f"{PREFIX}:guard:failed-calls:{caller}"
+
+
+def failed_pins(code: str) -> str:
+    """Counter of wrong PINs typed for one caseworker code (lockout)."""
+    return f"{PREFIX}:guard:failed-pins:{code}"
+
+
+def announced(call_sid: str) -> str:
+    """Queue time (s) at which a waiting call last heard its expected wait."""
+    return f"{PREFIX}:guard:announced:{call_sid}"
+
+
+def webhook_replay(digest: str) -> str:
+    """A webhook request seen in the replay window, with its response once there is one."""
+    return f"{PREFIX}:guard:replay:{digest}"

@@ -35,12 +35,23 @@ class FixedClock:
         return self.moment
 
 
+class RecordingTelephony:
+    """Stands in for Twilio's REST API: records the redirects the service asks for."""
+
+    def __init__(self) -> None:
+        self.redirects: list[tuple[str, str]] = []
+
+    def redirect(self, *, call_sid: str, path: str) -> None:
+        self.redirects.append((call_sid, path))
+
+
 @dataclasses.dataclass
 class App:
     client: TestClient
     container: Container
     clock: FixedClock
     validator: RequestValidator
+    telephony: RecordingTelephony
 
     def post(self, path: str, params: dict[str, str], *, signed: bool = True, token: str | None = None,
              signature: str | None = None, idempotency: str | None = None):  # type: ignore[no-untyped-def]
@@ -78,8 +89,10 @@ def app_factory(database_url: str, redis, redis_url: str, tmp_path: Path) -> Ite
         settings = Settings(**values)
         container = build(settings)
         clock = FixedClock(moment or datetime(2026, 11, 25, 10, 0, tzinfo=AMSTERDAM))  # a Wednesday
-        container.voice = dataclasses.replace(container.voice, clock=clock)
-        app = App(TestClient(create_app(settings, container)), container, clock, RequestValidator(AUTH_TOKEN))
+        telephony = RecordingTelephony()
+        container.voice = dataclasses.replace(container.voice, clock=clock, telephony=telephony)
+        app = App(TestClient(create_app(settings, container)), container, clock, RequestValidator(AUTH_TOKEN),
+                  telephony)
         built.append(app)
         return app
 

@@ -31,7 +31,10 @@ def _record(row: CallRow) -> CallRecord:
 
 
 def _plain(value: object) -> object:
-    return value.value if hasattr(value, "value") and not isinstance(value, datetime) else value
+    """Enums as their values; datetimes in UTC (SQLite keeps no offset, so store one zone only)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value
+    return value.value if hasattr(value, "value") else value
 
 
 class SqlCallStore:
@@ -50,7 +53,7 @@ class SqlCallStore:
                 row = CallRow(**values)
                 session.add(row)
                 session.flush()
-                session.add(CallEventRow(call_id=row.id, at=record.received_at, kind=EventKind.RECEIVED.value,
+                session.add(CallEventRow(call_id=row.id, at=_plain(record.received_at), kind=EventKind.RECEIVED.value,
                                          detail=detail, dedupe="received"))
                 return _record(row), True
         except IntegrityError:  # the same call opened concurrently by another process
@@ -92,7 +95,7 @@ class SqlCallStore:
                 select(CallEventRow.id).where(CallEventRow.call_id == row.id, CallEventRow.dedupe == dedupe)
             ):
                 return None
-            session.add(CallEventRow(call_id=row.id, at=at, kind=event.value, detail=detail or {}, dedupe=dedupe))
+            session.add(CallEventRow(call_id=row.id, at=_plain(at), kind=event.value, detail=detail or {}, dedupe=dedupe))
             for name, value in changes.items():
                 setattr(row, name, _plain(value))
             session.flush()
@@ -128,9 +131,10 @@ class SqlPresenceStore:
         with self._sessions.begin() as session:
             row = session.get(PresenceRow, liaison_id, with_for_update=True)
             if row is None:
-                session.add(PresenceRow(liaison_id=liaison_id, organisation=organisation, status=status, since=since))
+                session.add(PresenceRow(liaison_id=liaison_id, organisation=organisation, status=status,
+                                        since=_plain(since)))
             else:
-                row.organisation, row.status, row.since = organisation, status, since
+                row.organisation, row.status, row.since = organisation, status, _plain(since)
 
     def all(self) -> list[tuple[int, str, str, datetime]]:
         with self._sessions() as session:

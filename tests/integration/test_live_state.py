@@ -1,0 +1,74 @@
+"""Redis holds nothing SQL cannot rebuild: queues and presence come back after a flush."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from callrouter.domain.calls import CallState
+from callrouter.services.reconcile import reconcile
+from tests.integration.conftest import App
+from tests.integration.test_voice_webhooks import call_params, new_sid, twiml
+
+
+def lid(app: App, code: str) -> int:
+    found = app.container.directory.liaison_by_code(code)
+    assert found is not None
+    return found.id
+
+
+def queue_call(app: App, *, from_: str, to: str = "+31850001000", digits: list[str]) -> str:
+    sid = new_sid()
+    twiml(app.post("/twilio/voice/incoming", call_params(sid, from_=from_, to=to)))
+    step = "organisation" if to == "+31850001000" else "topic"
+    for key in digits:
+        twiml(app.post(f"/twilio/voice/menu?step={step}", call_params(sid, from_=from_, to=to, Digits=key)))
+        step = "topic"
+    record = app.container.voice.calls.get(sid)
+    assert record is not None and record.state in (CallState.QUEUED, CallState.OFFERED)
+    return sid
+
+
+def snapshot(app: App, sids: list[str]) -> tuple:
+    router = app.container.router
+    return (router.waiting_count(org="UWV"), dict(router.presence_counts(org="UWV")),
+            [router.position(call_sid=s, org="UWV") for s in sids])
+
+
+def test_queues_and_presence_are_rebuilt_from_sql_after_redis_loses_them(app: App, redis) -> None:  # noqa: ANN001
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-jan')}/presence", json={"status": "away"})
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-ingrid')}/presence", json={"status": "available"})
+    citizen = queue_call(app, from_="+31611110000", to="+31850001101", digits=["1"])
+    app.clock.moment += timedelta(seconds=5)
+    professional = queue_call(app, from_="+31612345601", digits=["1", "1"])
+    app.clock.moment += timedelta(seconds=5)
+    second = queue_call(app, from_="+31612345602", digits=["1", "1"])
+    sids = [citizen, professional, second]
+    before = snapshot(app, sids)
+    assert before[0] == 3 and before[2][1].position == 1  # the professional is first in line
+
+    redis.flushdb()
+    assert app.container.router.waiting_count(org="UWV") == 0
+    report = reconcile(app.container.voice, live_state_present=False)
+    assert report.rebuilt
+    assert snapshot(app, sids) == before
+
+    # And routing continues as if nothing happened: the professional call goes first.
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-jan')}/presence", json={"status": "available"})
+    assert app.telephony.redirects[0][0] == professional
+    assert app.container.voice.calls.get(professional).state == CallState.OFFERED  # type: ignore[union-attr]
+
+
+def test_an_offer_whose_redirect_was_lost_goes_back_in_line(app: App) -> None:
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-jan')}/presence", json={"status": "available"})
+    sid = queue_call(app, from_="+31612345601", digits=["1", "1"])
+    # The claim happened (redirect recorded) but Twilio never fetched /connect: the web process died.
+    assert [s for s, _ in app.telephony.redirects] == [sid]
+    assert app.container.voice.calls.get(sid).state == CallState.OFFERED  # type: ignore[union-attr]
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-jan')}/presence", json={"status": "away"})  # refused: busy
+    app.clock.moment += timedelta(minutes=5)
+    report = reconcile(app.container.voice, live_state_present=True)
+    assert report.returned_offers == 1
+    record = app.container.voice.calls.get(sid)
+    assert record is not None and record.state in (CallState.QUEUED, CallState.OFFERED)
+    # jan was freed and, still available, is offered the call again: a second redirect.
+    assert [s for s, _ in app.telephony.redirects] == [sid, sid]

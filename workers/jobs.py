@@ -1,0 +1,36 @@
+"""RQ jobs. Each builds (once per worker process) the services from settings and makes one call."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from callrouter.adapters import redis_keys
+from callrouter.bootstrap import Container, build
+from callrouter.config import Settings
+from callrouter.services.queue_flow import dispatch
+from callrouter.services.reconcile import reconcile
+
+log = logging.getLogger("callrouter.workers")
+QUEUE = "callrouter"
+
+
+@cache
+def container() -> Container:
+    return build(Settings())
+
+
+def reconcile_live_state() -> dict[str, object]:
+    """Rebuild Redis from SQL when it lost its data, return lost offers, route what can be routed."""
+    app = container()
+    marker = redis_keys.live_state_marker()
+    present = bool(app.redis.exists(marker))
+    report = reconcile(app.voice, live_state_present=present)
+    if not present:
+        app.redis.set(marker, "1")
+    return {"rebuilt": report.rebuilt, "returned_offers": report.returned_offers, "dispatched": report.dispatched}
+
+
+def dispatch_organisation(org: str) -> int:
+    """Route the waiting calls of one organisation (enqueued by anything that frees a liaison)."""
+    return dispatch(container().voice, org=org)
