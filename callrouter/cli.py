@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from callrouter.cli_demo import app as demo_app
 from callrouter.cli_directory import app as directory_app
 from callrouter.config import Settings
 
@@ -13,6 +14,7 @@ live_app = typer.Typer(help="Live state in Redis.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(directory_app, name="directory")
 app.add_typer(live_app, name="live")
+app.add_typer(demo_app, name="demo")
 
 
 @db_app.command("upgrade")

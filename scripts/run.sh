@@ -77,7 +77,15 @@ say "Database: migrations and the demo directory"
 mkdir -p var
 echo "database: ${CALLROUTER_DATABASE_URL:-sqlite file var/callrouter.sqlite3 (default)}"
 callrouter db upgrade
-callrouter directory import demo/directory.yaml
+# DEMO_HOURS=real keeps the agencies' real opening hours; by default the demo is open around the
+# clock so that a call gets through at any hour.
+if [[ ${DEMO_HOURS:-always} == real ]]; then
+  callrouter directory import demo/directory.yaml
+else
+  callrouter directory import "$(callrouter demo always-open demo/directory.yaml --out var/directory-always-open.yaml)"
+fi
+callrouter demo emulator-config --out var/emulator.json
+callrouter demo on-duty
 
 say "callrouter is starting (Ctrl-C stops it)"
 cat <<TXT
@@ -85,6 +93,8 @@ cat <<TXT
   API docs         $CALLROUTER_PUBLIC_URL/docs
   Twilio emulator  $CALLROUTER_TWILIO_API_BASE_URL
   Redis            $CALLROUTER_REDIS_URL
+
+  Try a call (in another terminal):  .venv/bin/callrouter demo call
 TXT
 echo
 # honcho gives each process PORT=base+100*n: web comes first in the Procfile and gets $PORT.

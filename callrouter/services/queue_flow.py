@@ -57,7 +57,8 @@ def enter_queue(deps: VoiceDeps, record: CallRecord, *, topic: str, lead: tuple[
                         enqueued_at_ms=ms(now))
     log.info("voice.enqueued call_sid=%s queue=%s topic=%s class=%s", record.sid, org_code, topic,
              queued.priority_class.value)
-    request_dispatch(deps, org=org_code)  # a free liaison takes the call right away
+    # Routing starts with the first waitUrl request, once the acknowledgement above has been heard
+    # (a redirect now would cut it off mid-sentence).
     flow = deps.flow_for(record.line_kind)
     org = deps.directory.organisation(org_code)
     said = flow.say("queued", record.language, organisation=org.name if org else org_code,

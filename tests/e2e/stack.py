@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import yaml
 
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
+from callrouter.cli_demo import open_all_hours
 from callrouter.cli_directory import Argon2PinHasher
 from callrouter.services.directory_import import import_directory
 from tests.servers import free_port
@@ -37,12 +37,7 @@ AMSTERDAM_CASEWORKER = "+31612345601"  # Sanne de Vries, registered phone
 
 def open_all_hours_directory(target: Path) -> Path:
     """The demo directory with every organisation open all week, so tests do not depend on the clock."""
-    data = yaml.safe_load((ROOT / "demo" / "directory.yaml").read_text())
-    for org in data["organisations"]:
-        org["hours"] = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-        org["hours"]["closed_on_public_holidays"] = False
-    target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    return target
+    return open_all_hours(ROOT / "demo" / "directory.yaml", target)
 
 
 @dataclass

@@ -23,6 +23,7 @@ def queue_call(app: App, *, from_: str, to: str = "+31850001000", digits: list[s
     for key in digits:
         twiml(app.post(f"/twilio/voice/menu?step={step}", call_params(sid, from_=from_, to=to, Digits=key)))
         step = "topic"
+    twiml(app.post("/twilio/voice/wait", call_params(sid, from_=from_, to=to, QueueTime="0")))
     record = app.container.voice.calls.get(sid)
     assert record is not None and record.state in (CallState.QUEUED, CallState.OFFERED)
     return sid
