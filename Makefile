@@ -9,7 +9,7 @@ VENV  := .venv
 STAMP := $(VENV)/.callrouter-installed
 PYTEST_ARGS ?=
 
-.PHONY: help run test bench deps venv clean
+.PHONY: help run test lint bench deps venv clean
 
 help: ## list the targets
 	@echo "make <target>:"
@@ -20,6 +20,9 @@ run: $(STAMP) ## start Redis, migrate, load demo/directory.yaml, run web + worke
 
 test: deps $(STAMP) ## install what is missing, then run all tests (PYTEST_ARGS=... for pytest)
 	@bash scripts/test.sh $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff on the code and the tests
+	@.venv/bin/ruff check callrouter workers twilio_emulator tests
 
 bench: $(STAMP) ## run tests/benchmarks/bench_*.py (BENCH=routing for one)
 	@bash scripts/install-deps.sh redis postgres

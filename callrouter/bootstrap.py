@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis as redis_lib
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.dutch_holidays import DutchHolidays
 from callrouter.adapters.flow_files import load_flows
+from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.redis_guard import RedisGuard
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.sql.call_repository import SqlCallStore, SqlPresenceStore
@@ -29,17 +28,6 @@ log = logging.getLogger("callrouter")
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-class Argon2Pins:
-    def __init__(self) -> None:
-        self._hasher = PasswordHasher()
-
-    def verify(self, pin_hash: str, pin: str) -> bool:
-        try:
-            return self._hasher.verify(pin_hash, pin)
-        except (VerificationError, InvalidHashError):
-            return False
 
 
 @dataclass

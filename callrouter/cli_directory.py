@@ -5,31 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from callrouter.adapters.directory_yaml import PIN, DirectoryFileInvalid
+from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.config import Settings
 from callrouter.services.directory_import import check_directory_file, import_directory
 
 app = typer.Typer(help="The directory: organisations, topics, locations, caseworkers, liaisons, lines.", no_args_is_help=True)
-
-
-class Argon2PinHasher:
-    """PinHasher (see services.directory_import) with argon2id; the parameters are argon2-cffi's defaults."""
-
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self._hasher = hasher or PasswordHasher()
-
-    def hash(self, pin: str) -> str:
-        return self._hasher.hash(pin)
-
-    def verify(self, pin_hash: str, pin: str) -> bool:
-        try:
-            return self._hasher.verify(pin_hash, pin)
-        except (VerificationError, InvalidHashError):
-            return False
 
 
 def _fail(error: DirectoryFileInvalid) -> typer.Exit:
@@ -45,7 +28,7 @@ def import_command(path: Path = typer.Argument(..., help="The directory file (YA
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        report = import_directory(path=path, session_factory=make_session_factory(engine), hasher=Argon2PinHasher())
+        report = import_directory(path=path, session_factory=make_session_factory(engine), hasher=Argon2Pins())
     except DirectoryFileInvalid as error:
         raise _fail(error) from None
     finally:
@@ -76,4 +59,4 @@ def hash_pin_command() -> None:
     if not PIN.fullmatch(pin):
         typer.echo("A PIN is 4 to 8 digits.", err=True)
         raise typer.Exit(code=1)
-    typer.echo(Argon2PinHasher().hash(pin))
+    typer.echo(Argon2Pins().hash(pin))

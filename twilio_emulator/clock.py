@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 
@@ -12,7 +12,7 @@ class SimClock:
     def __init__(self, time_scale: float) -> None:
         self.scale = time_scale
         self._t0 = time.monotonic()
-        self._wall0 = datetime.now(timezone.utc)
+        self._wall0 = datetime.now(UTC)
 
     def now(self) -> float:
         """Simulated seconds since the emulator started."""

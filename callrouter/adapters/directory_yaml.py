@@ -284,7 +284,7 @@ class Checker:
                 continue
             spans.append((span, item.strip(), line))
         spans.sort()
-        for (earlier, earlier_text, _), (later, later_text, later_line) in zip(spans, spans[1:]):
+        for (earlier, earlier_text, _), (later, later_text, later_line) in zip(spans, spans[1:], strict=False):
             if later[0] < earlier[1]:
                 self.add(later_line, f'{what} {key}: "{later_text}" overlaps "{earlier_text}"')
         return tuple(span for span, _, _ in spans)

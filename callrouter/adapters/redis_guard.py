@@ -13,6 +13,7 @@ from redis import Redis
 
 from callrouter.adapters import redis_keys as keys
 
+
 class RedisGuard:
     def __init__(self, redis: Redis, *, lockout_after: int, lockout_seconds: int, pin_lockout_after: int = 10,
                  announce_after_seconds: int = 30, announce_every_seconds: int = 90):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from callrouter.domain.calls import CallRecord, CallState, EventKind, Outcome
 from callrouter.domain.directory import Organisation
 from callrouter.domain.voice import Hangup, Say, VoiceReply
+
+if TYPE_CHECKING:
+    from callrouter.services.voice import VoiceDeps
 
 DAYS = {"nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
         "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}
@@ -30,7 +34,7 @@ def spoken_moment(moment: datetime, *, now: datetime, language: str, zone: str) 
     return f"{day} at {clock}" if lang == "en" else f"{day} om {clock}"
 
 
-def _end(deps, record: CallRecord, org: Organisation, *, prompt: str, event: EventKind, outcome: Outcome,  # type: ignore[no-untyped-def]
+def _end(deps: VoiceDeps, record: CallRecord, org: Organisation, *, prompt: str, event: EventKind, outcome: Outcome,
          lead: tuple[Say, ...], detail: dict[str, object], **values: object) -> VoiceReply:
     from callrouter.services.voice import _spoken_phone
 
@@ -43,7 +47,7 @@ def _end(deps, record: CallRecord, org: Organisation, *, prompt: str, event: Eve
     return VoiceReply.of(*lead, said, Hangup())
 
 
-def closed_reply(deps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...]) -> VoiceReply | None:  # type: ignore[no-untyped-def]
+def closed_reply(deps: VoiceDeps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...]) -> VoiceReply | None:
     now = deps.clock.now()
     if org.hours.is_open(now, deps.holidays):
         return None
@@ -56,7 +60,7 @@ def closed_reply(deps, record: CallRecord, org: Organisation, *, lead: tuple[Say
                 detail={"opens": opening.isoformat()}, opening=spoken)
 
 
-def nobody_on_duty(deps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...]) -> VoiceReply | None:  # type: ignore[no-untyped-def]
+def nobody_on_duty(deps: VoiceDeps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...]) -> VoiceReply | None:
     counts = deps.router.presence_counts(org=org.code)
     on_duty = sum(n for status, n in counts.items() if status != "offline")
     if on_duty:

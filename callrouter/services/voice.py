@@ -7,8 +7,8 @@ domain rules, records what happened on the call, and returns the reply to render
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from callrouter.domain import ivr

@@ -296,7 +296,7 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of a SQLite file")
     parser.add_argument("--duration", type=int, default=10, help="seconds of each timed run (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before each run (default 2)")
-    parser.add_argument("--rounds", type=int, default=2, help="bare+service pairs (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="bare+service pairs (default 3)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--pool-rate", type=int, default=3000,

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from argon2 import PasswordHasher
 
+from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.cli_demo import open_all_hours
-from callrouter.cli_directory import Argon2PinHasher
 from callrouter.services.directory_import import import_directory
 from tests.servers import free_port
 from twilio_emulator.config import EmulatorConfig, NumberConfig
@@ -33,6 +34,8 @@ API_TOKEN = "e2e-admin-token"
 PROFESSIONAL_LINE = "+31850001000"
 UWV_CITIZEN_LINE = "+31850001101"
 AMSTERDAM_CASEWORKER = "+31612345601"  # Sanne de Vries, registered phone
+# Cheap argon2 parameters for the demo PINs in tests: the hash carries them, so checks stay cheap too.
+FAST_PINS = Argon2Pins(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def open_all_hours_directory(target: Path) -> Path:
@@ -89,7 +92,7 @@ def running_stack(*, redis_url: str, database_url: str, workdir: Path, web_proce
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     import_directory(path=open_all_hours_directory(workdir / "directory.yaml"), session_factory=sessions,
-                     hasher=Argon2PinHasher())
+                     hasher=FAST_PINS)
     ports = [free_port() for _ in range(web_processes)]
     app_url = f"http://127.0.0.1:{ports[0]}"
     numbers = {line: NumberConfig(voice_url=f"{app_url}/twilio/voice/incoming",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.emulator.conftest import CALLER, LINE, valid_signature, no_application_errors
+from tests.emulator.conftest import CALLER, LINE, no_application_errors, valid_signature
 from tests.emulator.customer_app import CustomerApp
 from twilio_emulator import CallerScript, Emulator
 

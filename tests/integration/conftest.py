@@ -14,11 +14,10 @@ from twilio.request_validator import RequestValidator
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.bootstrap import Container, build
-from callrouter.cli_directory import Argon2PinHasher
 from callrouter.config import Settings
 from callrouter.services.directory_import import import_directory
 from callrouter.web.app import create_app
-from tests.e2e.stack import open_all_hours_directory
+from tests.e2e.stack import FAST_PINS, open_all_hours_directory
 
 PUBLIC_URL = "https://callrouter.example.nl"
 AUTH_TOKEN = "integration-auth-token"
@@ -71,7 +70,7 @@ def directory_database(url: str, workdir: Path, *, open_all_hours: bool) -> None
     upgrade(url)
     engine = make_engine(url)
     path = open_all_hours_directory(workdir / "dir.yaml") if open_all_hours else Path("demo/directory.yaml")
-    import_directory(path=path, session_factory=make_session_factory(engine), hasher=Argon2PinHasher())
+    import_directory(path=path, session_factory=make_session_factory(engine), hasher=FAST_PINS)
     engine.dispose()
 
 

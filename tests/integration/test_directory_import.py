@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from callrouter.adapters.directory_yaml import DirectoryFileInvalid
+from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.sql.base import Base
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.directory_tables import CaseworkerPhoneRow, CaseworkerRow, LiaisonRow, LocationRow
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
-from callrouter.cli_directory import Argon2PinHasher
 from callrouter.cli_directory import app as directory_app
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation
 from callrouter.services.directory_import import ImportReport, import_directory
@@ -35,7 +35,7 @@ DIRECTORY_TABLES = [
     "caseworker_phones", "liaisons", "liaison_topics", "lines", "line_organisations",
 ]  # fmt: skip
 # Cheap argon2 parameters: the tests check that PINs are hashed, not how slowly.
-HASHER = Argon2PinHasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+HASHER = Argon2Pins(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture()
@@ -282,6 +282,6 @@ def test_the_cli_imports_checks_and_hashes(
     hashed = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="4711\n4711\n")
     assert hashed.exit_code == 0
     pin_hash = hashed.stdout.strip().splitlines()[-1]
-    assert pin_hash.startswith("$argon2id$") and Argon2PinHasher().verify(pin_hash, "4711")
+    assert pin_hash.startswith("$argon2id$") and Argon2Pins().verify(pin_hash, "4711")
     refused = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="12\n12\n")
     assert refused.exit_code == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -264,3 +264,31 @@ def test_logs_hold_no_phone_number_or_pin(app: App, caplog: pytest.LogCaptureFix
     assert AUTH_TOKEN not in text
     record = app.container.voice.calls.get(sid)
     assert record is not None and record.caller_masked.endswith("11") and "9876" not in record.caller_masked
+
+
+# -- waiting -----------------------------------------------------------------------------------
+
+def test_waiting_callers_hear_position_and_wait_after_30_s_then_about_every_90_s(app: App) -> None:
+    app.api("PUT", f"/api/liaisons/{liaison(app, 'uwv-jan')}/presence", json={"status": "away"})
+    sids = []
+    for caller in ("+31612345601", "+31612345602"):
+        sid = new_sid()
+        twiml(app.post("/twilio/voice/incoming", call_params(sid, from_=caller)))
+        twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, from_=caller, Digits="1")))
+        queued = twiml(app.post("/twilio/voice/menu?step=topic", call_params(sid, from_=caller, Digits="1")))
+        assert "U gaat voor op de wachtende burgers" in said(queued)  # acknowledged at once
+        enqueue = queued.find("Enqueue")
+        assert enqueue is not None and enqueue.get("waitUrl", "").endswith("/twilio/voice/wait")
+        sids.append(sid)
+        app.clock.moment += timedelta(seconds=5)
+    second = sids[1]
+
+    def wait_turn(queue_time: int) -> ET.Element:
+        return twiml(app.post("/twilio/voice/wait", call_params(second, QueueTime=str(queue_time))))
+
+    first_turn = wait_turn(0)
+    assert said(first_turn) == "" and verbs(first_turn) == ["Pause"]
+    assert "U bent nummer 2. U wacht nog ongeveer" in said(wait_turn(31))
+    assert said(wait_turn(60)) == ""
+    assert said(wait_turn(100)) == ""
+    assert "U bent nummer 2" in said(wait_turn(125))

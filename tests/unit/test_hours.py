@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -87,9 +87,9 @@ def test_an_override_shortens_a_day_and_opens_a_holiday(calendar: DutchHolidays)
 
 def test_times_in_utc_are_read_in_amsterdam_time(calendar: DutchHolidays) -> None:
     hours = office_hours()
-    assert hours.is_open(datetime(2026, 1, 7, 7, 30, tzinfo=timezone.utc), calendar)  # 08:30 CET
-    assert hours.is_open(datetime(2026, 7, 1, 6, 30, tzinfo=timezone.utc), calendar)  # 08:30 CEST
-    assert not hours.is_open(datetime(2026, 7, 1, 15, 30, tzinfo=timezone.utc), calendar)  # 17:30 CEST
+    assert hours.is_open(datetime(2026, 1, 7, 7, 30, tzinfo=UTC), calendar)  # 08:30 CET
+    assert hours.is_open(datetime(2026, 7, 1, 6, 30, tzinfo=UTC), calendar)  # 08:30 CEST
+    assert not hours.is_open(datetime(2026, 7, 1, 15, 30, tzinfo=UTC), calendar)  # 17:30 CEST
 
 
 def test_next_opening_while_open_is_now(calendar: DutchHolidays) -> None:
@@ -115,8 +115,8 @@ def test_next_opening_between_two_spans(calendar: DutchHolidays) -> None:
 @pytest.mark.parametrize(
     ("friday_evening", "monday_opening_utc", "offset_hours"),
     [
-        ("2026-03-27 18:00", datetime(2026, 3, 30, 6, 0, tzinfo=timezone.utc), 2),  # clocks go forward 29 March
-        ("2026-10-23 18:00", datetime(2026, 10, 26, 7, 0, tzinfo=timezone.utc), 1),  # clocks go back 25 October
+        ("2026-03-27 18:00", datetime(2026, 3, 30, 6, 0, tzinfo=UTC), 2),  # clocks go forward 29 March
+        ("2026-10-23 18:00", datetime(2026, 10, 26, 7, 0, tzinfo=UTC), 1),  # clocks go back 25 October
     ],
 )
 def test_next_opening_across_the_dst_change(
