@@ -15,11 +15,14 @@ from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.redis_guard import RedisGuard
 from callrouter.adapters.redis_router import RedisRouter
+from callrouter.adapters.rq_jobs import RqJobs
 from callrouter.adapters.sql.call_repository import SqlCallStore, SqlPresenceStore
+from callrouter.adapters.sql.callback_repository import SqlCallbackStore
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.twilio_rest import TwilioCalls
 from callrouter.config import Settings
+from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.voice import VoiceDeps
 
 log = logging.getLogger("callrouter")
@@ -67,5 +70,11 @@ def build(settings: Settings) -> Container:
         dial_timeout_seconds=settings.dial_timeout_seconds, widen_after_seconds=settings.widen_after_seconds,
         announce_every_seconds=settings.announce_every_seconds, hold_music_url=settings.hold_music_url,
         wrap_up_seconds=settings.wrap_up_seconds,
+        callbacks=SqlCallbackStore(sessions), jobs=RqJobs(redis),
+        callback_policy=CallbackPolicy(
+            max_attempts=settings.callback_max_attempts, retry_delay_seconds=settings.callback_retry_delay_seconds,
+            expiry_hours=settings.callback_expiry_hours, offer_after_seconds=settings.callback_offer_after_seconds,
+            postpone_seconds=settings.callback_postpone_seconds,
+            auto_after_abandon_seconds=settings.auto_callback_after_abandon_seconds),
     )
     return Container(settings, engine, sessions, redis, router, directory, voice)

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
 DEV_SECRET = "dev-secret-not-secret"
 DEV_API_TOKEN = "dev-api-token-not-secret"
+DEV_OIDC_SECRET = "dev-oidc-secret-not-secret"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,6 +56,15 @@ class Settings(BaseSettings):
     dial_timeout_seconds: int = Field(20, ge=5, le=600)
     wrap_up_seconds: int = Field(0, ge=0)
 
+    # Callbacks
+    callback_max_attempts: int = Field(3, ge=1, le=10)
+    callback_retry_delay_seconds: int = Field(300, ge=10)
+    callback_expiry_hours: int = Field(48, ge=1)
+    callback_offer_after_seconds: int = Field(120, ge=0)
+    callback_postpone_seconds: int = Field(900, ge=60)
+    # Off unless set: a callback for a professional call abandoned after waiting this long.
+    auto_callback_after_abandon_seconds: int | None = Field(None, ge=1)
+
     # Waiting announcements (UX defaults)
     announce_wait_after_seconds: int = 30
     announce_every_seconds: int = 90
@@ -62,6 +72,15 @@ class Settings(BaseSettings):
 
     # Webhook replay window: the same signed request within it has one effect.
     replay_window_seconds: int = 3600
+
+    # Staff login (OpenID Connect) and sessions. Providers: a JSON list of
+    # {"key", "label", "issuer", "client_id", "client_secret"}; secret. Empty: nobody can log in.
+    oidc_providers: SecretStr = SecretStr("[]")
+    staff_session_idle_seconds: int = Field(1800, ge=60)
+    staff_session_absolute_seconds: int = Field(36000, ge=300)
+    staff_session_warn_seconds: int = Field(120, ge=10)  # the page warns this long before the session ends
+    staff_outcome_edit_seconds: int = Field(28800, ge=0)  # a recorded outcome can be changed this long
+    staff_poll_seconds: int = Field(10, ge=2, le=300)  # the console refreshes its live parts this often
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -71,6 +90,7 @@ class Settings(BaseSettings):
             "TWILIO_AUTH_TOKEN": self.twilio_auth_token.get_secret_value() in ("", DEV_AUTH_TOKEN),
             "PSEUDONYM_KEY": self.pseudonym_key.get_secret_value() in ("", DEV_SECRET),
             "API_TOKENS": DEV_API_TOKEN in self.api_tokens.get_secret_value(),
+            "OIDC_PROVIDERS": DEV_OIDC_SECRET in self.oidc_providers.get_secret_value(),
         }
         bad = [name for name, is_default in defaults.items() if is_default]
         if bad:

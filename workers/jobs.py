@@ -34,3 +34,17 @@ def reconcile_live_state() -> dict[str, object]:
 def dispatch_organisation(org: str) -> int:
     """Route the waiting calls of one organisation (enqueued by anything that frees a liaison)."""
     return dispatch(container().voice, org=org)
+
+
+def start_callback_attempt(callback_id: int, liaison_id: int) -> bool:
+    """Claim the attempt on the row and call the liaison; False when another run already took it."""
+    from callrouter.services.callbacks import start_attempt
+
+    return start_attempt(container().voice, callback_id=callback_id, liaison_id=liaison_id)
+
+
+def make_callback_due(callback_id: int) -> bool:
+    """A callback's moment has come (scheduled with RQ's enqueue_at): it joins the line."""
+    from callrouter.services.callbacks import make_due
+
+    return make_due(container().voice, callback_id=callback_id)

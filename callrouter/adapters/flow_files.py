@@ -28,8 +28,16 @@ STEP_PROMPTS = {
     "topic": {"topic_question": set()},
 }
 CITIZEN_PROMPTS = {"greeting_citizen": {"organisation"}}
+CALLBACK_PROMPTS = {
+    "callback_offer": set(), "callback_closed_offer": set(), "callback_no_liaison_offer": set(),
+    "callback_slot_question": set(), "callback_number_question": set(), "callback_number_enter": set(),
+    "callback_number_wrong": set(), "callback_record": set(), "callback_done": set(),
+    "callback_done_at": {"moment"}, "callback_joined": set(),
+    "callback_liaison_intro": {"location", "organisation", "topic"}, "callback_liaison_message": set(),
+    "callback_liaison_choice": set(), "callback_liaison_no_answer": set(), "callback_liaison_postponed": set(),
+}
 TOP_KEYS = {"flow", "line_kind", "steps", "keys", "timeout_seconds", "max_tries",
-            "organisation_page_size", "prompts"}
+            "organisation_page_size", "callbacks", "prompts"}
 
 
 class FlowFileError(Exception):
@@ -48,8 +56,10 @@ def _mapping(node: yaml.Node) -> dict[str, yaml.Node]:
     return {str(k.value): v for k, v in node.value}
 
 
-def allowed_prompts(steps: tuple[str, ...]) -> dict[str, set[str]]:
+def allowed_prompts(steps: tuple[str, ...], *, callbacks: bool = False) -> dict[str, set[str]]:
     wanted = dict(COMMON_PROMPTS)
+    if callbacks:
+        wanted.update(CALLBACK_PROMPTS)
     for step in steps:
         wanted.update(STEP_PROMPTS.get(step, {}))
     if "identify" not in steps:
@@ -119,7 +129,10 @@ def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
             keys[key] = str(node.value)
 
     prompts: dict[str, dict[str, str]] = {}
-    wanted = allowed_prompts(steps)
+    callbacks = scalar("callbacks", "false").lower()
+    if callbacks not in ("true", "false"):
+        fault(top["callbacks"], "callbacks must be true or false")
+    wanted = allowed_prompts(steps, callbacks=callbacks == "true")
     for language, table_node in _mapping(top["prompts"]).items():
         table: dict[str, str] = {}
         for key, node in _mapping(table_node).items():
@@ -151,7 +164,7 @@ def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
         name=scalar("flow", ""), line_kind=scalar("line_kind", ""), steps=steps, prompts=prompts,
         person_key=keys["person"], repeat_key=keys["repeat"], language_key=keys["language"],
         timeout_seconds=integer("timeout_seconds", 8), max_tries=integer("max_tries", 3),
-        organisation_page_size=integer("organisation_page_size", 3), source=source,
+        organisation_page_size=integer("organisation_page_size", 3), callbacks=callbacks == "true", source=source,
     )
     if problems:
         return None, problems

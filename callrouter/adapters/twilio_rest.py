@@ -44,3 +44,12 @@ class TwilioCalls:
             if exc.status in (400, 404):  # 21220 not in progress, 20404 unknown
                 raise CallGone(f"{exc.code}: {exc.msg}") from exc
             raise
+
+    def create_call(self, *, to: str, from_: str, path: str, status_path: str, timeout: int) -> str:
+        """Place an outbound call (a callback's liaison leg); returns Twilio's CallSid."""
+        call = self._client.calls.create(
+            to=to, from_=from_, url=self._public + path, method="POST", timeout=timeout,
+            status_callback=self._public + status_path, status_callback_method="POST",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+        )
+        return str(call.sid)

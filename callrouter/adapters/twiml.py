@@ -41,6 +41,9 @@ class TwimlRenderer:
                 for prompt in action.prompts:
                     self._prompt(gather, prompt)
                 response.append(gather)
+            elif isinstance(action, v.Record):
+                response.record(action=self.url(action.action), method="POST", max_length=action.max_length,
+                                timeout=action.timeout, finish_on_key=action.finish_on_key, play_beep=True)
             elif isinstance(action, v.Enqueue):
                 response.enqueue(action.queue, action=self.url(action.action), method="POST",
                                  wait_url=self.url(action.wait_url), wait_url_method="POST")
@@ -51,10 +54,13 @@ class TwimlRenderer:
             elif isinstance(action, v.Dial):
                 dial = TwDial(action=self.url(action.action), method="POST", timeout=action.timeout,
                               caller_id=action.caller_id)
-                target = dict(url=self.url(action.whisper_url), method="POST",
-                              status_callback=self.url(action.status_callback),
-                              status_callback_event="initiated ringing answered completed",
-                              status_callback_method="POST")
+                target: dict[str, str] = {}
+                if action.whisper_url:
+                    target.update(url=self.url(action.whisper_url), method="POST")
+                if action.status_callback:
+                    target.update(status_callback=self.url(action.status_callback),
+                                  status_callback_event="initiated ringing answered completed",
+                                  status_callback_method="POST")
                 if action.address.startswith("sip:"):
                     dial.sip(action.address, **target)
                 elif action.address.startswith("client:"):

@@ -17,10 +17,12 @@ class CallState(enum.StrEnum):
     QUEUED = "queued"
     OFFERED = "offered"  # claimed for a liaison whose phone rings
     CONNECTED = "connected"
+    CALLBACK = "callback"  # out of the queue, arranging a callback (number, voice message)
     ENDED = "ended"
 
 
-OPEN_STATES = frozenset({CallState.IDENTIFYING, CallState.MENU, CallState.QUEUED, CallState.OFFERED, CallState.CONNECTED})
+OPEN_STATES = frozenset({CallState.IDENTIFYING, CallState.MENU, CallState.QUEUED, CallState.OFFERED, CallState.CONNECTED,
+                         CallState.CALLBACK})
 
 
 class EventKind(enum.StrEnum):
@@ -43,6 +45,7 @@ class EventKind(enum.StrEnum):
     ANSWERED = "answered"
     ABANDONED = "abandoned"
     COMPLETED = "completed"
+    CALLBACK_REQUESTED = "callback_requested"
     STATUS = "status"
     ERROR = "error"
 
@@ -54,6 +57,7 @@ class Outcome(enum.StrEnum):
     CLOSED = "closed"
     NO_LIAISON = "no_liaison"
     REFUSED = "refused"
+    CALLBACK_REQUESTED = "callback_requested"
     FAILED = "failed"
 
 

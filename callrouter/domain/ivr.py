@@ -30,6 +30,7 @@ class Flow:
     timeout_seconds: int = 8
     max_tries: int = 3
     organisation_page_size: int = 3
+    callbacks: bool = False  # offer callbacks (while waiting, when closed, when nobody is on duty)
     source: str = ""  # file the flow came from, for messages
 
     @property

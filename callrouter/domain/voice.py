@@ -44,6 +44,16 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class Record:
+    """Record a short message; Twilio posts RecordingUrl to the action (silence: the next verb runs)."""
+
+    action: str
+    max_length: int = 30
+    timeout: int = 5
+    finish_on_key: str = "#"
+
+
+@dataclass(frozen=True)
 class Enqueue:
     queue: str
     wait_url: str
@@ -64,8 +74,8 @@ class Redirect:
 class Dial:
     address: str  # E.164, "sip:..." or "client:..."
     action: str
-    whisper_url: str
-    status_callback: str
+    whisper_url: str = ""  # said to the callee before the bridge; "" for none
+    status_callback: str = ""  # the callee leg's status callbacks; "" for none
     timeout: int = 20
     caller_id: str | None = None
 
@@ -80,7 +90,7 @@ class Reject:
     reason: str = "rejected"
 
 
-Action = Say | Play | Pause | Gather | Enqueue | Leave | Redirect | Dial | Hangup | Reject
+Action = Say | Play | Pause | Gather | Record | Enqueue | Leave | Redirect | Dial | Hangup | Reject
 
 
 @dataclass(frozen=True)

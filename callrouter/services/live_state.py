@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from callrouter.domain.callbacks import CallbackState, router_member
 from callrouter.domain.calls import CallState
 from callrouter.domain.queueing import CallClass, CallSnapshot, LiaisonSnapshot, OrgSnapshot, Presence
 from callrouter.services.queue_flow import ms
@@ -34,6 +35,14 @@ def rebuild_live_state(deps: VoiceDeps) -> RebuildReport:
                 liaison_id=call.liaison_id if call.state == CallState.OFFERED else None))
             if call.state == CallState.OFFERED and call.liaison_id is not None:
                 holding[call.liaison_id] = call.sid
+    for callback in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED, CallbackState.DIALLING})):
+        member = router_member(callback.id)
+        dialling = callback.state == CallbackState.DIALLING and callback.liaison_id is not None
+        by_org[callback.organisation].append(CallSnapshot(
+            call_sid=member, topic=callback.topic, klass=CallClass(callback.priority_class),
+            enqueued_at_ms=ms(callback.place_at), liaison_id=callback.liaison_id if dialling else None))
+        if dialling and callback.liaison_id is not None:
+            holding[callback.liaison_id] = member
     liaisons: dict[str, list[LiaisonSnapshot]] = defaultdict(list)
     for liaison_id, org, status, since in deps.presence.all():
         liaison = deps.directory.liaison(liaison_id)

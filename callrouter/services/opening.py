@@ -39,11 +39,19 @@ def _end(deps: VoiceDeps, record: CallRecord, org: Organisation, *, prompt: str,
     from callrouter.services.voice import _spoken_phone
 
     now = deps.clock.now()
-    deps.calls.apply(record.sid, event=event, at=now, detail={"organisation": org.code, **detail},
-                     state=CallState.ENDED, outcome=outcome, ended_at=now, organisation=org.code)
     flow = deps.flow_for(record.line_kind)
     said = flow.say(prompt, record.language, organisation=org.name, public_phone=_spoken_phone(org.public_phone),
                     **values)
+    offer = flow.callbacks and prompt in ("closed", "no_liaison")
+    if offer:  # the call stays open while the caller hears the callback offer
+        from callrouter.services.callback_flow import offer_when_closed, offer_when_nobody
+
+        updated = deps.calls.apply(record.sid, event=event, at=now, detail={"organisation": org.code, **detail},
+                                   state=CallState.CALLBACK, outcome=outcome, organisation=org.code) or record
+        make_offer = offer_when_closed if prompt == "closed" else offer_when_nobody
+        return make_offer(deps, updated, lead=(*lead, said))
+    deps.calls.apply(record.sid, event=event, at=now, detail={"organisation": org.code, **detail},
+                     state=CallState.ENDED, outcome=outcome, ended_at=now, organisation=org.code)
     return VoiceReply.of(*lead, said, Hangup())
 
 

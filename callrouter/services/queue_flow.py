@@ -10,9 +10,10 @@ import logging
 from datetime import datetime, timedelta
 
 from callrouter.domain import ivr
+from callrouter.domain.callbacks import callback_id_of
 from callrouter.domain.calls import ANY_TOPIC, CallRecord, CallState, EventKind, Outcome
 from callrouter.domain.queueing import Presence, claim_gaps_s, estimate_wait_seconds
-from callrouter.domain.voice import Dial, Enqueue, Hangup, Pause, Play, Say, VoiceReply
+from callrouter.domain.voice import Dial, Enqueue, Gather, Hangup, Pause, Play, Say, VoiceReply
 from callrouter.services.voice import VoiceDeps, stale
 
 log = logging.getLogger("callrouter.queue")
@@ -67,19 +68,31 @@ def enter_queue(deps: VoiceDeps, record: CallRecord, *, topic: str, lead: tuple[
 
 
 def wait(deps: VoiceDeps, *, call_sid: str, queue_seconds: float) -> VoiceReply:
-    """One turn of Twilio's waitUrl loop: maybe an announcement, then hold; and a routing attempt."""
+    """One turn of Twilio's waitUrl loop: maybe an announcement (and the callback offer), then hold.
+
+    With callbacks on, the hold sits in a Gather, so key 1 asks for a callback at any moment.
+    """
     record = deps.calls.get(call_sid)
     hold: tuple[Play | Pause, ...] = (Play(deps.hold_music_url),) if deps.hold_music_url else (Pause(HOLD_PAUSE_SECONDS),)
     if record is None or record.state != CallState.QUEUED:
         return VoiceReply.of(*hold)
     request_dispatch(deps, org=record.organisation or "")
     flow = deps.flow_for(record.line_kind)
-    if not deps.guard.should_announce(call_sid=call_sid, queue_seconds=queue_seconds):
-        return VoiceReply.of(*hold)
-    return VoiceReply.of(announcement(deps, record, flow=flow), *hold)
+    said: list[Say] = []
+    if deps.guard.should_announce(call_sid=call_sid, queue_seconds=queue_seconds):
+        spoken, estimate = announcement(deps, record, flow=flow)
+        said.append(spoken)
+        if flow.callbacks and (estimate or 0) >= deps.callback_policy.offer_after_seconds:
+            from callrouter.services.callback_flow import offer_prompt
+
+            said.append(offer_prompt(deps, record))
+    if not flow.callbacks:
+        return VoiceReply.of(*said, *hold)
+    return VoiceReply.of(Gather(action="/twilio/voice/callback/offer", prompts=(*said, *hold), timeout=1,
+                                num_digits=1, action_on_empty_result=False))
 
 
-def announcement(deps: VoiceDeps, record: CallRecord, *, flow: ivr.Flow) -> Say:
+def announcement(deps: VoiceDeps, record: CallRecord, *, flow: ivr.Flow) -> tuple[Say, int | None]:
     org = record.organisation or ""
     place = deps.router.position(call_sid=record.sid, org=org)
     position = place.position if place else 1
@@ -90,9 +103,9 @@ def announcement(deps: VoiceDeps, record: CallRecord, *, flow: ivr.Flow) -> Say:
     estimate = estimate_wait_seconds(position=position, recent_waits_s=[w / 1000 for w in waits],
                                      recent_claim_gaps_s=gaps, available_liaisons=counts.get("available", 0))
     if not estimate:
-        return flow.say("wait_unknown", record.language, position=position)
+        return flow.say("wait_unknown", record.language, position=position), None
     return flow.say("wait_estimate", record.language, position=position,
-                    wait=ivr.spoken_duration(estimate, record.language))
+                    wait=ivr.spoken_duration(estimate, record.language)), estimate
 
 
 def request_dispatch(deps: VoiceDeps, *, org: str) -> None:
@@ -106,6 +119,10 @@ def request_dispatch(deps: VoiceDeps, *, org: str) -> None:
 def queue_exit(deps: VoiceDeps, *, call_sid: str, result: str) -> VoiceReply:
     """Enqueue's action: the caller left the queue. Hang-ups are settled by the status callback too."""
     record = deps.calls.get(call_sid)
+    if record is not None and result == "leave" and record.state == CallState.CALLBACK:
+        from callrouter.services.callback_flow import after_queue
+
+        return after_queue(deps, record)
     if record is not None and result in ("hangup", "error", "system-error", "queue-full"):
         end_call(deps, record, status="failed" if "error" in result or result == "queue-full" else "completed",
                  reason=f"queue result {result}")
@@ -122,6 +139,10 @@ def dispatch(deps: VoiceDeps, *, org: str) -> int:
     now = deps.clock.now()
     claims = deps.router.dispatch(org=org, now_ms=ms(now))
     for claim in claims:
+        callback_id = callback_id_of(claim.call_sid)
+        if callback_id is not None:  # a callback's turn: a worker calls the liaison, then the caller
+            deps.jobs.start_attempt(callback_id=callback_id, liaison_id=claim.liaison_id)
+            continue
         offered = deps.calls.apply(claim.call_sid, event=EventKind.OFFERED, at=now,
                                    detail={"liaison": claim.liaison_id, "waited_ms": claim.waited_ms},
                                    expect=frozenset({CallState.QUEUED}), state=CallState.OFFERED,
@@ -219,6 +240,8 @@ def end_call(deps: VoiceDeps, record: CallRecord, *, status: str, reason: str, t
         CallState.IDENTIFYING: Outcome.ABANDONED_IN_MENU, CallState.MENU: Outcome.ABANDONED_IN_MENU,
         CallState.QUEUED: Outcome.ABANDONED_IN_QUEUE, CallState.OFFERED: Outcome.ABANDONED_IN_QUEUE,
         CallState.CONNECTED: Outcome.ANSWERED,
+        # Arranging a callback: closed, nobody on duty, or the callback already asked for stands.
+        CallState.CALLBACK: record.outcome or Outcome.ABANDONED_IN_MENU,
     }[record.state]
     if status == "failed" and record.state != CallState.CONNECTED:
         outcome = Outcome.FAILED
@@ -251,6 +274,12 @@ def end_call(deps: VoiceDeps, record: CallRecord, *, status: str, reason: str, t
         request_dispatch(deps, org=org)
     elif record.state == CallState.OFFERED:
         request_dispatch(deps, org=org)
+    auto_after = deps.callback_policy.auto_after_abandon_seconds
+    if (outcome == Outcome.ABANDONED_IN_QUEUE and auto_after and record.queued_at and deps.flow_for(record.line_kind).callbacks
+            and (now - record.queued_at).total_seconds() >= auto_after):
+        from callrouter.services.callbacks import request_callback_for_abandoned
+
+        request_callback_for_abandoned(deps, record=record)
     log.info("voice.ended call_sid=%s outcome=%s", record.sid, outcome.value)
 
 

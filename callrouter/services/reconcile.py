@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from callrouter.domain.callbacks import OPEN, CallbackState, router_member
 from callrouter.domain.calls import CallState, EventKind
+from callrouter.services.callbacks import ATTEMPT_LOST_AFTER, back_in_line, make_due
 from callrouter.services.live_state import rebuild_live_state
 from callrouter.services.queue_flow import dispatch, ms
 from callrouter.services.voice import VoiceDeps
@@ -54,5 +56,34 @@ def reconcile(deps: VoiceDeps, *, live_state_present: bool) -> ReconcileReport:
                             enqueued_at_ms=ms(call.queued_at))
         returned += 1
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
-    dispatched = sum(dispatch(deps, org=org) for org in sorted({c.organisation for c in open_calls if c.organisation}))
+    returned += _reconcile_callbacks(deps, now=now, limit=limit)
+    orgs = {c.organisation for c in open_calls if c.organisation}
+    orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
+    dispatched = sum(dispatch(deps, org=org) for org in sorted(orgs))
     return ReconcileReport(rebuilt, returned, dispatched)
+
+
+def _reconcile_callbacks(deps: VoiceDeps, *, now: datetime, limit: datetime) -> int:
+    """Due rows whose scheduled job was lost join the line; attempts that never reached Twilio go back;
+    open callbacks past their expiry end."""
+    for callback in deps.callbacks.due(now=now):
+        make_due(deps, callback_id=callback.id)
+    returned = 0
+    for callback in deps.callbacks.in_states(OPEN):
+        if callback.expires_at <= now and callback.state != CallbackState.DIALLING:
+            deps.callbacks.move(callback.id, to=CallbackState.EXPIRED, cause="expired", at=now,
+                                expect=frozenset({callback.state}))
+            deps.router.abandon(call_sid=router_member(callback.id), org=callback.organisation)
+            continue
+        started = callback.attempt_started_at
+        if callback.state != CallbackState.DIALLING or started is None or started > limit:
+            continue
+        if callback.attempt_call_sid is None and callback.liaison_id is not None:
+            # Claimed, but neither the REST answer nor any webhook of this attempt came: it was never
+            # dialled (the worker died before the call was placed). Back in line, no attempt used.
+            back_in_line(deps, callback, liaison_id=callback.liaison_id, cause="attempt never placed")
+            returned += 1
+        elif started <= now - ATTEMPT_LOST_AFTER:
+            deps.callbacks.move(callback.id, to=CallbackState.FAILED, cause="attempt lost: no result from Twilio",
+                                at=now, expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts)
+    return returned

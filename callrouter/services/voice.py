@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from callrouter.domain import ivr
@@ -16,11 +16,14 @@ from callrouter.domain.calls import ANY_TOPIC, CallRecord, CallState, EventKind,
 from callrouter.domain.directory import Line, LineKind, Organisation
 from callrouter.domain.privacy import mask_number, pseudonym
 from callrouter.domain.voice import Gather, Hangup, Say, VoiceReply
+from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.ports import (
+    CallbackStore,
     CallStore,
     Clock,
     Directory,
     Guard,
+    Jobs,
     PinVerifier,
     PresenceStore,
     Router,
@@ -44,6 +47,9 @@ class VoiceDeps:
     clock: Clock
     pseudonym_key: bytes
     holidays: Callable[[date], str | None]
+    callbacks: CallbackStore
+    jobs: Jobs
+    callback_policy: CallbackPolicy = field(default_factory=lambda: CallbackPolicy())
     general_public_phone: str = "1400"
     dial_timeout_seconds: int = 20
     widen_after_seconds: float = 60.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from callrouter.services import queue_flow, voice
+from callrouter.services import callback_flow, queue_flow, voice
 from callrouter.services.voice import VoiceDeps
 from callrouter.web.twilio_webhook import MissingField, TwilioRequest, WebhookEdge
 
@@ -67,9 +67,53 @@ def status(deps: VoiceDeps, req: TwilioRequest) -> None:
                            sequence=req.integer("SequenceNumber"))
 
 
+def _callback_query(req: TwilioRequest) -> tuple[int, int]:
+    callback, attempt = req.integer("cb", source="query"), req.integer("a", source="query")
+    if callback is None or attempt is None:
+        raise MissingField("cb and a (query)")
+    return callback, attempt
+
+
+def callback_offer(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
+    return callback_flow.accept_in_queue(deps, call_sid=req.field("CallSid"), digits=req.form.get("Digits", ""),
+                                         from_number=req.field("From"))
+
+
+def callback_dialogue(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
+    step = req.query.get("step", "")
+    if step not in ("closed", "nobody", "slot", "number", "enter", "recorded"):
+        raise MissingField("step (query)")
+    return callback_flow.dialogue(deps, call_sid=req.field("CallSid"), step=step, digits=req.form.get("Digits", ""),
+                                  from_number=req.field("From"), callback_id=req.integer("cb", source="query"),
+                                  recording_url=req.form.get("RecordingUrl") or None)
+
+
+def callback_liaison(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
+    callback, attempt = _callback_query(req)
+    return callback_flow.liaison_answers(deps, callback_id=callback, attempt=attempt, call_sid=req.field("CallSid"))
+
+
+def callback_liaison_choice(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
+    callback, attempt = _callback_query(req)
+    return callback_flow.liaison_choice(deps, callback_id=callback, attempt=attempt, digits=req.form.get("Digits", ""))
+
+
+def callback_dialled(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
+    callback, attempt = _callback_query(req)
+    return callback_flow.caller_dialled(deps, callback_id=callback, attempt=attempt, status=req.field("DialCallStatus"))
+
+
+def callback_leg_status(deps: VoiceDeps, req: TwilioRequest) -> None:
+    callback, attempt = _callback_query(req)
+    callback_flow.liaison_leg_status(deps, callback_id=callback, attempt=attempt, status=req.field("CallStatus"))
+
+
 VOICE = {"incoming": incoming, "pin": pin, "menu": menu, "wait": wait, "queue-exit": queue_exit,
-         "connect": connect, "whisper": whisper, "dial-result": dial_result}
-CALLBACKS = {"status": status, "liaison-status": liaison_status}
+         "connect": connect, "whisper": whisper, "dial-result": dial_result,
+         "callback/offer": callback_offer, "callback/dialogue": callback_dialogue,
+         "callback/liaison": callback_liaison, "callback/liaison-choice": callback_liaison_choice,
+         "callback/dialled": callback_dialled}
+CALLBACKS = {"status": status, "liaison-status": liaison_status, "callback/leg-status": callback_leg_status}
 
 
 def voice_router(edge: WebhookEdge) -> APIRouter:
@@ -79,7 +123,7 @@ def voice_router(edge: WebhookEdge) -> APIRouter:
         async def endpoint(request: Request) -> Response:
             return await edge.handle(request, handler, voice=is_voice)
 
-        endpoint.__name__ = f"twilio_{name.replace('-', '_')}"
+        endpoint.__name__ = f"twilio_{name.replace('-', '_').replace('/', '_')}"
         router.add_api_route(f"/{name}", endpoint, methods=["POST"])
 
     for name, handler in VOICE.items():

@@ -132,6 +132,7 @@ class Run:
     good: int
     bad: int
     socket_errors: int
+    non_2xx: int
     wrapped: int
     samples: list[str]
 
@@ -142,7 +143,8 @@ class Run:
     def problems(self, *, may_wrap: bool) -> list[str]:
         found = []
         if self.bad:
-            found.append(f"{self.bad} bad responses (not 200 with the expected TwiML), e.g. {self.samples[:2]}")
+            found.append(f"{self.bad} bad responses ({self.non_2xx} non-2xx; the rest not 200 with the expected "
+                         f"TwiML), e.g. {self.samples[:2]}")
         if self.socket_errors:
             found.append(f"{self.socket_errors} socket errors or timeouts")
         if self.wrapped and not may_wrap:
@@ -228,14 +230,15 @@ class WrkLoad:
         r = json.loads(report.removeprefix("BENCHJSON "))
         return Run(target=target, requests=r["requests"], seconds=r["duration_us"] / 1e6, p50_ms=r["p50_us"] / 1e3,
                    p99_ms=r["p99_us"] / 1e3, good=r["good"], bad=r["bad"],
-                   socket_errors=r["connect"] + r["read"] + r["write"] + r["timeout"], wrapped=r["wrapped"],
+                   socket_errors=r["connect"] + r["read"] + r["write"] + r["timeout"], non_2xx=r["status"],
+                   wrapped=r["wrapped"],
                    samples=r["samples"])
 
 
 class HttpxLoad:
     """Fallback when wrk is missing: `connections` asyncio workers on keep-alive connections."""
 
-    name = "httpx (asyncio) - wrk not found; the Python client is likely the bottleneck"
+    name = "httpx (asyncio) instead of wrk (not installed?); the Python client is likely the bottleneck"
 
     def __init__(self, workdir: Path, *, threads: int, connections: int):
         self.connections = connections
@@ -246,7 +249,7 @@ class HttpxLoad:
 
     async def _run(self, target: str, url: str, lines: list[list[str]], expect: str, seconds: float) -> Run:
         latencies: list[float] = []
-        state = {"next": 0, "bad": 0, "errors": 0, "wrapped": 0}
+        state = {"next": 0, "bad": 0, "non_2xx": 0, "errors": 0, "wrapped": 0}
         samples: list[str] = []
         limits = httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections)
         started = time.perf_counter()
@@ -271,6 +274,7 @@ class HttpxLoad:
                 latencies.append(time.perf_counter() - t0)
                 if resp.status_code != 200 or expect not in resp.text:
                     state["bad"] += 1
+                    state["non_2xx"] += not resp.is_success
                     samples.append(f"{resp.status_code} {resp.text[:300]}")
 
         async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
@@ -279,7 +283,7 @@ class HttpxLoad:
         cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
         return Run(target=target, requests=len(latencies), seconds=elapsed, p50_ms=cuts[49] * 1e3,
                    p99_ms=cuts[98] * 1e3, good=len(latencies) - state["bad"], bad=state["bad"],
-                   socket_errors=state["errors"], wrapped=state["wrapped"], samples=samples[:5])
+                   socket_errors=state["errors"], non_2xx=state["non_2xx"], wrapped=state["wrapped"], samples=samples[:5])
 
 
 @contextmanager
@@ -303,11 +307,12 @@ def main() -> int:
                         help="service requests pre-generated per second of warm-up or run (default 3000); "
                              "a run that needs more is reported as invalid")
     parser.add_argument("--target", type=float, default=TARGET_RATIO)
+    parser.add_argument("--httpx", action="store_true", help="use the httpx fallback client even if wrk is installed")
     args = parser.parse_args()
     pool_rate = args.pool_rate
 
     workdir = Path(tempfile.mkdtemp(prefix="callrouter-bench-webhooks-"))
-    load_cls = WrkLoad if shutil.which("wrk") else HttpxLoad
+    load_cls = WrkLoad if shutil.which("wrk") and not args.httpx else HttpxLoad
     load = load_cls(workdir, threads=args.threads, connections=args.connections)
     runs: dict[str, list[Run]] = {"bare": [], "service": []}
     invalid: list[str] = []

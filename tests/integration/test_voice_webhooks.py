@@ -210,7 +210,10 @@ def test_a_closed_organisation_says_when_it_opens_and_ends_politely(app_factory,
     twiml(app.post("/twilio/voice/incoming", call_params(sid)))
     root = twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, Digits="1")))  # UWV
     assert f"We zijn weer open op {spoken}" in said(root)
-    assert verbs(root)[-1] == "Hangup"
+    assert verbs(root) == ["Gather"] and "Zullen we u dan terugbellen? Toets 1" in said(root)
+    # No answer to the callback offer: the call ends politely, recorded as closed.
+    ended = twiml(app.post("/twilio/voice/callback/dialogue?step=closed", call_params(sid, Digits="")))
+    assert verbs(ended) == ["Hangup"]
     record = app.container.voice.calls.get(sid)
     assert record is not None and record.outcome == "closed" and record.organisation == "UWV"
 
@@ -219,7 +222,8 @@ def test_nobody_on_duty_is_said_and_the_call_ends_with_the_public_number(app: Ap
     sid = new_sid()
     twiml(app.post("/twilio/voice/incoming", call_params(sid)))
     root = twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, Digits="1")))
-    assert "geen medewerker van" in said(root) and "088" in said(root) and verbs(root)[-1] == "Hangup"
+    assert "geen medewerker van" in said(root) and "088" in said(root)
+    assert verbs(root) == ["Gather"] and "terugbellen zodra er iemand is" in said(root)
 
 
 # -- replays and failures ----------------------------------------------------------------------
@@ -287,8 +291,11 @@ def test_waiting_callers_hear_position_and_wait_after_30_s_then_about_every_90_s
         return twiml(app.post("/twilio/voice/wait", call_params(second, QueueTime=str(queue_time))))
 
     first_turn = wait_turn(0)
-    assert said(first_turn) == "" and verbs(first_turn) == ["Pause"]
-    assert "U bent nummer 2. U wacht nog ongeveer" in said(wait_turn(31))
+    assert said(first_turn) == "" and verbs(first_turn) == ["Gather"]  # hold, with key 1 for a callback
+    assert [child.tag for child in first_turn.find("Gather")] == ["Pause"]
+    announced = said(wait_turn(31))
+    assert "U bent nummer 2. U wacht nog ongeveer" in announced
+    assert "Liever teruggebeld worden? U houdt uw plek in de rij. Toets 1." in announced
     assert said(wait_turn(60)) == ""
     assert said(wait_turn(100)) == ""
     assert "U bent nummer 2" in said(wait_turn(125))

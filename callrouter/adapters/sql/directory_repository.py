@@ -39,6 +39,7 @@ class DirectorySnapshot:
     locations: dict[str, Location] = field(default_factory=dict)
     lines: dict[str, Line] = field(default_factory=dict)
     caseworkers_by_code: dict[str, Caseworker] = field(default_factory=dict)
+    caseworkers_by_id: dict[int, Caseworker] = field(default_factory=dict)
     caseworkers_by_phone: dict[str, Caseworker] = field(default_factory=dict)
     liaisons: dict[int, Liaison] = field(default_factory=dict)
     liaisons_by_code: dict[str, Liaison] = field(default_factory=dict)
@@ -102,6 +103,7 @@ def load_snapshot(session: Session) -> DirectorySnapshot:
         locations=locations,
         lines=lines,
         caseworkers_by_code={cw.code: cw for cw in caseworkers},
+        caseworkers_by_id={cw.id: cw for cw in caseworkers},
         caseworkers_by_phone={number: cw for cw in caseworkers for number in cw.phone_numbers},
         liaisons={li.id: li for li in liaisons},
         liaisons_by_code={li.code: li for li in liaisons},
@@ -145,6 +147,9 @@ class SqlDirectory:
 
     def caseworker_by_phone(self, number: str) -> Caseworker | None:
         return self._current().caseworkers_by_phone.get(number)
+
+    def caseworker(self, caseworker_id: int) -> Caseworker | None:
+        return self._current().caseworkers_by_id.get(caseworker_id)
 
     def caseworker_by_code(self, code: str) -> Caseworker | None:
         return self._current().caseworkers_by_code.get(code)

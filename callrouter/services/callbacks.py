@@ -1,0 +1,213 @@
+"""Callbacks, exactly once: asked for by the caller, routed like a call, dialled agent-first by a worker.
+
+The SQL row is the truth. A due callback waits in the router's queue as "cb:<id>" with the
+caller's original place in line, so it counts in the positions others hear. When the router
+claims it for a liaison, a worker claims the attempt on the row (compare-and-set) before any
+dialling; a second run of the same job, or a second worker, finds the row taken and dials
+nothing. The liaison is called first, hears why, and presses 1 to be connected.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from callrouter.domain.callbacks import (
+    OPEN,
+    Callback,
+    CallbackOrigin,
+    CallbackState,
+    next_retry,
+    router_member,
+)
+from callrouter.domain.calls import CallRecord
+from callrouter.domain.queueing import Presence
+from callrouter.services.errors import Conflict, NotFound
+from callrouter.services.queue_flow import ms, request_dispatch
+from callrouter.services.voice import VoiceDeps
+
+log = logging.getLogger("callrouter.callbacks")
+ATTEMPT_LOST_AFTER = timedelta(hours=2)
+
+
+def open_key(*, record: CallRecord, organisation: str, topic: str) -> str:
+    who = f"cw{record.caseworker_id}" if record.caseworker_id else record.caller_pseudonym
+    return f"{who}:{organisation}:{topic}"
+
+
+def request_callback(deps: VoiceDeps, *, record: CallRecord, origin: CallbackOrigin, phone_number: str,
+                     due_at: datetime | None = None, voice_message_url: str | None = None) -> tuple[Callback, bool]:
+    """Create the callback (or join the caller's open one); due now: it takes the caller's place in line."""
+    now = deps.clock.now()
+    organisation, topic = record.organisation or "", record.topic or "*"
+    due = max(due_at or now, now)
+    state = CallbackState.SCHEDULED if due <= now else CallbackState.REQUESTED
+    policy = deps.callback_policy
+    values: dict[str, object] = {
+        "state": state, "origin": origin, "organisation": organisation, "topic": topic,
+        "priority_class": record.priority_class.value, "phone_number": phone_number, "line_number": record.line_number,
+        "place_at": record.queued_at or now, "due_at": due, "expires_at": due + timedelta(hours=policy.expiry_hours),
+        "attempts": 0, "max_attempts": policy.max_attempts, "created_at": now, "caseworker_id": record.caseworker_id,
+        "location": record.location, "call_sid": record.sid, "voice_message_url": voice_message_url,
+    }
+    callback, created = deps.callbacks.create(values, open_key=open_key(record=record, organisation=organisation,
+                                                                        topic=topic), cause=f"asked: {origin.value}")
+    if not created:
+        log.info("callback.joined callback=%s call_sid=%s", callback.id, record.sid)
+        return callback, False
+    log.info("callback.requested callback=%s origin=%s state=%s", callback.id, origin.value, state.value)
+    if state == CallbackState.SCHEDULED:
+        wait_in_line(deps, callback)
+    else:
+        deps.jobs.make_due_at(callback_id=callback.id, at=due)
+    return callback, True
+
+
+def wait_in_line(deps: VoiceDeps, callback: Callback) -> None:
+    deps.router.enqueue(call_sid=router_member(callback.id), org=callback.organisation, topic=callback.topic,
+                        klass=callback.priority_class, enqueued_at_ms=ms(callback.place_at))
+    request_dispatch(deps, org=callback.organisation)
+
+
+def make_due(deps: VoiceDeps, *, callback_id: int) -> bool:
+    """A requested or retrying callback's moment has come: it joins the line in its old place."""
+    moved = deps.callbacks.move(callback_id, to=CallbackState.SCHEDULED, cause="due", at=deps.clock.now(),
+                                expect=frozenset({CallbackState.REQUESTED, CallbackState.RETRY}))
+    if moved is None:
+        return False
+    wait_in_line(deps, moved)
+    return True
+
+
+def claimed(deps: VoiceDeps, *, callback_id: int, liaison_id: int) -> None:
+    """The router gave a due callback to a liaison: a worker makes the attempt."""
+    deps.jobs.start_attempt(callback_id=callback_id, liaison_id=liaison_id)
+
+
+def start_attempt(deps: VoiceDeps, *, callback_id: int, liaison_id: int) -> bool:
+    """Claim the attempt on the row, then call the liaison. False: nothing dialled (already taken)."""
+    current = deps.callbacks.get(callback_id)
+    member = router_member(callback_id)
+    if current is None or current.state != CallbackState.SCHEDULED:
+        if current is not None:  # the router's claim is stale: give the liaison back
+            release(deps, organisation=current.organisation, liaison_id=liaison_id, member=member)
+        return False
+    now = deps.clock.now()
+    attempt = current.attempts + 1
+    taken = deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause=f"attempt {attempt} claimed",
+                                at=now, expect=frozenset({CallbackState.SCHEDULED}),
+                                expect_attempts=current.attempts, detail={"liaison": liaison_id},
+                                attempts=attempt, liaison_id=liaison_id, attempt_started_at=now,
+                                attempt_call_sid=None)
+    if taken is None:
+        return False
+    liaison = deps.directory.liaison(liaison_id)
+    if liaison is None:
+        back_in_line(deps, taken, liaison_id=liaison_id, cause="liaison unknown")
+        return False
+    query = f"cb={callback_id}&a={attempt}"
+    sid = deps.telephony.create_call(to=liaison.address, from_=taken.line_number,
+                                     path=f"/twilio/voice/callback/liaison?{query}",
+                                     status_path=f"/twilio/voice/callback/leg-status?{query}",
+                                     timeout=deps.dial_timeout_seconds)
+    deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause="liaison leg placed", at=deps.clock.now(),
+                        expect=frozenset({CallbackState.DIALLING}), expect_attempts=attempt, attempt_call_sid=sid)
+    log.info("callback.dialling callback=%s attempt=%s liaison=%s", callback_id, attempt, liaison_id)
+    return True
+
+
+def release(deps: VoiceDeps, *, organisation: str, liaison_id: int, member: str,
+            status: Presence = Presence.AVAILABLE) -> None:
+    now = deps.clock.now()
+    result = deps.router.release_liaison(liaison_id=liaison_id, org=organisation, status=status, now_ms=ms(now),
+                                         call_sid=member)
+    if result.accepted:
+        deps.presence.save(liaison_id=liaison_id, organisation=organisation, status=status.value, since=now)
+        request_dispatch(deps, org=organisation)
+
+
+def back_in_line(deps: VoiceDeps, callback: Callback, *, liaison_id: int, cause: str) -> None:
+    """The liaison did not take it (no answer, busy, gone): the callback keeps its place; the liaison is away."""
+    moved = deps.callbacks.move(callback.id, to=CallbackState.SCHEDULED, cause=cause, at=deps.clock.now(),
+                                expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts,
+                                attempts=callback.attempts - 1, attempt_call_sid=None)
+    if moved is None:
+        return
+    deps.router.requeue_after_no_answer(call_sid=router_member(callback.id), liaison_id=liaison_id,
+                                        org=callback.organisation)
+    deps.presence.save(liaison_id=liaison_id, organisation=callback.organisation, status=Presence.AWAY.value,
+                       since=deps.clock.now())
+    request_dispatch(deps, org=callback.organisation)
+
+
+def current_attempt(deps: VoiceDeps, *, callback_id: int, attempt: int) -> Callback | None:
+    callback = deps.callbacks.get(callback_id)
+    if callback is None or callback.state != CallbackState.DIALLING or callback.attempts != attempt:
+        return None
+    return callback
+
+
+def caller_reached(deps: VoiceDeps, *, callback: Callback) -> None:
+    deps.callbacks.move(callback.id, to=CallbackState.COMPLETED, cause="caller answered", at=deps.clock.now(),
+                        expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts)
+
+
+def caller_not_reached(deps: VoiceDeps, *, callback: Callback, status: str) -> Callback | None:
+    """Retry after the delay, up to the maximum of attempts; then failed, for liaisons and supervisors to see."""
+    now = deps.clock.now()
+    policy = deps.callback_policy
+    retry_at = next_retry(now=now, attempts=callback.attempts, max_attempts=callback.max_attempts,
+                          delay=timedelta(seconds=policy.retry_delay_seconds))
+    if retry_at is None:
+        return deps.callbacks.move(callback.id, to=CallbackState.FAILED, cause=f"caller {status}, attempts used up",
+                                   at=now, expect=frozenset({CallbackState.DIALLING}),
+                                   expect_attempts=callback.attempts)
+    moved = deps.callbacks.move(callback.id, to=CallbackState.RETRY, cause=f"caller {status}", at=now,
+                                expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts,
+                                next_attempt_at=retry_at)
+    if moved is not None:
+        deps.jobs.make_due_at(callback_id=callback.id, at=retry_at)
+    return moved
+
+
+def postpone(deps: VoiceDeps, *, callback_id: int, until: datetime, note: str | None, expect_attempts: int | None = None,
+             organisation: str | None = None) -> Callback:
+    callback = deps.callbacks.get(callback_id)
+    if callback is None or (organisation and callback.organisation != organisation):
+        raise NotFound(f"no callback {callback_id}")
+    moved = deps.callbacks.move(callback_id, to=CallbackState.REQUESTED, cause="postponed", at=deps.clock.now(),
+                                expect=frozenset({CallbackState.SCHEDULED, CallbackState.DIALLING}),
+                                expect_attempts=expect_attempts, due_at=until, note=note)
+    if moved is None:
+        raise Conflict(f"callback {callback_id} is {callback.state.value}: it cannot be postponed now")
+    member = router_member(callback_id)
+    if callback.state == CallbackState.SCHEDULED:
+        deps.router.abandon(call_sid=member, org=callback.organisation)
+    deps.jobs.make_due_at(callback_id=callback_id, at=until)
+    return moved
+
+
+def close(deps: VoiceDeps, *, callback_id: int, to: CallbackState, cause: str, organisation: str | None) -> Callback:
+    """Cancel (with a reason) or mark completed by hand, from the console."""
+    callback = deps.callbacks.get(callback_id)
+    if callback is None or (organisation and callback.organisation != organisation):
+        raise NotFound(f"no callback {callback_id}")
+    expect = frozenset(OPEN - {CallbackState.DIALLING}) if to == CallbackState.CANCELLED else OPEN
+    moved = deps.callbacks.move(callback_id, to=to, cause=cause, at=deps.clock.now(), expect=expect)
+    if moved is None:
+        raise Conflict(f"callback {callback_id} is {callback.state.value}: it cannot be {to.value} now")
+    deps.router.abandon(call_sid=router_member(callback_id), org=callback.organisation)
+    return moved
+
+
+def request_callback_for_abandoned(deps: VoiceDeps, *, record: CallRecord) -> Callback | None:
+    """A caseworker who hung up after a long wait is called back (a setting), on a registered number.
+
+    The call record keeps no phone number; a caseworker known only by PIN is not called back.
+    """
+    caseworker = deps.directory.caseworker(record.caseworker_id) if record.caseworker_id else None
+    if caseworker is None or not caseworker.phone_numbers:
+        return None
+    callback, _ = request_callback(deps, record=record, origin=CallbackOrigin.ABANDONED,
+                                   phone_number=caseworker.phone_numbers[0])
+    return callback

@@ -1,0 +1,1 @@
+"""The liaison console (server-rendered pages, templates and static files)."""

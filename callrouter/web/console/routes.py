@@ -1,0 +1,118 @@
+"""The liaison console: own availability, the call on the line, recent calls, conversation outcomes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from callrouter.domain.queueing import Presence
+from callrouter.domain.staff import NOTE_MAX, RESULT_NAMES_NL, ConversationResult, OutcomeInvalid
+from callrouter.services import console as service
+from callrouter.services.errors import CallRouterError, Conflict, NotFound
+from callrouter.services.presence import SETTABLE
+from callrouter.web.staff_auth.context import StaffPageError, Who, check_csrf, staff_web, who, who_polling
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+PRESENCE_NL = {Presence.AVAILABLE: "Beschikbaar", Presence.AWAY: "Afwezig", Presence.WRAP_UP: "Nawerk",
+               Presence.OFFLINE: "Niet ingelogd op de lijn", Presence.BUSY: "In gesprek"}
+NOT_FOUND = StaffPageError(404, "Niet gevonden", "Deze pagina bestaat niet, of u hebt er geen toegang toe.")
+
+
+def _liaison(request: Request, person: Who):  # type: ignore[no-untyped-def]
+    try:
+        return service.liaison_of(staff_web(request).console, person.account)
+    except NotFound:
+        raise NOT_FOUND from None
+
+
+def _texts() -> dict[str, object]:
+    return {"presence_names": {str(k): v for k, v in PRESENCE_NL.items()}, "settable": [str(p) for p in SETTABLE],
+            "result_names": {str(k): v for k, v in RESULT_NAMES_NL.items()}, "waited": service.waited_text,
+            "note_max": NOTE_MAX}
+
+
+@router.get("/console")
+def console_page(request: Request, person: Who = Depends(who)) -> Response:
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    view = service.console_view(web.console, liaison=liaison)
+    flash = web.sessions.pop_flash(person.session_id, person.session)
+    return web.render(request, "console.html", {"view": view, "flash": flash, **_texts()}, who=person)
+
+
+@router.get("/console/live")
+def console_live(request: Request, person: Who = Depends(who_polling)) -> Response:
+    """The live part of the console, fetched every few seconds by console.js (not counted as activity)."""
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    view = service.console_view(web.console, liaison=liaison)
+    return web.render(request, "_live.html", {"view": view, **_texts()}, who=person)
+
+
+@router.post("/medewerkers/{liaison_id}/beschikbaarheid")
+async def set_presence(liaison_id: int, request: Request, person: Who = Depends(who)) -> Response:
+    await check_csrf(request, person)
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    status = str((await request.form()).get("status", ""))
+    try:
+        view = await run_in_threadpool(service.set_own_presence, web.console, liaison=liaison,
+                                       target_liaison_id=liaison_id, status=status)
+        message = f"Uw beschikbaarheid is nu: {PRESENCE_NL.get(Presence(view.status), view.status)}."
+    except NotFound:
+        raise NOT_FOUND from None
+    except Conflict:
+        message = "Fout: u bent in gesprek. Uw beschikbaarheid verandert als het gesprek is afgelopen."
+    except CallRouterError as exc:
+        message = f"Fout: {exc.message}"
+    web.sessions.set_flash(person.session_id, person.session, message)
+    return RedirectResponse("/staff/console", status_code=303)
+
+
+@router.get("/gesprekken/{sid}")
+def call_page(sid: str, request: Request, person: Who = Depends(who)) -> Response:
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    try:
+        detail = service.call_detail(web.console, liaison=liaison, sid=sid)
+    except NotFound:
+        raise NOT_FOUND from None
+    values = {"detail": detail, "form": _form_of(detail), "errors": {}, **_texts(), "organisations": _others(web, liaison)}
+    return web.render(request, "call.html", values, who=person)
+
+
+def _others(web, liaison) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return [(o.code, o.name) for o in web.console.voice.directory.all_organisations() if o.code != liaison.organisation]
+
+
+def _form_of(detail: service.CallDetail) -> dict[str, str]:
+    o = detail.outcome
+    return {"result": o.result.value if o else "", "referred_organisation": (o.referred_organisation or "") if o else "",
+            "note": o.note if o else ""}
+
+
+@router.post("/gesprekken/{sid}/uitkomst")
+async def record_outcome(sid: str, request: Request, person: Who = Depends(who)) -> Response:
+    await check_csrf(request, person)
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    form = await request.form()
+    values = {name: str(form.get(name, "")) for name in ("result", "referred_organisation", "note")}
+    try:
+        await run_in_threadpool(service.record_outcome, web.console, account=person.account, liaison=liaison, sid=sid,
+                                result=values["result"], referred_organisation=values["referred_organisation"],
+                                note=values["note"])
+    except NotFound:
+        raise NOT_FOUND from None
+    except Conflict as exc:
+        raise StaffPageError(409, "Niet meer te wijzigen", exc.message) from None
+    except OutcomeInvalid as exc:
+        detail = service.call_detail(web.console, liaison=liaison, sid=sid)
+        return web.render(request, "call.html", {"detail": detail, "form": values, "errors": {exc.field: exc.message},
+                                                 **_texts(), "organisations": _others(web, liaison)},
+                          status=422, who=person)
+    name = RESULT_NAMES_NL[ConversationResult(values["result"])]
+    web.sessions.set_flash(person.session_id, person.session, f"Uitkomst opgeslagen: {name}.")
+    return RedirectResponse("/staff/console", status_code=303)

@@ -1,0 +1,1 @@
+"""Staff login (OpenID Connect), server-side sessions, CSRF, security headers."""

@@ -1,0 +1,60 @@
+"""Wires the staff side into the app: login and sessions, the liaison console, static files, headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from callrouter.adapters.sql.call_queries import SqlCallQueries
+from callrouter.adapters.sql.outcome_repository import SqlOutcomes
+from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
+from callrouter.bootstrap import Container
+from callrouter.config import Settings
+from callrouter.services.console import ConsoleDeps
+from callrouter.web.console.routes import router as console_router
+from callrouter.web.staff_auth.context import TEMPLATES_DIR, NotLoggedIn, StaffPageError, StaffWeb, staff_web
+from callrouter.web.staff_auth.headers import StaffSecurityHeaders, content_security_policy
+from callrouter.web.staff_auth.providers import build_providers
+from callrouter.web.staff_auth.routes import router as auth_router
+from callrouter.web.staff_auth.sessions import SessionStore
+
+STATIC_DIR = Path(__file__).resolve().parent / "console" / "static"
+
+
+def install_staff_web(app: FastAPI, container: Container, settings: Settings) -> StaffWeb:
+    providers = build_providers(settings.oidc_providers.get_secret_value(), environment=settings.environment)
+    web = StaffWeb(
+        settings=settings, providers=providers,
+        sessions=SessionStore(container.redis, idle_seconds=settings.staff_session_idle_seconds,
+                              absolute_seconds=settings.staff_session_absolute_seconds),
+        accounts=SqlStaffAccounts(container.sessions),
+        # container.voice as create_app received it (tests swap its clock and telephony before)
+        console=ConsoleDeps(voice=container.voice, calls=SqlCallQueries(container.sessions),
+                            outcomes=SqlOutcomes(container.sessions),
+                            outcome_edit_seconds=settings.staff_outcome_edit_seconds),
+        templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
+    )
+    app.state.staff = web
+    app.include_router(auth_router)
+    app.include_router(console_router)
+    app.mount("/staff/static", StaticFiles(directory=str(STATIC_DIR)), name="staff-static")
+    app.add_middleware(StaffSecurityHeaders, csp=content_security_policy([p.issuer for p in providers.values()]))
+
+    @app.exception_handler(NotLoggedIn)
+    async def _not_logged_in(request: Request, _exc: NotLoggedIn) -> Response:
+        if request.url.path.endswith("/live") or request.method != "GET":
+            return JSONResponse({"error": "not_logged_in"}, status_code=401)
+        return RedirectResponse("/staff/inloggen?verlopen=1" if request.cookies.get(web.session_cookie)
+                                else "/staff/inloggen", status_code=303)
+
+    @app.exception_handler(StaffPageError)
+    async def _page_error(request: Request, exc: StaffPageError) -> Response:
+        return staff_web(request).render(request, "error.html", {"title": exc.title, "message": exc.message},
+                                         status=exc.status)
+
+    return web
