@@ -89,9 +89,10 @@ def start_attempt(deps: VoiceDeps, *, callback_id: int, liaison_id: int) -> bool
     current = deps.callbacks.get(callback_id)
     member = router_member(callback_id)
     if current is None or current.state != CallbackState.SCHEDULED:
-        if current is not None:  # the router's claim is stale: give the liaison back
+        in_hand = current is not None and current.state == CallbackState.DIALLING and current.liaison_id == liaison_id
+        if current is not None and not in_hand:  # the router's claim is stale: give the liaison back
             release(deps, organisation=current.organisation, liaison_id=liaison_id, member=member)
-        return False
+        return False  # a second run of the same job: the first one has the attempt
     now = deps.clock.now()
     attempt = current.attempts + 1
     taken = deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause=f"attempt {attempt} claimed",

@@ -50,6 +50,22 @@ class Stack:
     database_url: str
     directory: SqlDirectory
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """An RQ worker (with its scheduler) as the Procfile starts it."""
+        proc = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url",
+                                 self.env["CALLROUTER_REDIS_URL"], "--logging_level", "WARNING", "callrouter"],
+                                env=self.env, cwd=ROOT, start_new_session=True)
+        self.workers.append(proc)
+        return proc
+
+    def kill_worker(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and its work horse: a crash in the middle of a job."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.workers.remove(proc)
 
     def liaison_id(self, code: str) -> int:
         liaison = self.directory.liaison_by_code(code)
@@ -126,8 +142,11 @@ def running_stack(*, redis_url: str, database_url: str, workdir: Path, web_proce
                 env=env, cwd=ROOT, start_new_session=True))
         for port, proc in zip(ports, processes, strict=True):
             _wait_healthy(f"http://127.0.0.1:{port}", proc)
-        yield Stack(emulator=emulator, app_url=app_url, database_url=database_url,
-                    directory=SqlDirectory(sessions, ttl_seconds=0), processes=processes)
+        stack = Stack(emulator=emulator, app_url=app_url, database_url=database_url,
+                      directory=SqlDirectory(sessions, ttl_seconds=0), processes=processes, env=env)
+        yield stack
+        for proc in list(stack.workers):
+            stack.kill_worker(proc)
     finally:
         for proc in processes:
             if proc.poll() is None:
