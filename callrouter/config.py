@@ -58,7 +58,7 @@ class Settings(BaseSettings):
 
     # Callbacks
     callback_max_attempts: int = Field(3, ge=1, le=10)
-    callback_retry_delay_seconds: int = Field(300, ge=10)
+    callback_retry_delay_seconds: int = Field(300, ge=1)
     callback_expiry_hours: int = Field(48, ge=1)
     callback_offer_after_seconds: int = Field(120, ge=0)
     callback_postpone_seconds: int = Field(900, ge=60)
