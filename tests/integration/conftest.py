@@ -39,9 +39,14 @@ class RecordingTelephony:
 
     def __init__(self) -> None:
         self.redirects: list[tuple[str, str]] = []
+        self.created: list[dict[str, object]] = []
 
     def redirect(self, *, call_sid: str, path: str) -> None:
         self.redirects.append((call_sid, path))
+
+    def create_call(self, *, to: str, from_: str, path: str, status_path: str, timeout: int) -> str:
+        self.created.append({"to": to, "from": from_, "path": path, "status_path": status_path})
+        return f"CA{len(self.created):032d}"
 
 
 @dataclasses.dataclass
