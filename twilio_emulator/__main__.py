@@ -1,7 +1,7 @@
 """python -m twilio_emulator --port P --config file.json
 
 The config file holds the EmulatorConfig fields (account_sid, auth_token, numbers, time_scale, ...)
-and optionally "phones": {address: {behaviour, answer_after, talk_seconds, whisper_digits}}.
+and optionally "phones": {address: {behaviour, answer_after, talk_seconds, whisper_digits, record}}.
 """
 
 from __future__ import annotations

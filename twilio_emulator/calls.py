@@ -108,6 +108,7 @@ class Call:
         self.end_listeners: list[Callable[[Call], None]] = []
         self.held_callbacks: list[Any] = []  # status callbacks held back for reordering
         self.cb_task: asyncio.Task[None] | None = None  # the last status callback in flight
+        self.background: list[asyncio.Task[Any]] = []  # recording status callbacks in flight
         self.phone: Phone | None = None  # the phone on this leg once it answered
         self._cond = lock
         self._transcript: list[Event] = []

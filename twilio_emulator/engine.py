@@ -20,6 +20,7 @@ from .calls import Call, CallQueue, Fetch, Pending, StatusCallbackSpec
 from .clock import SimClock
 from .config import EmulatorConfig
 from .people import CallerScript, Person, Phone
+from .recordings import Recording
 from .webhooks import WebhookClient, standard_params
 
 # CallStatus sent with each status callback event.
@@ -40,6 +41,7 @@ class Engine:
         self.calls: dict[str, Call] = {}
         self.phones: dict[str, Phone] = {}
         self.queues: dict[str, CallQueue] = {}
+        self.recordings: dict[str, Recording] = {}
         self.dial_counts: Counter[str] = Counter()
         self.webhooks: WebhookClient | None = None
         self.base_url = ""
@@ -231,6 +233,8 @@ class Engine:
                 held.clear()
             if call.cb_task is not None:
                 await asyncio.gather(call.cb_task, return_exceptions=True)
+            if call.background:
+                await asyncio.gather(*call.background, return_exceptions=True)
         call.mark_done()
 
     # webhooks ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .calls import Call, Fetch, StatusCallbackSpec
 from .engine import Engine, NotInProgress
@@ -188,3 +188,37 @@ async def update_call(account_sid: str, call_sid: str, request: Request) -> JSON
         except NotInProgress:
             return twilio_error(400, 21220, "Call is not in-progress. Cannot redirect.")
     return JSONResponse(call_resource(engine, call))
+
+
+@router.get("/Recordings.json")
+async def list_recordings(account_sid: str, request: Request) -> JSONResponse:
+    if (denied := _check_auth(request, account_sid)) is not None:
+        return denied
+    engine = _engine(request)
+    q = request.query_params
+    recordings = [r for r in engine.recordings.values() if not q.get("CallSid") or r.call_sid == q["CallSid"]]
+    recordings.reverse()  # newest first
+    page_size = int(q.get("PageSize", 50))
+    recordings = recordings[:page_size]
+    uri = f"/{API_VERSION}/Accounts/{account_sid}/Recordings.json?PageSize={page_size}&Page=0"
+    return JSONResponse({"recordings": [r.resource(engine) for r in recordings], "start": 0,
+                         "end": max(0, len(recordings) - 1), "page": 0, "page_size": page_size, "uri": uri,
+                         "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None})
+
+
+@router.get("/Recordings/{name}")
+async def fetch_recording(account_sid: str, name: str, request: Request) -> Response:
+    """…/Recordings/{sid}.json is the resource; …/{sid} and …/{sid}.wav the audio (WAV)."""
+    if (denied := _check_auth(request, account_sid)) is not None:
+        return denied
+    engine = _engine(request)
+    sid, _, ext = name.partition(".")
+    recording = engine.recordings.get(sid)
+    if recording is None:
+        return _not_found(request)
+    if ext == "json":
+        return JSONResponse(recording.resource(engine))
+    if ext not in ("", "wav") or recording.status != "completed":
+        # Only WAV is emulated (no .mp3); an empty or unfinished recording has no audio.
+        return _not_found(request)
+    return Response(recording.wav(), media_type="audio/x-wav")

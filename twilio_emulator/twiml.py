@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from .calls import Call, CallQueue, Fetch, Pending
+from .recordings import Recording, RecordingStatusCallback, send_status
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -302,6 +303,135 @@ async def do_gather(ctx: Ctx, el: ET.Element) -> Fetch | None:
     return Fetch(action, method, {"Digits": digits, "FinishedOnKey": key}, kind="gather")
 
 
+# Record -----------------------------------------------------------------------------------
+RECORD_FINISH_KEYS = "1234567890*#"
+RECORD_MAX_LENGTH = 3600
+BEEP_SECONDS = 0.5
+
+
+@dataclass
+class RecordRun:
+    """A <Record> under way on a call leg."""
+
+    rec: Recording
+    action: str | None
+    method: str
+    trim: bool
+    callback: RecordingStatusCallback | None
+    speech: float  # seconds the person will speak into it (0: silent)
+
+    def finish(self, engine: Engine, call: Call, heard: float, elapsed: float, digits: str) -> bool:
+        """Store the recording and report it; returns False for an empty recording."""
+        rec = self.rec
+        empty = heard <= 0
+        # Twilio docs unclear: whether a recording with no sound but trim="do-not-trim" counts
+        # as the documented "empty recording"; the emulator treats every recording without
+        # speech as empty, trimmed or not.
+        rec.duration = 0.0 if empty else (heard if self.trim else elapsed)
+        rec.status = "absent" if empty else "completed"
+        call.record(engine.clock.now(), "record_ended", recording_sid=rec.sid, duration=rec.seconds,
+                    digits=digits, empty=empty)
+        send_status(engine, call, rec, self.callback, rec.status)
+        return not empty
+
+    def params(self, base_url: str, digits: str) -> dict[str, str]:
+        return {"RecordingUrl": self.rec.url(base_url), "RecordingSid": self.rec.sid,
+                "RecordingDuration": str(self.rec.seconds), "Digits": digits}
+
+
+@dataclass
+class RecordExit:
+    """Ends a <Record> interrupted by a hangup (or a REST redirect) and posts its action."""
+
+    record: RecordRun
+    heard: float
+    elapsed: float
+
+    async def run(self, engine: Engine, call: Call, pending: Pending) -> None:
+        hangup = pending.kind == "hangup"
+        # Twilio docs unclear: the copies of the Record docs at hand describe Digits only as "the
+        # key (if any) pressed to end the recording" and say nothing of hang-ups; the emulator
+        # still requests the action with the recording and Digits=hangup, and ignores the TwiML
+        # it returns (the call is over).
+        # Twilio docs unclear: a REST redirect during <Record>; the emulator keeps the recording
+        # (status callback included) but does not request the action, as for <Dial>.
+        # Twilio docs unclear: a hangup before any speech; the recording is empty, and as for an
+        # empty recording the action is not requested.
+        record = self.record
+        kept = record.finish(engine, call, self.heard, self.elapsed, "hangup" if hangup else "")
+        if hangup and kept and record.action:
+            await engine.post_ignored(call, record.action, record.method,
+                                      record.params(engine.base_url, "hangup"), "record")
+
+
+def _record_plan(speech: float, finish: str, timeout: int, max_length: int, key_seconds: float
+                 ) -> tuple[float, float, str]:
+    """(seconds of speech recorded, seconds the recording lasts, the key that ended it)."""
+    if speech <= 0:
+        # Silent: the recording ends after `timeout` seconds of silence (or at maxLength).
+        return 0.0, float(min(timeout, max_length) if timeout > 0 else max_length), ""
+    if speech >= max_length:
+        # Twilio docs unclear: the Digits sent when maxLength ends the recording; no key was
+        # pressed, so the emulator sends an empty Digits.
+        return float(max_length), float(max_length), ""
+    if "#" in finish:
+        if speech + key_seconds >= max_length:
+            return speech, float(max_length), ""
+        return speech, speech + key_seconds, "#"
+    if timeout > 0:
+        # Twilio docs unclear: the Digits sent when silence ends the recording; the emulator
+        # sends an empty Digits, as <Gather> does when it times out.
+        return speech, float(min(speech + timeout, max_length)), ""
+    return speech, float(max_length), ""
+
+
+async def do_record(ctx: Ctx, el: ET.Element) -> Fetch | None:
+    engine, call = ctx.engine, ctx.call
+    action = ctx.resolve(el.get("action")) or ctx.doc_url
+    method = el.get("method", "POST").upper()
+    # Twilio docs unclear: timeout="0"; the emulator then ends the recording only on a key,
+    # maxLength or a hangup (no silence detection).
+    timeout = max(0, attr_int(el, "timeout", 5))
+    finish = el.get("finishOnKey", RECORD_FINISH_KEYS)
+    max_length = attr_int(el, "maxLength", RECORD_MAX_LENGTH)
+    if max_length < 1:
+        # Twilio docs unclear: maxLength must be "greater than 1"; anything else gets the default.
+        max_length = RECORD_MAX_LENGTH
+    trim = el.get("trim", "trim-silence").strip().lower() != "do-not-trim"
+    callback = None
+    if el.get("recordingStatusCallback"):
+        events = el.get("recordingStatusCallbackEvent", "completed").replace(",", " ").split()
+        callback = RecordingStatusCallback(ctx.resolve(el.get("recordingStatusCallback")) or "",
+                                           el.get("recordingStatusCallbackMethod", "POST").upper(),
+                                           tuple(e.lower() for e in events) or ("completed",))
+    # transcribe / transcribeCallback: ignored (no transcriptions are made).
+    speech = call.person.next_record_input() or 0.0
+    if attr_bool(el, "playBeep", True):
+        call.record(ctx.now(), "beep")
+        await ctx.sleep(BEEP_SECONDS)
+    rec = Recording.start(call, ctx.now())
+    engine.recordings[rec.sid] = rec
+    run = RecordRun(rec, action, method, trim, callback, speech)
+    call.record(rec.started_at, "record_started", recording_sid=rec.sid, action=action, timeout=timeout,
+                finish_on_key=finish, max_length=max_length, trim="trim-silence" if trim else "do-not-trim")
+    send_status(engine, call, rec, callback, "in-progress")
+    heard, elapsed, key = _record_plan(speech, finish, timeout, max_length, engine.config.digit_seconds)
+    try:
+        await ctx.sleep(elapsed)
+    except asyncio.CancelledError:
+        so_far = max(0.0, ctx.now() - rec.started_at)
+        call.exit_hooks.append(RecordExit(run, min(heard, so_far), min(elapsed, so_far)))
+        raise
+    if not run.finish(engine, call, heard, elapsed, key):
+        # The Record docs: "if Twilio receives an empty recording, it will not make a request to
+        # the 'action' URL. The current call flow will continue with the next verb".
+        return None
+    if action is None:
+        engine.application_error(call, 12100, "Record without action in inline TwiML", None)
+        return None
+    return Fetch(action, method, run.params(engine.base_url, key), kind="record")
+
+
 # Enqueue ----------------------------------------------------------------------------------
 @dataclass
 class EnqueueExit:
@@ -414,4 +544,5 @@ HANDLERS: dict[str, Any] = {
     "Leave": do_leave,
     "Enqueue": do_enqueue,
     "Dial": do_dial,
+    "Record": do_record,
 }
