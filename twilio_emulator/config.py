@@ -37,6 +37,9 @@ class EmulatorConfig:
     webhook_timeout: float = 15.0
     duplicate_status_callbacks: bool = False
     reorder_status_callbacks: bool = False
+    # Fault: answer a REST call create this many real seconds late (the call is placed at once),
+    # so a test can kill the client while its request is in flight.
+    rest_create_delay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.time_scale <= 0:

@@ -169,6 +169,14 @@ class Emulator:
     def reorder_status_callbacks(self, value: bool) -> None:
         self.config.reorder_status_callbacks = value
 
+    @property
+    def rest_create_delay(self) -> float:
+        return self.config.rest_create_delay
+
+    @rest_create_delay.setter
+    def rest_create_delay(self, value: float) -> None:
+        self.config.rest_create_delay = value
+
     # looking at calls -------------------------------------------------------------------
     @property
     def calls(self) -> list[CallHandle]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Any
@@ -129,6 +130,8 @@ async def create_call(account_sid: str, request: Request) -> JSONResponse:
         return twilio_error(400, 21210, "Timeout must be an integer")
     call = engine.create_api_call(to=to, from_=from_, url=url or None, method=(_one(form, "Method") or "POST").upper(),
                                   twiml_text=twiml_text if not url else None, status_callback=spec, timeout=timeout)
+    if engine.config.rest_create_delay > 0:
+        await asyncio.sleep(engine.config.rest_create_delay)
     return JSONResponse(call_resource(engine, call), status_code=201)
 
 

@@ -148,3 +148,32 @@ def test_a_flushed_redis_loses_no_callback_and_dials_once(cb: Stack, redis) -> N
     wait_until(lambda: (x := store(cb).get(callback.id)) and x.state == CallbackState.COMPLETED, what="completion")
     time.sleep(1)
     assert cb.emulator.dials_to(SANNE) == sanne_before + 1
+
+
+def test_a_worker_killed_in_the_middle_of_a_callback_never_dials_twice(cb: Stack, redis) -> None:  # noqa: ANN001
+    """The worker dies while Twilio is placing the liaison's call (its REST answer never arrives).
+    The reconciler and a new worker must finish the callback without a second dial."""
+    cb.phone("uwv-jan", Phone("answer", answer_after=3, talk_seconds=2, whisper_digits=["1"]))
+    cb.emulator.register_phone(SANNE, Phone("answer", answer_after=0.5, talk_seconds=1))
+    cb.set_presence("uwv-jan", "away")
+    first = ask_callback_in_queue(cb)
+    [callback] = [c for c in open_callbacks(cb) if c.call_sid == first.sid]
+    jan_before, sanne_before = cb.emulator.dials_to(JAN), cb.emulator.dials_to(SANNE)
+    cb.emulator.rest_create_delay = 5.0
+    try:
+        worker = cb.start_worker()
+        cb.set_presence("uwv-jan", "available")
+        wait_until(lambda: cb.emulator.dials_to(JAN) > jan_before, what="the liaison's phone to ring")
+        cb.kill_worker(worker)  # mid-job: the call is placed, the worker never learns its sid
+    finally:
+        cb.emulator.rest_create_delay = 0.0
+    queue = Queue("callrouter", connection=redis)
+    cb.start_worker()
+    for _ in range(3):  # the reconciler runs every 10 s in production; here a few times in a row
+        queue.enqueue("workers.jobs.reconcile_live_state")
+    wait_until(lambda: (x := store(cb).get(callback.id)) and x.state == CallbackState.COMPLETED,
+               what="the callback to complete after the crash")
+    queue.enqueue("workers.jobs.reconcile_live_state")
+    time.sleep(2)
+    assert cb.emulator.dials_to(JAN) == jan_before + 1
+    assert cb.emulator.dials_to(SANNE) == sanne_before + 1
