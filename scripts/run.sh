@@ -9,6 +9,8 @@ export PYTHONUNBUFFERED=1
 
 export PORT=${PORT:-8000}
 export EMULATOR_PORT=${EMULATOR_PORT:-8010}
+export OIDC_PORT=${OIDC_PORT:-9400}
+export CALLROUTER_OIDC_PROVIDERS=${CALLROUTER_OIDC_PROVIDERS:-"[{\"key\":\"demo\",\"label\":\"Demo-inlog\",\"issuer\":\"http://127.0.0.1:$OIDC_PORT\",\"client_id\":\"callrouter-demo\",\"client_secret\":\"dev-oidc-secret-not-secret\"}]"}
 export CALLROUTER_PUBLIC_URL=${CALLROUTER_PUBLIC_URL:-http://127.0.0.1:$PORT}
 export CALLROUTER_TWILIO_API_BASE_URL=${CALLROUTER_TWILIO_API_BASE_URL:-http://127.0.0.1:$EMULATOR_PORT}
 REDIS_GIVEN=${CALLROUTER_REDIS_URL:+1}
@@ -43,6 +45,7 @@ PY
 
 port_free "$PORT" || die "port $PORT is taken: stop what listens there, or set PORT=..."
 port_free "$EMULATOR_PORT" || die "port $EMULATOR_PORT is taken: stop what listens there, or set EMULATOR_PORT=..."
+port_free "$OIDC_PORT" || die "port $OIDC_PORT is taken: stop what listens there, or set OIDC_PORT=..."
 
 REDIS_PID=
 stop_redis() {
@@ -86,6 +89,12 @@ else
 fi
 callrouter demo emulator-config --out var/emulator.json
 callrouter demo on-duty
+# Demo staff accounts at the local mock identity provider (started by the Procfile).
+for who in uwv-jan:UWV duo-eva:DUO; do
+  callrouter staff grant --issuer "http://127.0.0.1:$OIDC_PORT" --subject "${who%%:*}" --role liaison \
+    --organisation "${who##*:}" --liaison "${who%%:*}"
+done
+callrouter staff grant --issuer "http://127.0.0.1:$OIDC_PORT" --subject beheer --role admin
 
 say "callrouter is starting (Ctrl-C stops it)"
 cat <<TXT
@@ -93,6 +102,8 @@ cat <<TXT
   API docs         $CALLROUTER_PUBLIC_URL/docs
   Twilio emulator  $CALLROUTER_TWILIO_API_BASE_URL
   Redis            $CALLROUTER_REDIS_URL
+
+  Staff console    $CALLROUTER_PUBLIC_URL/staff/  (log in as uwv-jan or duo-eva; any other name: "no access yet")
 
   Try a call (in another terminal):  .venv/bin/callrouter demo call
 TXT

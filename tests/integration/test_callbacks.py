@@ -145,3 +145,32 @@ def test_console_actions_respect_the_organisation_and_the_state(app_factory) -> 
     with pytest.raises(Conflict):
         service.close(deps, callback_id=callback.id, to=CallbackState.COMPLETED, cause="x", organisation="UWV")
     assert only_callback(app, sid).state == CallbackState.CANCELLED
+
+
+def test_a_long_wait_that_ends_in_a_hang_up_gets_a_callback_when_set(app_factory) -> None:  # noqa: ANN001
+    app = app_factory(auto_callback_after_abandon_seconds=60)
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-jan')}/presence", json={"status": "away"})
+    short, long_wait = new_sid(), new_sid()
+    for sid in (short, long_wait):
+        twiml(app.post("/twilio/voice/incoming", call_params(sid)))
+        twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, Digits="1")))
+        twiml(app.post("/twilio/voice/menu?step=topic", call_params(sid, Digits="1")))
+    app.clock.moment += timedelta(seconds=30)
+    twiml(app.post("/twilio/voice/status", call_params(short, CallStatus="completed")))
+    app.clock.moment += timedelta(seconds=60)
+    twiml(app.post("/twilio/voice/status", call_params(long_wait, CallStatus="completed")))
+    made = [c for c in app.container.voice.callbacks.in_states(frozenset(CallbackState))]
+    assert [(c.call_sid, c.origin.value, c.phone_number) for c in made] == [(long_wait, "abandoned", SANNE)]
+    assert made[0].state == CallbackState.SCHEDULED
+
+
+def test_without_the_setting_a_hang_up_is_only_an_abandoned_call(app: App) -> None:
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-jan')}/presence", json={"status": "away"})
+    sid = new_sid()
+    twiml(app.post("/twilio/voice/incoming", call_params(sid)))
+    twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, Digits="1")))
+    twiml(app.post("/twilio/voice/menu?step=topic", call_params(sid, Digits="1")))
+    app.clock.moment += timedelta(minutes=10)
+    twiml(app.post("/twilio/voice/status", call_params(sid, CallStatus="completed")))
+    assert app.container.voice.callbacks.in_states(frozenset(CallbackState)) == []
+    assert app.container.voice.calls.get(sid).outcome == "abandoned_in_queue"  # type: ignore[union-attr]

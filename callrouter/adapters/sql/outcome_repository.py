@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,7 @@ class SqlOutcomes:
     def save(self, *, call_sid: str, liaison_id: int, result: ConversationResult, referred_organisation: str | None,
              note: str, at: datetime, by: int) -> ConversationOutcome:
         """Record or change the outcome of a call (the first recording time is kept)."""
+        at = at.astimezone(UTC)  # SQLite keeps no offset: store UTC only
         for attempt in range(2):
             try:
                 with self._sessions.begin() as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +30,7 @@ class SqlStaffAccounts:
     def _ensure(self, session: Session, *, issuer: str, subject: str, at: datetime) -> StaffAccountRow:
         row = _find(session, issuer, subject)
         if row is None:
-            row = StaffAccountRow(issuer=issuer, subject=subject, created_at=at)
+            row = StaffAccountRow(issuer=issuer, subject=subject, created_at=at.astimezone(UTC))
             session.add(row)
             session.flush()
         return row
@@ -41,7 +41,7 @@ class SqlStaffAccounts:
             try:
                 with self._sessions.begin() as session:
                     row = self._ensure(session, issuer=issuer, subject=subject, at=at)
-                    row.last_login_at = at
+                    row.last_login_at = at.astimezone(UTC)
                     row.display_name = (display_name or "")[:200] or row.display_name
                     session.flush()
                     return _account(session, row)
@@ -72,7 +72,7 @@ class SqlStaffAccounts:
                 same[0].liaison_id = grant.liaison_id
             else:
                 session.add(StaffGrantRow(account_id=row.id, role=grant.role.value, organisation=grant.organisation,
-                                          liaison_id=grant.liaison_id, granted_at=at, granted_by=by))
+                                          liaison_id=grant.liaison_id, granted_at=at.astimezone(UTC), granted_by=by))
             session.flush()
             return _account(session, row)
 
