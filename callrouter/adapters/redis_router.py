@@ -42,7 +42,7 @@ def _text(value: bytes | str) -> str:
 def _load_scripts(client: redis_lib.Redis) -> dict[str, Script]:
     folder = resources.files("callrouter.adapters") / "lua"
     prelude = (folder / "prelude.lua").read_text()
-    names = ("enqueue", "dispatch", "requeue", "abandon", "presence", "position", "stats", "rebuild")
+    names = ("enqueue", "dispatch", "claim", "requeue", "abandon", "presence", "position", "stats", "rebuild")
     return {name: client.register_script(prelude + "\n" + (folder / f"{name}.lua").read_text()) for name in names}
 
 
@@ -106,6 +106,10 @@ class RedisRouter:
                   waited_ms=int(waited))
             for sid, lid, topic, k, waited in rows
         ]
+
+    def claim(self, *, call_sid: str, liaison_id: int, org: str, now_ms: int) -> str:
+        """A liaison takes one waiting call: "ok", "not_waiting" or "not_available" (atomic, one script)."""
+        return _text(self._run("claim", org, [call_sid, int(liaison_id), int(now_ms)]))
 
     def requeue_after_no_answer(
         self, *, call_sid: str, liaison_id: int, org: str, now_ms: int | None = None

@@ -212,3 +212,35 @@ def request_callback_for_abandoned(deps: VoiceDeps, *, record: CallRecord) -> Ca
     callback, _ = request_callback(deps, record=record, origin=CallbackOrigin.ABANDONED,
                                    phone_number=caseworker.phone_numbers[0])
     return callback
+
+
+def take(deps: VoiceDeps, *, callback_id: int, liaison_id: int, organisation: str) -> Callback:
+    """A liaison picks this callback from the list: due now, claimed for them, dialled agent-first."""
+    callback = deps.callbacks.get(callback_id)
+    if callback is None or callback.organisation != organisation:
+        raise NotFound(f"no callback {callback_id}")
+    now = deps.clock.now()
+    if callback.state in (CallbackState.REQUESTED, CallbackState.RETRY):
+        moved = deps.callbacks.move(callback_id, to=CallbackState.SCHEDULED, cause="taken by a liaison", at=now,
+                                    expect=frozenset({callback.state}), detail={"liaison": liaison_id}, due_at=now)
+        if moved is None:
+            raise Conflict(f"callback {callback_id} changed meanwhile; look again")
+        callback = moved
+        deps.router.enqueue(call_sid=router_member(callback_id), org=organisation, topic=callback.topic,
+                            klass=callback.priority_class, enqueued_at_ms=ms(callback.place_at))
+    elif callback.state != CallbackState.SCHEDULED:
+        raise Conflict(f"callback {callback_id} is {callback.state.value}: it cannot be taken now")
+    result = deps.router.claim(call_sid=router_member(callback_id), liaison_id=liaison_id, org=organisation,
+                               now_ms=ms(now))
+    if result == "not_available":
+        raise Conflict("set yourself to available first: the callback starts by calling you")
+    if result != "ok":
+        raise Conflict(f"callback {callback_id} is already being handled by a colleague")
+    deps.jobs.start_attempt(callback_id=callback_id, liaison_id=liaison_id)
+    return callback
+
+
+def open_and_failed(deps: VoiceDeps, *, organisation: str) -> list[Callback]:
+    """The organisation's callback list: open ones in line order, then failed ones to follow up."""
+    listed = deps.callbacks.in_states(OPEN | {CallbackState.FAILED}, organisation=organisation)
+    return sorted(listed, key=lambda c: (c.state == CallbackState.FAILED, c.place_at, c.id))
