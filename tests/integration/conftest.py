@@ -109,3 +109,6 @@ def app_factory(database_url: str, redis, redis_url: str, tmp_path: Path) -> Ite
 @pytest.fixture()
 def app(app_factory) -> App:  # noqa: ANN001
     return app_factory()
+
+
+from tests.integration.staff_fixtures import issuers, staff  # noqa: E402,F401 - shared fixtures

@@ -8,7 +8,7 @@ from rq import Queue
 
 from callrouter.domain.callbacks import CallbackState
 from callrouter.services import callbacks as service
-from tests.integration.test_staff_auth import Staff, issuers, staff  # noqa: F401 - fixtures
+from tests.integration.staff_fixtures import Staff
 from tests.integration.test_voice_webhooks import call_params, new_sid, twiml
 
 SANNE = "+31612345601"
