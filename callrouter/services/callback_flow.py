@@ -84,6 +84,14 @@ def _goodbye(deps: VoiceDeps, record: CallRecord) -> VoiceReply:
     return VoiceReply.of(Hangup())
 
 
+def _may_ask_again(deps: VoiceDeps, record: CallRecord, *, step: str) -> bool:
+    """A wrong key in the callback offer or the slot menu: asked again, up to the flow's tries."""
+    tries = record.menu_tries + 1
+    deps.calls.apply(record.sid, event=EventKind.MENU_INVALID, at=deps.clock.now(), detail={"step": f"callback-{step}",
+                     "try": tries}, menu_tries=tries)
+    return tries < deps.flow_for(record.line_kind).max_tries
+
+
 def _openings(deps: VoiceDeps, record: CallRecord) -> list[datetime]:
     org = deps.directory.organisation(record.organisation or "")
     if org is None:
@@ -174,27 +182,32 @@ def dialogue(deps: VoiceDeps, *, call_sid: str, step: str, digits: str, from_num
     if record is None or record.state == CallState.ENDED:
         return VoiceReply.of(Hangup())
     key = digits.strip()[:1]
+    flow = deps.flow_for(record.line_kind)
+    if step in ("closed", "nobody", "slot") and record.state != CallState.CALLBACK:
+        return stale(deps, record)
     if step in ("closed", "nobody"):
-        if record.state != CallState.CALLBACK:
-            return stale(deps, record)
         if key == "1":
             origin = CallbackOrigin.CLOSED if step == "closed" else CallbackOrigin.NO_LIAISON
             due = (_openings(deps, record) or [None])[0] if step == "closed" else None
             return _create_then_number(deps, record, origin=origin, from_number=from_number, due=due)
         if key == "2" and step == "closed":
             return _slot_menu(deps, record)
-        return _goodbye(deps, record)
+        if not key or not _may_ask_again(deps, record, step=step):  # silence means no; a wrong key is asked once more
+            return _goodbye(deps, record)
+        invalid = (flow.say("invalid", record.language),)
+        return (offer_when_closed if step == "closed" else offer_when_nobody)(deps, record, lead=invalid)
     if step == "slot":
         choices = _openings(deps, record)
         index = int(key) - 1 if key.isdigit() else -1
-        if record.state != CallState.CALLBACK or not 0 <= index < len(choices):
+        if 0 <= index < len(choices):
+            return _create_then_number(deps, record, origin=CallbackOrigin.CLOSED, from_number=from_number,
+                                       due=choices[index])
+        if not key or not _may_ask_again(deps, record, step=step):
             return _goodbye(deps, record)
-        return _create_then_number(deps, record, origin=CallbackOrigin.CLOSED, from_number=from_number,
-                                   due=choices[index])
+        return _slot_menu(deps, record, lead=(flow.say("invalid", record.language),))
     callback = deps.callbacks.get(callback_id) if callback_id else None
     if callback is None or callback.call_sid != call_sid:
         return stale(deps, record)
-    flow = deps.flow_for(record.line_kind)
     if step == "number":
         if key == "2":
             return VoiceReply.of(Gather(action=f"{DIALOGUE}?step=enter&cb={callback.id}",

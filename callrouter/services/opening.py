@@ -47,7 +47,8 @@ def _end(deps: VoiceDeps, record: CallRecord, org: Organisation, *, prompt: str,
         from callrouter.services.callback_flow import offer_when_closed, offer_when_nobody
 
         updated = deps.calls.apply(record.sid, event=event, at=now, detail={"organisation": org.code, **detail},
-                                   state=CallState.CALLBACK, outcome=outcome, organisation=org.code) or record
+                                   state=CallState.CALLBACK, outcome=outcome, organisation=org.code,
+                                   menu_tries=0) or record
         make_offer = offer_when_closed if prompt == "closed" else offer_when_nobody
         return make_offer(deps, updated, lead=(*lead, said))
     deps.calls.apply(record.sid, event=event, at=now, detail={"organisation": org.code, **detail},

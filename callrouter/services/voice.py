@@ -207,6 +207,8 @@ def current_menu(deps: VoiceDeps, record: CallRecord) -> VoiceReply:
         return VoiceReply.of(menu_gather(deps, record))
     if record.state == CallState.IDENTIFYING:
         return VoiceReply.of(ask_code(deps, record))
+    if record.state == CallState.CALLBACK:  # arranging a callback: only its own steps apply
+        return VoiceReply.of(Hangup())
     from callrouter.services.queue_flow import enqueue_reply  # the queue side of the flow
 
     return enqueue_reply(deps, record, lead=())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from callrouter.domain.callbacks import OPEN, CallbackState
 from callrouter.domain.queueing import Presence
 from callrouter.services import presence as presence_service
 from callrouter.services.errors import Forbidden, NotFound
@@ -72,3 +73,36 @@ async def get_queue(organisation: str, request: Request, user: ApiUser = Depends
     return QueueOut(organisation=organisation, waiting=container.router.waiting_count(org=organisation),
                     oldest_wait_seconds=oldest / 1000 if oldest is not None else None,
                     liaisons={str(k): v for k, v in counts.items()})
+
+
+class CallbackOut(BaseModel):
+    id: int
+    organisation: str
+    topic: str
+    state: str
+    origin: str
+    location: str | None
+    due_at: datetime
+    attempts: int
+    max_attempts: int
+    note: str | None
+
+
+@router.get("/callbacks", response_model=list[CallbackOut])
+async def list_callbacks(
+    request: Request,
+    organisation: str = Query(..., description="organisation code, e.g. UWV"),
+    state: list[CallbackState] = Query(default=list(OPEN) + [CallbackState.FAILED],  # noqa: B008
+                                       description="states to list (default: open and failed)"),
+    user: ApiUser = Depends(api_user),
+) -> list[CallbackOut]:
+    """An organisation's callbacks: open ones and those that failed and need a person. No phone numbers."""
+    if user.organisation not in ("*", organisation):
+        raise Forbidden(f"this token sees organisation {user.organisation} only")
+    container = request.app.state.container
+    if container.directory.organisation(organisation) is None:
+        raise NotFound(f"no organisation {organisation!r}", field="organisation")
+    listed = await run_in_threadpool(container.voice.callbacks.in_states, frozenset(state), organisation=organisation)
+    return [CallbackOut(id=c.id, organisation=c.organisation, topic=c.topic, state=c.state.value,
+                        origin=c.origin.value, location=c.location, due_at=c.due_at, attempts=c.attempts,
+                        max_attempts=c.max_attempts, note=c.note) for c in listed]

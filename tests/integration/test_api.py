@@ -61,3 +61,20 @@ def test_the_api_is_documented_in_openapi(app: App) -> None:
     assert "/api/queues/{organisation}" in spec["paths"]
     assert not any(path.startswith("/twilio") for path in spec["paths"])
     assert ADMIN_TOKEN not in str(spec)
+
+
+def test_failed_and_open_callbacks_are_listed_for_the_organisation_without_numbers(app: App) -> None:
+    from tests.integration.test_voice_webhooks import call_params, new_sid, twiml
+
+    sid = new_sid()
+    twiml(app.post("/twilio/voice/incoming", call_params(sid)))
+    twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, Digits="1")))
+    twiml(app.post("/twilio/voice/callback/dialogue?step=nobody", call_params(sid, Digits="1")))
+    listed = app.api("GET", "/api/callbacks?organisation=UWV", token=UWV_TOKEN).json()
+    assert [(c["organisation"], c["state"], c["origin"]) for c in listed] == [("UWV", "scheduled", "no_liaison")]
+    assert "+316" not in str(listed)
+    assert app.api("GET", "/api/callbacks?organisation=DUO", token=UWV_TOKEN).status_code == 403
+    assert app.api("GET", "/api/callbacks?organisation=UWV&state=failed").json() == []
+    bad = app.api("GET", "/api/callbacks?organisation=UWV&state=lost")
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "state", 0]
+    assert app.api("GET", "/api/callbacks").json()["detail"][0]["loc"] == ["query", "organisation"]

@@ -174,3 +174,70 @@ def test_without_the_setting_a_hang_up_is_only_an_abandoned_call(app: App) -> No
     twiml(app.post("/twilio/voice/status", call_params(sid, CallStatus="completed")))
     assert app.container.voice.callbacks.in_states(frozenset(CallbackState)) == []
     assert app.container.voice.calls.get(sid).outcome == "abandoned_in_queue"  # type: ignore[union-attr]
+
+
+def test_a_wrong_key_in_the_offer_or_the_slot_menu_is_asked_again(app_factory) -> None:  # noqa: ANN001
+    app = app_factory(moment=SATURDAY_NOON, open_all_hours=False)
+    sid = closed_call(app)
+    again = dialogue(app, sid, "closed", Digits="7")
+    assert "Die toets kennen we hier niet" in said(again) and "Zullen we u dan terugbellen" in said(again)
+    menu = dialogue(app, sid, "closed", Digits="2")
+    wrong_slot = dialogue(app, sid, "slot", Digits="9")
+    assert "Die toets kennen we hier niet" in said(wrong_slot) and "Wanneer mogen we u bellen" in said(wrong_slot)
+    assert "Wanneer mogen we u bellen" in said(menu)
+    dialogue(app, sid, "slot", Digits="1")
+    assert only_callback(app, sid).due_at == MONDAY_8
+
+
+def test_a_callback_counts_in_the_positions_later_callers_hear(app: App) -> None:
+    app.api("PUT", f"/api/liaisons/{lid(app, 'uwv-jan')}/presence", json={"status": "away"})
+    first = new_sid()
+    twiml(app.post("/twilio/voice/incoming", call_params(first)))
+    twiml(app.post("/twilio/voice/menu?step=organisation", call_params(first, Digits="1")))
+    twiml(app.post("/twilio/voice/menu?step=topic", call_params(first, Digits="1")))
+    leave = twiml(app.post("/twilio/voice/callback/offer", call_params(first, Digits="1")))
+    assert verbs(leave) == ["Leave"]
+    callback = only_callback(app, first)
+    app.clock.moment += timedelta(seconds=5)
+    later = new_sid()
+    twiml(app.post("/twilio/voice/incoming", call_params(later, from_="+31612345602")))
+    twiml(app.post("/twilio/voice/menu?step=organisation", call_params(later, from_="+31612345602", Digits="1")))
+    twiml(app.post("/twilio/voice/menu?step=topic", call_params(later, from_="+31612345602", Digits="1")))
+    place = app.container.router.position(call_sid=later, org="UWV")
+    assert place is not None and place.position == 2  # the callback, with the first caller's place, is ahead
+    assert app.container.router.position(call_sid=f"cb:{callback.id}", org="UWV").position == 1  # type: ignore[union-attr]
+    # The first caller left Twilio's queue for the callback dialogue: it is no longer a waiting call.
+    assert app.container.router.position(call_sid=first, org="UWV") is None
+
+
+def test_an_open_callback_expires_and_leaves_the_line(app_factory) -> None:  # noqa: ANN001
+    from callrouter.services.reconcile import reconcile
+
+    app = app_factory(callback_expiry_hours=1)
+    sid = new_sid()
+    twiml(app.post("/twilio/voice/incoming", call_params(sid)))
+    twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, Digits="1")))
+    dialogue(app, sid, "nobody", Digits="1")
+    callback = only_callback(app, sid)
+    assert app.container.router.position(call_sid=f"cb:{callback.id}", org="UWV") is not None
+    app.clock.moment += timedelta(hours=2)
+    reconcile(app.container.voice, live_state_present=True)
+    assert only_callback(app, sid).state == CallbackState.EXPIRED
+    assert app.container.router.position(call_sid=f"cb:{callback.id}", org="UWV") is None
+
+
+def test_the_liaison_can_postpone_a_callback_with_key_2(app: App) -> None:
+    sid = new_sid()
+    twiml(app.post("/twilio/voice/incoming", call_params(sid)))
+    twiml(app.post("/twilio/voice/menu?step=organisation", call_params(sid, Digits="1")))
+    dialogue(app, sid, "nobody", Digits="1")
+    callback = only_callback(app, sid)
+    jan = lid(app, "uwv-jan")
+    app.api("PUT", f"/api/liaisons/{jan}/presence", json={"status": "available"})
+    assert service.start_attempt(app.container.voice, callback_id=callback.id, liaison_id=jan)
+    leg = new_sid()
+    said_back = twiml(app.post(f"/twilio/voice/callback/liaison-choice?cb={callback.id}&a=1", call_params(leg, Digits="2")))
+    assert "uitgesteld" in said(said_back)
+    later = only_callback(app, sid)
+    assert later.state == CallbackState.REQUESTED and later.due_at > app.clock.now()
+    assert app.api("GET", f"/api/liaisons/{jan}/presence").json()["status"] == "available"
