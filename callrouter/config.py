@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Webhook replay window: the same signed request within it has one effect.
     replay_window_seconds: int = 3600
 
+    # GET /metrics (docs/operations.md): only from these networks (comma-separated CIDRs), and with
+    # "Authorization: Bearer <token>" when the token is set; secret. Production refuses /metrics without one.
+    metrics_allow_networks: str = "127.0.0.0/8,::1/128"
+    metrics_token: SecretStr = SecretStr("")
+
     # Staff login (OpenID Connect) and sessions. Providers: a JSON list of
     # {"key", "label", "issuer", "client_id", "client_secret"}; secret. Empty: nobody can log in.
     oidc_providers: SecretStr = SecretStr("[]")

@@ -18,6 +18,7 @@ from callrouter.logging_setup import configure_logging
 from callrouter.services.errors import CallRouterError
 from callrouter.web.api_auth import parse_tokens
 from callrouter.web.api_routes import router as api_router
+from callrouter.web.metrics import install_metrics
 from callrouter.web.staff_web import install_staff_web
 from callrouter.web.twilio_webhook import WebhookEdge
 from callrouter.web.voice_routes import voice_router
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         public_url=settings.public_url,
     )
     app.include_router(voice_router(edge))
+    install_metrics(app, container, settings, edge)
     app.include_router(api_router)
     install_staff_web(app, container, settings)
 
