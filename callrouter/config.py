@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # Off unless set: a callback for a professional call abandoned after waiting this long.
     auto_callback_after_abandon_seconds: int | None = Field(None, ge=1)
 
+    # Statistics (docs/statistics.md): a hang-up in the queue within this time is a short abandon,
+    # left out of the service level; "answered within T" is counted for each T.
+    stats_short_abandon_seconds: int = Field(5, ge=0)
+    stats_answer_thresholds_seconds: list[int] = Field(default_factory=lambda: [20, 60, 120])
+
     # Waiting announcements (UX defaults)
     announce_wait_after_seconds: int = 30
     announce_every_seconds: int = 90

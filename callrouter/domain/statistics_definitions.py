@@ -1,0 +1,130 @@
+"""One written definition per figure, shown next to it on the dashboard and in docs/statistics.md.
+
+Keys are the names in Totals.figures(); `{T}` stands for an answer threshold in seconds (default 20,
+60 and 120) and `{S}` for the short-abandon threshold (default 5 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Definition:
+    nl: str
+    en: str
+    formula: str
+
+
+_COMMON = ("Een gesprek telt in het kwartier waarin het binnenkwam (Europe/Amsterdam). ",
+           "A call counts in the quarter hour it arrived in (Europe/Amsterdam). ")
+
+DEFINITIONS: dict[str, Definition] = {
+    "received": Definition(
+        _COMMON[0] + "Alle gesprekken die binnenkwamen, ook die in het keuzemenu eindigden.",
+        _COMMON[1] + "Every call that arrived, including those that ended in the menu.",
+        "count(calls with a received event)"),
+    "offered": Definition(
+        "Gesprekken die in de wachtrij kwamen (na keuze van organisatie en onderwerp).",
+        "Calls that entered a queue (after choosing organisation and topic).",
+        "count(calls with a queued event)"),
+    "answered": Definition(
+        "Gesprekken die een medewerker opnam; doorverbonden gesprekken tellen mee.",
+        "Calls a liaison answered; transferred calls included.",
+        "count(outcome in {answered, transferred})"),
+    "abandoned": Definition(
+        "Gesprekken waarbij de beller in de wachtrij ophing (ook terwijl de telefoon van de medewerker overging).",
+        "Calls where the caller hung up in the queue (also while the liaison's phone rang).",
+        "count(outcome = abandoned_in_queue)"),
+    "short_abandoned": Definition(
+        "Opgehangen in de wachtrij binnen {S} seconden wachten: vergissing of bedenktijd, geen gemiste service.",
+        "Hung up in the queue within {S} seconds of waiting: a misdial or a change of mind, not a service failure.",
+        "count(outcome = abandoned_in_queue and wait <= {S})"),
+    "answered_within": Definition(
+        "Opgenomen gesprekken met een wachttijd (vanaf het binnenkomen in de wachtrij) van hoogstens {T} seconden.",
+        "Answered calls whose speed of answer (from entering the queue) was at most {T} seconds.",
+        "count(answered and answered_at - queued_at <= {T})"),
+    "service_level": Definition(
+        "Deel van de beoordeelde gesprekken dat binnen {T} seconden werd opgenomen. Beoordeeld: opgenomen plus "
+        "opgehangen na de korte-ophangdrempel. Korte ophangers tellen niet mee (de beller gaf de dienst geen kans); "
+        "terugbelverzoeken uit de wachtrij ook niet (de beller koos zelf een andere dienst; zie de "
+        "terugbelcijfers).",
+        "Share of judged calls answered within {T} seconds. Judged: answered plus abandoned after the "
+        "short-abandon threshold. Short abandons are left out (the caller gave the service no chance); callback "
+        "requests from the queue too (the caller chose another service; see the callback figures).",
+        "answered_within_{T} / (answered + abandoned - short_abandoned); empty when the denominator is 0"),
+    "average_speed_of_answer_seconds": Definition(
+        "Gemiddelde tijd van binnenkomen in de wachtrij tot opnemen, over opgenomen gesprekken.",
+        "Average time from entering the queue to a liaison answering, over answered calls.",
+        "sum(answered_at - queued_at) / count(answered with a queue time)"),
+    "longest_wait_seconds": Definition(
+        "Langste tijd die een beller in de wachtrij doorbracht (tot opnemen, ophangen of terugbelverzoek).",
+        "Longest time a caller spent in the queue (until answered, hung up or a callback was requested).",
+        "max(left_queue_at - queued_at)"),
+    "average_talk_time_seconds": Definition(
+        "Gemiddelde gespreksduur van opnemen tot einde, over opgenomen gesprekken.",
+        "Average conversation time from answer to end, over answered calls.",
+        "sum(ended_at - answered_at) / count(answered and ended)"),
+    "callbacks_requested": Definition(
+        "Nieuwe terugbelverzoeken in het kwartier (een tweede verzoek voor dezelfde vraag voegt zich bij het "
+        "eerste en telt niet opnieuw).",
+        "New callback requests in the quarter hour (a second request for the same question joins the first and "
+        "does not count again).",
+        "count(callback_events with from_state null and at in the interval)"),
+    "callbacks_completed": Definition(
+        "Terugbelverzoeken die in het kwartier werden afgerond (beller gesproken).",
+        "Callbacks completed in the quarter hour (the caller was reached).",
+        "count(callback_events to completed, at in the interval)"),
+    "callbacks_failed": Definition(
+        "Terugbelverzoeken die in het kwartier mislukten (beller na alle pogingen niet bereikt).",
+        "Callbacks that failed in the quarter hour (the caller not reached after every attempt).",
+        "count(callback_events to failed, at in the interval)"),
+    "in_progress": Definition(
+        "Gesprekken zonder uitkomst op het moment van berekenen: de beller zat nog in het menu of de wachtrij.",
+        "Calls without an outcome when the figures were computed: the caller was still in the menu or the queue.",
+        "count(received and no outcome)"),
+}
+
+OUTCOME_DEFINITIONS: dict[str, Definition] = {
+    "answered": Definition("Een medewerker nam op.", "A liaison answered.", "an answered event"),
+    "transferred": Definition("Opgenomen en daarna doorverbonden (nog niet gebouwd: telt 0).",
+                              "Answered and then transferred (not built yet: counts 0).",
+                              "an answered event followed by a transferred event"),
+    "callback_requested": Definition("De beller vroeg om terugbellen (in de wachtrij, bij gesloten of bij niemand "
+                                     "aanwezig).", "The caller asked for a callback (in the queue, when closed, "
+                                     "or with nobody on duty).", "a callback_requested event, not answered"),
+    "refused": Definition("Geweigerd: onbekende code of pincode, of geblokkeerd.",
+                          "Refused: unknown code or PIN, or locked out.", "a refused or locked_out event"),
+    "closed": Definition("Gebeld buiten openingstijden.", "Called outside opening hours.", "a closed event"),
+    "no_liaison": Definition("Niemand van de organisatie aanwezig.", "Nobody of the organisation on duty.",
+                             "a no_liaison event"),
+    "failed": Definition("Technische fout.", "A technical failure.",
+                         "an error event, or the first end of the call has status failed"),
+    "abandoned_in_queue": Definition("Opgehangen in de wachtrij.", "Hung up in the queue.",
+                                     "ended after a queued event, none of the above"),
+    "abandoned_in_menu": Definition("Opgehangen in het keuzemenu.", "Hung up in the menu.",
+                                    "ended without a queued event, none of the above"),
+}
+
+for _name, _definition in OUTCOME_DEFINITIONS.items():
+    DEFINITIONS[f"outcome_{_name}"] = _definition
+
+
+def _filled(base: Definition, **values: str) -> Definition:
+    texts = [base.nl, base.en, base.formula]
+    for name, value in values.items():
+        texts = [text.replace("{" + name + "}", value) for text in texts]
+    return Definition(*texts)
+
+
+def definition(figure: str, *, short_abandon_seconds: float = 5) -> Definition | None:
+    """The definition of a figure name from Totals.figures(), thresholds filled in."""
+    short = f"{short_abandon_seconds:g}"
+    if figure in DEFINITIONS:
+        return _filled(DEFINITIONS[figure], S=short)
+    for prefix in ("answered_within", "service_level"):
+        if figure.startswith(prefix + "_") and figure.endswith("s"):
+            threshold = figure[len(prefix) + 1:-1]
+            if threshold.isdigit():
+                return _filled(DEFINITIONS[prefix], T=threshold, S=short)
+    return None

@@ -1,0 +1,170 @@
+"""The sums a rollup row keeps, and the figures derived from them.
+
+Rows keep sums and counts only (total answer milliseconds and the number of answers, never an
+average), so any grouping of rows (a day, an organisation, a month of Mondays) gives exact figures:
+sum the rows, then divide. Definitions: callrouter.domain.statistics_definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+from callrouter.domain.statistics import CallFacts, Event, StatOutcome, StatsPolicy
+
+CallbackMove = Literal["requested", "completed", "failed"]
+COUNTERS = ("received", "offered", "answered", "abandoned", "short_abandoned", "answer_ms", "answer_timed",
+            "talk_ms", "talked", "callbacks_requested", "callbacks_completed", "callbacks_failed", "in_progress")
+
+
+@dataclass(frozen=True, order=True)
+class Dimensions:
+    """Where a call belongs; "" when it never got that far (e.g. hung up before choosing)."""
+
+    organisation: str = ""
+    topic: str = ""
+    location: str = ""
+    line_kind: str = ""
+
+
+DIMENSION_NAMES = tuple(f.name for f in fields(Dimensions))
+
+
+@dataclass(frozen=True)
+class IntervalInput:
+    """What a rollup of one interval reads: the calls that arrived in it (with their event logs) and
+    the callback moves made in it."""
+
+    calls: list[tuple[Dimensions, list[Event]]]
+    callback_moves: list[tuple[Dimensions, CallbackMove]]
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+@dataclass
+class Totals:
+    received: int = 0  # calls that arrived
+    offered: int = 0  # calls that entered a queue
+    answered: int = 0  # answered by a liaison (transferred ones included)
+    abandoned: int = 0  # hung up in the queue
+    short_abandoned: int = 0  # of those, within the short-abandon threshold
+    answer_ms: int = 0  # sum of speed of answer over `answer_timed` calls
+    answer_timed: int = 0
+    longest_wait_ms: int = 0
+    talk_ms: int = 0  # sum of talk time over `talked` calls
+    talked: int = 0
+    callbacks_requested: int = 0
+    callbacks_completed: int = 0
+    callbacks_failed: int = 0
+    in_progress: int = 0  # arrived, not ended, no outcome yet
+    outcomes: dict[StatOutcome, int] = field(default_factory=dict)
+    within: dict[int, int] = field(default_factory=dict)  # threshold seconds -> answered within it
+
+    def add_call(self, facts: CallFacts, policy: StatsPolicy) -> None:
+        self.received += 1
+        self.offered += facts.offered
+        if facts.outcome is None:
+            self.in_progress += 1
+        else:
+            self.outcomes[facts.outcome] = self.outcomes.get(facts.outcome, 0) + 1
+        if facts.outcome in (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED):
+            self.answered += 1
+            speed = facts.speed_of_answer_seconds
+            if speed is not None:
+                self.answer_ms += _ms(speed)
+                self.answer_timed += 1
+            for threshold in policy.answer_thresholds_seconds:
+                self.within[threshold] = self.within.get(threshold, 0) + facts.answered_within(threshold)
+            talk = facts.talk_seconds
+            if talk is not None:
+                self.talk_ms += _ms(talk)
+                self.talked += 1
+        if facts.outcome == StatOutcome.ABANDONED_IN_QUEUE:
+            self.abandoned += 1
+            self.short_abandoned += facts.short_abandon(policy)
+        wait = facts.wait_seconds
+        if wait is not None:
+            self.longest_wait_ms = max(self.longest_wait_ms, _ms(wait))
+
+    def add_callback(self, move: CallbackMove) -> None:
+        name = f"callbacks_{move}"
+        setattr(self, name, getattr(self, name) + 1)
+
+    def merge(self, other: Totals) -> None:
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.longest_wait_ms = max(self.longest_wait_ms, other.longest_wait_ms)
+        for outcome, count in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
+        for threshold, count in other.within.items():
+            self.within[threshold] = self.within.get(threshold, 0) + count
+
+    # -- derived figures -------------------------------------------------------------------------
+
+    @property
+    def service_level_base(self) -> int:
+        """Answered + abandoned after the short-abandon threshold: the calls service level judges."""
+        return self.answered + self.abandoned - self.short_abandoned
+
+    def service_level(self, threshold: int) -> float | None:
+        base = self.service_level_base
+        if not base or threshold not in self.within:
+            return None
+        return self.within[threshold] / base
+
+    @property
+    def average_speed_of_answer_seconds(self) -> float | None:
+        return self.answer_ms / self.answer_timed / 1000 if self.answer_timed else None
+
+    @property
+    def average_talk_time_seconds(self) -> float | None:
+        return self.talk_ms / self.talked / 1000 if self.talked else None
+
+    @property
+    def longest_wait_seconds(self) -> float:
+        return self.longest_wait_ms / 1000
+
+    def figures(self) -> dict[str, float | int | None]:
+        """Every figure by its name in the definitions (thresholds as a suffix)."""
+        out: dict[str, float | int | None] = {
+            "received": self.received, "offered": self.offered, "answered": self.answered,
+            "abandoned": self.abandoned, "short_abandoned": self.short_abandoned,
+        }
+        for threshold in sorted(self.within):
+            out[f"answered_within_{threshold}s"] = self.within[threshold]
+            out[f"service_level_{threshold}s"] = self.service_level(threshold)
+        out.update({
+            "average_speed_of_answer_seconds": self.average_speed_of_answer_seconds,
+            "longest_wait_seconds": self.longest_wait_seconds,
+            "average_talk_time_seconds": self.average_talk_time_seconds,
+            "callbacks_requested": self.callbacks_requested, "callbacks_completed": self.callbacks_completed,
+            "callbacks_failed": self.callbacks_failed, "in_progress": self.in_progress,
+        })
+        for outcome in StatOutcome:
+            out[f"outcome_{outcome.value}"] = self.outcomes.get(outcome, 0)
+        return out
+
+
+def rollup(*, calls: Iterable[tuple[Dimensions, CallFacts]],
+           callback_moves: Iterable[tuple[Dimensions, CallbackMove]], policy: StatsPolicy) -> dict[Dimensions, Totals]:
+    """One interval's rows: the calls that arrived in it and the callback moves made in it."""
+    rows: dict[Dimensions, Totals] = {}
+    for dims, facts in calls:
+        rows.setdefault(dims, _empty(policy)).add_call(facts, policy)
+    for dims, move in callback_moves:
+        rows.setdefault(dims, _empty(policy)).add_callback(move)
+    return rows
+
+
+def _empty(policy: StatsPolicy) -> Totals:
+    return Totals(within=dict.fromkeys(policy.answer_thresholds_seconds, 0))
+
+
+def total(rows: Iterable[Totals] | Mapping[object, Totals]) -> Totals:
+    result = Totals()
+    for row in rows.values() if isinstance(rows, Mapping) else rows:
+        result.merge(row)
+    return result

@@ -1,0 +1,37 @@
+"""RQ jobs for the statistics rollups (registered in workers/cron.py)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from callrouter.adapters.sql.stats_repository import SqlStatsStore
+from callrouter.bootstrap import SystemClock
+from callrouter.config import Settings
+from callrouter.domain.statistics import StatsPolicy
+from callrouter.services import statistics
+from workers.jobs import container
+
+log = logging.getLogger("callrouter.workers")
+
+
+def policy_from(settings: Settings) -> StatsPolicy:
+    return StatsPolicy(short_abandon_seconds=settings.stats_short_abandon_seconds,
+                       answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
+
+
+def deps() -> statistics.StatsDeps:
+    app = container()
+    return statistics.StatsDeps(store=SqlStatsStore(app.sessions), clock=SystemClock(),
+                                policy=policy_from(app.settings), zone=ZoneInfo(app.settings.timezone))
+
+
+def rollup_recent() -> int:
+    """Recompute the current and recent intervals (and those of calls that changed since); their number."""
+    return statistics.rollup_recent(deps())
+
+
+def rollup_since(since: str) -> int:
+    """Recompute every interval from `since` (ISO 8601 with offset) to now: a backfill after downtime."""
+    return statistics.rollup_since(deps(), since=datetime.fromisoformat(since))
