@@ -1,0 +1,77 @@
+"""The supervisor dashboard in Chromium: login as a supervisor, figures and charts, axe-core, the filter
+form by keyboard, a refused query; screenshots in tests/artifacts/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import Page, expect
+
+from callrouter.adapters.sql.call_repository import SqlCallStore
+from callrouter.adapters.sql.stats_repository import SqlStatsStore
+from callrouter.domain.staff import Grant, Role
+from callrouter.services import statistics
+from callrouter.services.statistics import StatsDeps
+from tests.browser.checks import axe_and_screenshot
+from tests.browser.conftest import Live
+from tests.integration.conftest import FixedClock
+from tests.integration.test_dashboard import abandoned, answered, call
+
+
+def todays_calls(live: Live) -> None:
+    """Six calls today from 09:00 in Amsterdam, rolled up."""
+    nine = datetime.now(ZoneInfo("Europe/Amsterdam")).replace(hour=9, minute=0, second=0, microsecond=0)
+    store = SqlCallStore(live.container.sessions)
+    pro = "professional"
+    for index, (org, topic, loc, events) in enumerate([
+            ("UWV", "ww", "AMS", answered(15)), ("UWV", "ww", "AMS", answered(45)), ("UWV", "wia", "UTR", abandoned(90)),
+            ("DUO", "studiefinanciering", "ENS", answered(10)), ("DUO", "terugbetalen", "AMS", answered(70)),
+            ("UWV", "ww", "ENS", answered(5))]):
+        call(store, f"b{index}", 7 * index + 60 * (index % 3), org, topic, loc, pro, events, day_start=nine)
+    deps = StatsDeps(store=SqlStatsStore(live.container.sessions), clock=FixedClock(nine + timedelta(hours=4)))
+    statistics.rollup_since(deps, since=nine.astimezone(UTC), until=nine + timedelta(hours=3, minutes=30))
+
+
+def log_in_supervisor(page: Page, live: Live) -> None:
+    live.container_accounts().grant(issuer=live.issuer, subject="nieuw", by="test", at=datetime.now(UTC),
+                                    grant=Grant(Role.SUPERVISOR))
+    page.goto(f"{live.url}/staff/inloggen")
+    page.get_by_role("link", name="Inloggen via Rijks-inlog").click()
+    page.get_by_role("button", name="nieuw", exact=True).click()
+    expect(page).to_have_url(f"{live.url}/staff/")
+
+
+def test_a_supervisor_reads_the_dashboard_and_filters_by_keyboard(page: Page, live: Live) -> None:
+    todays_calls(live)
+    log_in_supervisor(page, live)
+    page.get_by_role("link", name="Overzicht gesprekken").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Overzicht gesprekken")
+    expect(page.locator('[data-figure="offered"]')).to_have_text("6")
+    expect(page.get_by_role("img", name="Aangeboden en opgenomen gesprekken per uur")).to_be_visible()
+    expect(page.get_by_role("table", name="Per uur (uur van binnenkomst)")).to_be_visible()
+    page.get_by_text("Definitie", exact=False).nth(2).click()  # the service level's definition opens
+    expect(page.get_by_text("Korte ophangers tellen niet mee", exact=False)).to_be_visible()
+    axe_and_screenshot(page, "staff-dashboard")
+    assert not [e for e in page.csp_errors if "Content Security Policy" in e]  # type: ignore[attr-defined]
+
+    # By keyboard: choose DUO by typing in the organisation list, Tab to the button, Enter.
+    page.get_by_label("Organisatie", exact=True).focus()
+    page.keyboard.type("DUO")
+    for _ in range(3):  # onderwerp, loket, soort lijn
+        page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Toon cijfers")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{live.url}/staff/dashboard?periode=vandaag&van=&tot=&organisatie=DUO&onderwerp=&loket=&soort=")
+    expect(page.locator('[data-figure="offered"]')).to_have_text("2")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("DUO")
+    axe_and_screenshot(page, "staff-dashboard-duo")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download als CSV").click()
+    assert download.value.suggested_filename.endswith(".csv") and "DUO" in download.value.suggested_filename
+
+    page.goto(f"{live.url}/staff/dashboard?van=2026-11-30&tot=2026-11-01")
+    expect(page.get_by_role("alert")).to_contain_text("De einddatum ligt voor de begindatum")
+    axe_and_screenshot(page, "staff-dashboard-refused")
