@@ -98,10 +98,31 @@ def incoming(deps: VoiceDeps, *, call_sid: str, from_number: str, to_number: str
     now = deps.clock.now()
     caller = pseudonym(from_number, key=deps.pseudonym_key)
     flow = deps.flow_for(line.kind)
-    fresh = CallRecord(sid=call_sid, line_number=line.number, line_kind=line.kind.value, caller_pseudonym=caller,
-                       caller_masked=mask_number(from_number), state=CallState.IDENTIFYING, received_at=now,
-                       language=flow.default_language)
-    record, created = deps.calls.open_call(fresh, detail={"line": line.number, "kind": line.kind.value})
+    received = {"line": line.number, "kind": line.kind.value}
+    # Read-only checks first (Redis, the cached directory), so the usual first webhook (a
+    # registered caseworker's number) is recorded in one write: open_call + identified() in one.
+    professional = line.kind != LineKind.CITIZEN
+    locked = professional and deps.guard.is_locked(caller=caller)
+    caseworker = deps.directory.caseworker_by_phone(from_number) if professional and not locked else None
+    if caseworker is not None:
+        opened = CallRecord(sid=call_sid, line_number=line.number, line_kind=line.kind.value, caller_pseudonym=caller,
+                            caller_masked=mask_number(from_number), state=CallState.MENU, received_at=now,
+                            language=flow.default_language, caseworker_id=caseworker.id, location=caseworker.location,
+                            menu_step="organisation", menu_page=0, menu_tries=0)
+        record, created = deps.calls.open_identified(
+            opened, detail=received, identified_at=deps.clock.now(),
+            identified={"by": "number", "caseworker": caseworker.id, "location": caseworker.location})
+        if created:  # the rest of identified(), whose write is already done
+            location = deps.directory.location(caseworker.location)
+            greeting = flow.say("greeting_caseworker", record.language,
+                                location=location.name if location else caseworker.location)
+            return first_menu(deps, record, greeting=greeting)
+    else:
+        fresh = CallRecord(sid=call_sid, line_number=line.number, line_kind=line.kind.value, caller_pseudonym=caller,
+                           caller_masked=mask_number(from_number), state=CallState.IDENTIFYING, received_at=now,
+                           language=flow.default_language)
+        record, created = deps.calls.open_call(fresh, detail=received)
+    # A call opened before (a repeated or concurrent delivery) goes on from where it is.
     if not created and record.state not in (CallState.IDENTIFYING, CallState.MENU):
         return VoiceReply.of(Hangup()) if record.state == CallState.ENDED else current_menu(deps, record)
 
@@ -114,10 +135,9 @@ def incoming(deps: VoiceDeps, *, call_sid: str, from_number: str, to_number: str
         greeting = flow.say("greeting_citizen", record.language, organisation=org.name)
         return organisation_chosen(deps, record, org, greeting=greeting)
 
-    if deps.guard.is_locked(caller=caller):
+    if locked:
         return goodbye(deps, record, prompt="locked", event=EventKind.LOCKED_OUT, outcome=Outcome.REFUSED,
                        public_phone=public_phone(deps, record, line))
-    caseworker = deps.directory.caseworker_by_phone(from_number)
     if caseworker is None:
         return VoiceReply.of(flow.say("greeting_unknown", record.language), ask_code(deps, record))
     return identified(deps, record, caseworker_id=caseworker.id, location_code=caseworker.location, how="number")
@@ -164,6 +184,11 @@ def identified(deps: VoiceDeps, record: CallRecord, *, caseworker_id: int, locat
                               state=CallState.MENU, caseworker_id=caseworker_id, location=location_code,
                               menu_step="organisation", menu_page=0, menu_tries=0) or record
     greeting = flow.say("greeting_caseworker", record.language, location=location.name if location else location_code)
+    return first_menu(deps, record, greeting=greeting)
+
+
+def first_menu(deps: VoiceDeps, record: CallRecord, *, greeting: Say) -> VoiceReply:
+    """After the greeting: the organisation menu, or straight on when the counter has only one."""
     choices = organisation_choices(deps, record)
     if len(choices) == 1:  # one organisation connected here: no menu to ask
         org = deps.directory.organisation(choices[0].code)

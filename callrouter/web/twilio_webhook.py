@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
@@ -62,6 +63,9 @@ class WebhookEdge:
     public_url: str
     latency: Callable[[str, float], None] = lambda _path, _seconds: None
 
+    def __post_init__(self) -> None:
+        self._rendered = lru_cache(maxsize=512)(lambda reply: self.renderer.render(reply).encode())
+
     def signed_url(self, request: Request) -> str:
         query = request.url.query
         return self.public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
@@ -81,38 +85,57 @@ class WebhookEdge:
         # retries; two identical key presses in one call are two requests, a retry is one.
         token = request.headers.get("I-Twilio-Idempotency-Token", "")
         digest = ReplayGuard.digest(url=url, body=body, signature=signature + token)
-        try:
-            first = self.replay.claim(digest)
-        except Exception:  # noqa: BLE001 - Redis down: carry on without replay protection
-            log.exception("webhook.replay_guard_unavailable path=%s", request.url.path)
-            first = True
-        if not first:
-            cached = await run_in_threadpool(self.replay.wait_for_response, digest)
-            if cached is not None:
-                log.info("webhook.replayed path=%s", request.url.path)
-                return Response(cached, media_type=TWIML)
-
-        after: list[str] = []
-        deps = replace(self.deps, after=after)
         twilio_request = TwilioRequest(form=form, query=dict(request.query_params))
-        try:
-            reply = await run_in_threadpool(handler, deps, twilio_request)
-        except Exception as exc:  # noqa: BLE001 - a caller must never hear "an application error"
-            if isinstance(exc, MissingField):
-                log.warning("webhook.bad_request path=%s %s", request.url.path, exc)
-            else:
-                log.exception("webhook.failed path=%s call_sid=%s", request.url.path, form.get("CallSid", "-"))
-            reply = await run_in_threadpool(self.apology, form.get("CallSid", "")) if voice else None
-        xml = self.renderer.render(reply or VoiceReply()).encode()
-        try:
-            self.replay.store(digest, xml)
-        except Exception:  # noqa: BLE001
-            log.exception("webhook.replay_store_failed")
+        # Everything that blocks (Redis, SQL) in one trip to the threadpool, never on the event loop.
+        xml, after = await run_in_threadpool(self.respond, request.url.path, digest, handler, twilio_request, voice)
         tasks = BackgroundTasks()
         for org in dict.fromkeys(after):
             tasks.add_task(run_in_threadpool, self.dispatch_quietly, org)
         self.latency(request.url.path, time.perf_counter() - started)
         return Response(xml, media_type=TWIML, background=tasks)
+
+    def respond(self, path: str, digest: str, handler: Handler, twilio_request: TwilioRequest,
+                voice: bool) -> tuple[bytes, list[str]]:
+        """The TwiML for a verified request and the organisations to route after it is sent.
+
+        Runs in a worker thread: the replay claim, the handler (which commits what it records
+        before this returns, so before the response is sent) and storing the response for replays.
+        """
+        try:
+            first = self.replay.claim(digest)
+        except Exception:  # noqa: BLE001 - Redis down: carry on without replay protection
+            log.exception("webhook.replay_guard_unavailable path=%s", path)
+            first = True
+        if not first:
+            cached = self.replay.wait_for_response(digest)
+            if cached is not None:
+                log.info("webhook.replayed path=%s", path)
+                return cached, []
+
+        after: list[str] = []
+        deps = replace(self.deps, after=after)
+        form = twilio_request.form
+        try:
+            reply = handler(deps, twilio_request)
+        except Exception as exc:  # noqa: BLE001 - a caller must never hear "an application error"
+            if isinstance(exc, MissingField):
+                log.warning("webhook.bad_request path=%s %s", path, exc)
+            else:
+                log.exception("webhook.failed path=%s call_sid=%s", path, form.get("CallSid", "-"))
+            reply = self.apology(form.get("CallSid", "")) if voice else None
+        xml = self.render(reply or VoiceReply())
+        try:
+            self.replay.store(digest, xml)
+        except Exception:  # noqa: BLE001
+            log.exception("webhook.replay_store_failed")
+        return xml, after
+
+    def render(self, reply: VoiceReply) -> bytes:
+        """TwiML for a reply; a reply is a frozen value, so the same reply (a menu) is rendered once."""
+        try:
+            return self._rendered(reply)
+        except TypeError:  # an unhashable reply: render it as it is
+            return self.renderer.render(reply).encode()
 
     def dispatch_quietly(self, org: str) -> None:
         try:

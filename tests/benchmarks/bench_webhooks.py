@@ -45,6 +45,7 @@ from tests.servers import free_port, postgres_server, redis_server
 
 PATH = "/twilio/voice/incoming"
 TARGET_RATIO = 0.6
+UNKNOWN_LINE = "+31859999999"  # not in the directory: answered "not in use" without touching the database
 # The stack turns the directory cache off for the end-to-end tests; as deployed it is on.
 DEPLOYED_SETTINGS = {"CALLROUTER_DIRECTORY_CACHE_SECONDS": str(Settings.model_fields["directory_cache_seconds"].default)}
 
@@ -157,17 +158,18 @@ class Run:
         return f"{self.rate:7.0f} req/s  p50 {self.p50_ms:5.1f} ms  p99 {self.p99_ms:5.1f} ms"
 
 
-def first_webhooks(count: int, *, public_url: str) -> list[tuple[str, str, str]]:
-    """(signature, idempotency token, form body) of `count` new calls from a caseworker to the professional line."""
+def first_webhooks(count: int, *, public_url: str, to: str = PROFESSIONAL_LINE) -> list[tuple[str, str, str]]:
+    """(signature, idempotency token, form body) of `count` new calls from a caseworker to the professional line
+    (or to `to`)."""
     validator = RequestValidator(AUTH_TOKEN)
     url = public_url.rstrip("/") + PATH
     out = []
     for _ in range(count):
         params = {
             "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": "CA" + secrets.token_hex(16),
-            "CallStatus": "ringing", "Called": PROFESSIONAL_LINE, "CalledCountry": "NL", "Caller": AMSTERDAM_CASEWORKER,
+            "CallStatus": "ringing", "Called": to, "CalledCountry": "NL", "Caller": AMSTERDAM_CASEWORKER,
             "CallerCountry": "NL", "Direction": "inbound", "From": AMSTERDAM_CASEWORKER, "FromCountry": "NL",
-            "To": PROFESSIONAL_LINE, "ToCountry": "NL",
+            "To": to, "ToCountry": "NL",
         }
         signature = validator.compute_signature(url, params)
         out.append((signature, secrets.token_hex(16), urlencode(params)))
@@ -308,6 +310,10 @@ def main() -> int:
                              "a run that needs more is reported as invalid")
     parser.add_argument("--target", type=float, default=TARGET_RATIO)
     parser.add_argument("--httpx", action="store_true", help="use the httpx fallback client even if wrk is installed")
+    parser.add_argument("--unknown-line", action="store_true",
+                        help=f"call {UNKNOWN_LINE}, a number the service does not serve: the webhook edge (signature, "
+                             "replay guard, TwiML) without SQL, to measure the floor of the web layer alone "
+                             "(log level ERROR, as the unknown line is a warning per request)")
     args = parser.parse_args()
     pool_rate = args.pool_rate
 
@@ -319,7 +325,9 @@ def main() -> int:
     try:
         with redis_server() as redis_url, database(args.postgres, workdir) as db_url, \
                 running_stack(redis_url=redis_url, database_url=db_url, workdir=workdir, workers_per_process=2,
-                              settings=DEPLOYED_SETTINGS) as stack, bare_server() as bare_url:
+                              # an unknown line is logged as a warning per request: not what is measured
+                              settings={**DEPLOYED_SETTINGS, **({"CALLROUTER_LOG_LEVEL": "ERROR"} if args.unknown_line else {})}
+                              ) as stack, bare_server() as bare_url:
             # Every service request is a new call, so every service warm-up and run gets its own set;
             # the bare endpoint ignores signatures and may cycle through one set.
             started = time.perf_counter()
@@ -327,15 +335,18 @@ def main() -> int:
                                                                              public_url=bare_url))
             service_files = [
                 [write_requests(workdir / f"service-{i}-{phase}.txt",
-                                first_webhooks(pool_rate * seconds, public_url=stack.app_url))
+                                first_webhooks(pool_rate * seconds, public_url=stack.app_url,
+                                               to=UNKNOWN_LINE if args.unknown_line else PROFESSIONAL_LINE))
                  for phase, seconds in (("warmup", args.warmup), ("run", args.duration))]
                 for i in range(args.rounds)]
-            print(f"{args.postgres and 'PostgreSQL' or 'SQLite'}, {load.name}, {args.connections} connections, "
+            print(f"{args.postgres and 'PostgreSQL' or 'SQLite'}, {load.name}, "
+                  f"{'unknown line (no SQL)' if args.unknown_line else 'new calls from a caseworker'}, {args.connections} connections, "
                   f"{args.threads} threads, {args.warmup:g} s warm-up + {args.duration:g} s per run; "
                   f"{pool_rate} requests/s of service load generated in {time.perf_counter() - started:.1f} s", flush=True)
             for i in range(args.rounds):
                 for target, url, files, expect in (("bare", bare_url, (bare_file, bare_file), "<Say"),
-                                                   ("service", stack.app_url, service_files[i], "<Gather")):
+                                                   ("service", stack.app_url, service_files[i],
+                                                    "<Say" if args.unknown_line else "<Gather")):
                     warm = load.run(target, url, files[0], expect, args.warmup)
                     run = load.run(target, url, files[1], expect, args.duration)
                     runs[target].append(run)

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceRow
 from callrouter.domain.calls import CallEvent, CallRecord, CallState, EventKind, Outcome
 
 _FIELDS = {f.name for f in dataclasses.fields(CallRecord)}
+_CALLS = CallRow.__table__
+_EVENTS = CallEventRow.__table__
+# Built once: SQLAlchemy then finds the compiled form in its cache without rebuilding the statement.
+_INSERT_CALL = {
+    name: dialect_insert(_CALLS).on_conflict_do_nothing(index_elements=[_CALLS.c.sid]).returning(_CALLS.c.id)
+    for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_INSERT_EVENT = insert(_EVENTS)
+_CALL_BY_SID = select(_CALLS).where(_CALLS.c.sid == bindparam("sid"))
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -21,12 +34,16 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes; they were stored as UTC
 
 
-def _record(row: CallRow) -> CallRecord:
-    values = {name: getattr(row, name) for name in _FIELDS}
+def _record(row: CallRow | Mapping[str, Any]) -> CallRecord:
+    """A record from an ORM row or a Core row mapping (column name -> value)."""
+    if isinstance(row, CallRow):
+        values = {name: getattr(row, name) for name in _FIELDS}
+    else:
+        values = {name: row[name] for name in _FIELDS}
     for name in ("received_at", "queued_at", "offered_at", "answered_at", "ended_at"):
         values[name] = _aware(values[name])
-    values["state"] = CallState(row.state)
-    values["outcome"] = Outcome(row.outcome) if row.outcome else None
+    values["state"] = CallState(values["state"])
+    values["outcome"] = Outcome(values["outcome"]) if values["outcome"] else None
     return CallRecord(**values)
 
 
@@ -37,29 +54,66 @@ def _plain(value: object) -> object:
     return value.value if hasattr(value, "value") else value
 
 
+def _as_row(record: CallRecord) -> dict[str, object]:
+    """The values a freshly inserted row holds, as read back (plain values, UTC datetimes)."""
+    return {name: _plain(getattr(record, name)) for name in _FIELDS}
+
+
+def _event(call_id: int, at: datetime, kind: EventKind, detail: dict[str, object],
+           dedupe: str | None) -> dict[str, object]:
+    return {"call_id": call_id, "at": _plain(at), "kind": kind.value, "detail": detail, "dedupe": dedupe}
+
+
 class SqlCallStore:
+    """The hot path (opening a call, applying an event) uses SQLAlchemy Core on one connection per
+    transaction: no ORM unit of work, no read transaction before a write, duplicates settled by
+    INSERT ... ON CONFLICT (sid) DO NOTHING (SQLite and PostgreSQL both have it)."""
+
     def __init__(self, session_factory: sessionmaker[Session]):
         self._sessions = session_factory
+        bind = session_factory.kw.get("bind")
+        self._engine: Engine | None = bind if isinstance(bind, Engine) else None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        if self._engine is not None:
+            with self._engine.begin() as conn:
+                yield conn
+        else:  # a session factory without an engine of its own
+            with self._sessions.begin() as session:
+                yield session.connection()
+
+    def _insert_call(self, conn: Connection, record: CallRecord) -> int | None:
+        """The new call's id, or None when a call with this sid exists (committed, or committed meanwhile)."""
+        statement = _INSERT_CALL["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+        return conn.execute(statement, _as_row(record)).scalar()
+
+    def _existing(self, conn: Connection, sid: str) -> CallRecord:
+        return _record(conn.execute(_CALL_BY_SID, {"sid": sid}).one()._mapping)
 
     def open_call(self, record: CallRecord, *, detail: dict[str, object]) -> tuple[CallRecord, bool]:
         """Insert the call with its `received` event; an existing sid is returned as it is."""
-        with self._sessions.begin() as session:
-            existing = session.scalar(select(CallRow).where(CallRow.sid == record.sid))
-            if existing is not None:
-                return _record(existing), False
-        try:
-            with self._sessions.begin() as session:
-                values = {k: _plain(v) for k, v in dataclasses.asdict(record).items()}
-                row = CallRow(**values)
-                session.add(row)
-                session.flush()
-                session.add(CallEventRow(call_id=row.id, at=_plain(record.received_at), kind=EventKind.RECEIVED.value,
-                                         detail=detail, dedupe="received"))
-                return _record(row), True
-        except IntegrityError:  # the same call opened concurrently by another process
-            with self._sessions.begin() as session:
-                row = session.scalars(select(CallRow).where(CallRow.sid == record.sid)).one()
-                return _record(row), False
+        with self._transaction() as conn:
+            call_id = self._insert_call(conn, record)
+            if call_id is None:  # the same call opened before, or concurrently by another process
+                return self._existing(conn, record.sid), False
+            conn.execute(_INSERT_EVENT, [_event(call_id, record.received_at, EventKind.RECEIVED, detail, "received")])
+            return _record(_as_row(record)), True
+
+    def open_identified(self, record: CallRecord, *, detail: dict[str, object], identified_at: datetime,
+                        identified: dict[str, object]) -> tuple[CallRecord, bool]:
+        """Insert a new call already in its identified state, with its `received` and `identified`
+        events, in one transaction: what open_call and then apply(IDENTIFIED) record, in one write.
+        An existing sid is left untouched and returned as it is, with False."""
+        with self._transaction() as conn:
+            call_id = self._insert_call(conn, record)
+            if call_id is None:
+                return self._existing(conn, record.sid), False
+            conn.execute(_INSERT_EVENT, [
+                _event(call_id, record.received_at, EventKind.RECEIVED, detail, "received"),
+                _event(call_id, identified_at, EventKind.IDENTIFIED, identified, None),
+            ])
+            return _record(_as_row(record)), True
 
     def get(self, sid: str) -> CallRecord | None:
         with self._sessions() as session:
@@ -85,21 +139,24 @@ class SqlCallStore:
         unknown = set(changes) - _FIELDS
         if unknown:
             raise ValueError(f"unknown call fields {sorted(unknown)}")
-        with self._sessions.begin() as session:
-            row = session.scalar(select(CallRow).where(CallRow.sid == sid).with_for_update())
+        with self._transaction() as conn:
+            row = conn.execute(select(_CALLS).where(_CALLS.c.sid == sid).with_for_update()).one_or_none()
             if row is None:
                 return None
-            if expect is not None and CallState(row.state) not in expect:
+            values = dict(row._mapping)
+            if expect is not None and CallState(values["state"]) not in expect:
                 return None
-            if dedupe is not None and session.scalar(
-                select(CallEventRow.id).where(CallEventRow.call_id == row.id, CallEventRow.dedupe == dedupe)
-            ):
+            call_id = values["id"]
+            if dedupe is not None and conn.execute(
+                select(_EVENTS.c.id).where(_EVENTS.c.call_id == call_id, _EVENTS.c.dedupe == dedupe)
+            ).first():
                 return None
-            session.add(CallEventRow(call_id=row.id, at=_plain(at), kind=event.value, detail=detail or {}, dedupe=dedupe))
-            for name, value in changes.items():
-                setattr(row, name, _plain(value))
-            session.flush()
-            return _record(row)
+            conn.execute(_INSERT_EVENT, [_event(call_id, at, event, detail or {}, dedupe)])
+            if changes:
+                plain = {name: _plain(value) for name, value in changes.items()}
+                conn.execute(update(_CALLS).where(_CALLS.c.id == call_id).values(plain))
+                values.update(plain)
+            return _record(values)
 
     def events(self, sid: str) -> list[CallEvent]:
         with self._sessions() as session:
