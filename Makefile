@@ -25,7 +25,7 @@ lint: $(STAMP) ## ruff on the code and the tests
 	@.venv/bin/ruff check callrouter workers twilio_emulator tests
 
 bench: $(STAMP) ## run tests/benchmarks/bench_*.py (BENCH=routing for one)
-	@bash scripts/install-deps.sh redis postgres
+	@bash scripts/install-deps.sh redis postgres wrk
 	@bash scripts/bench.sh
 
 deps: ## Debian packages for tests: redis-server, postgresql, chromium, chromium-driver

@@ -8,7 +8,7 @@
 # ASSUME_MISSING="a b"  treat these needs as missing (to exercise this script without uninstalling)
 set -euo pipefail
 
-KNOWN="python redis postgres chromium"
+KNOWN="python redis postgres chromium wrk"
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
@@ -32,6 +32,8 @@ packages_for() {
       if ((all)) || ! pg_bin initdb || ! pg_bin pg_ctl || ! id -u postgres >/dev/null 2>&1 || ! have runuser; then
         echo postgresql
       fi ;;
+    wrk)  # the load generator of the webhook benchmark
+      if ((all)) || ! have wrk; then echo wrk; fi ;;
     chromium)  # headless browser tests; fonts-liberation is a recommend we skip otherwise
       if ((all)) || ! have chromium; then echo chromium fonts-liberation; fi
       if ((all)) || ! have chromedriver; then echo chromium-driver; fi ;;
