@@ -13,13 +13,12 @@ from datetime import datetime, timedelta
 
 import phonenumbers
 
-from callrouter.domain import ivr
 from callrouter.domain.callbacks import Callback, CallbackOrigin, CallbackState, router_member, slots
 from callrouter.domain.calls import CallRecord, CallState, EventKind, Outcome
 from callrouter.domain.voice import Dial, Gather, Hangup, Leave, Pause, Play, Record, Redirect, Say, VoiceReply
 from callrouter.services import callbacks as service
 from callrouter.services.opening import spoken_moment
-from callrouter.services.queue_flow import ms, topic_name
+from callrouter.services.queue_flow import topic_name
 from callrouter.services.voice import VoiceDeps, stale
 
 log = logging.getLogger("callrouter.callbacks")
@@ -303,5 +302,3 @@ def liaison_leg_status(deps: VoiceDeps, *, callback_id: int, attempt: int, statu
         return
     service.release(deps, organisation=callback.organisation, liaison_id=callback.liaison_id, member=member)
 
-
-__all__ = ["ms", "ivr"]
