@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -69,6 +70,22 @@ class Settings(BaseSettings):
     # left out of the service level; "answered within T" is counted for each T.
     stats_short_abandon_seconds: int = Field(5, ge=0)
     stats_answer_thresholds_seconds: list[int] = Field(default_factory=lambda: [20, 60, 120])
+    # Figures per individual liaison are employee monitoring under the AVG: off unless switched on
+    # (with the works council's consent and a DPIA); the drill-down then shows liaison names too.
+    stats_per_liaison: bool = False
+    # Multi-organisation cases: calls of one caseworker without a case reference within this many
+    # minutes of each other form one case (with a reference: the same reference forms the case).
+    case_window_minutes: int = Field(30, ge=1, le=1440)
+    # Supervisor wallboard: the live figures refresh this often (UX: every 5-15 s).
+    wallboard_refresh_seconds: int = Field(10, ge=5, le=15)
+    # Dashboard targets, JSON {"figure": [good, attention]} overriding the defaults in
+    # callrouter/web/dashboard/figures.py (DashboardTargets); e.g. {"service_level": [0.85, 0.75]}.
+    dashboard_targets: str = "{}"
+
+    # Demo day only (refused in production): the service's clock starts at this moment and runs
+    # demo_time_scale times as fast as real time, so `callrouter demo day` can play a day in a minute.
+    demo_clock_start: datetime | None = None
+    demo_time_scale: float = Field(1.0, gt=0, le=10000)
 
     # Waiting announcements (UX defaults)
     announce_wait_after_seconds: int = 30
@@ -103,6 +120,9 @@ class Settings(BaseSettings):
             "OIDC_PROVIDERS": DEV_OIDC_SECRET in self.oidc_providers.get_secret_value(),
         }
         bad = [name for name, is_default in defaults.items() if is_default]
+        if self.demo_clock_start is not None or self.demo_time_scale != 1.0:
+            raise InsecureSettings("refusing to start in production with a demo clock (CALLROUTER_DEMO_CLOCK_START, "
+                                   "CALLROUTER_DEMO_TIME_SCALE)")
         if bad:
             names = ", ".join(f"CALLROUTER_{name}" for name in bad)
             raise InsecureSettings(f"refusing to start in production with default secrets: {names}")
