@@ -6,6 +6,7 @@ import typer
 
 from callrouter.cli_demo import app as demo_app
 from callrouter.cli_directory import app as directory_app
+from callrouter.cli_retention import app as retention_app
 from callrouter.cli_staff import app as staff_app
 from callrouter.config import Settings
 
@@ -17,6 +18,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(live_app, name="live")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
+app.add_typer(retention_app, name="retention")
 
 
 @db_app.command("upgrade")

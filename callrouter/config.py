@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     announce_every_seconds: int = 90
     hold_music_url: str = ""
 
+    # Retention (docs/privacy.md): days each category of personal data is kept; a job enforces it.
+    retention_callback_number_days: int = Field(7, ge=1)
+    retention_voice_message_days: int = Field(7, ge=1)
+    retention_conversation_note_days: int = Field(90, ge=1)
+    retention_call_record_days: int = Field(400, ge=1)
+
     # Webhook replay window: the same signed request within it has one effect.
     replay_window_seconds: int = 3600
 

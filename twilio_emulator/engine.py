@@ -42,6 +42,7 @@ class Engine:
         self.phones: dict[str, Phone] = {}
         self.queues: dict[str, CallQueue] = {}
         self.recordings: dict[str, Recording] = {}
+        self.deleted_recordings: list[str] = []  # sids deleted through the REST API, in order
         self.dial_counts: Counter[str] = Counter()
         self.webhooks: WebhookClient | None = None
         self.base_url = ""

@@ -225,3 +225,18 @@ async def fetch_recording(account_sid: str, name: str, request: Request) -> Resp
         # Only WAV is emulated (no .mp3); an empty or unfinished recording has no audio.
         return _not_found(request)
     return Response(recording.wav(), media_type="audio/x-wav")
+
+
+@router.delete("/Recordings/{name}")
+async def delete_recording(account_sid: str, name: str, request: Request) -> Response:
+    """DELETE …/Recordings/{sid}.json: 204 with no body; 404 (20404) when there is no such recording."""
+    if (denied := _check_auth(request, account_sid)) is not None:
+        return denied
+    engine = _engine(request)
+    sid = name.partition(".")[0]
+    with engine.lock:
+        recording = engine.recordings.pop(sid, None)
+    if recording is None:
+        return _not_found(request)
+    engine.deleted_recordings.append(sid)
+    return Response(status_code=204)

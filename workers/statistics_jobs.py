@@ -24,7 +24,8 @@ def policy_from(settings: Settings) -> StatsPolicy:
 def deps() -> statistics.StatsDeps:
     app = container()
     return statistics.StatsDeps(store=SqlStatsStore(app.sessions), clock=SystemClock(),
-                                policy=policy_from(app.settings), zone=ZoneInfo(app.settings.timezone))
+                                policy=policy_from(app.settings), zone=ZoneInfo(app.settings.timezone),
+                                history_kept_days=app.settings.retention_call_record_days)
 
 
 def rollup_recent() -> int:

@@ -53,3 +53,21 @@ class TwilioCalls:
             status_callback_event=["initiated", "ringing", "answered", "completed"],
         )
         return str(call.sid)
+
+
+class TwilioRecordings:
+    """Deletes recordings (callback voice messages) when their retention period has passed."""
+
+    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str):
+        http = None if api_base_url.rstrip("/") == TWILIO_API else BaseUrlHttpClient(api_base_url, timeout=10)
+        self._client = Client(account_sid, auth_token, http_client=http)
+
+    def delete_recording(self, sid: str) -> bool:
+        """True when Twilio deleted it (204) or no longer has it (404); other errors raise."""
+        try:
+            self._client.recordings(sid).delete()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return True
+            raise
+        return True

@@ -62,6 +62,24 @@ class StatsDeps:
     clock: Clock
     policy: StatsPolicy = field(default_factory=StatsPolicy)
     zone: ZoneInfo = AMSTERDAM
+    # Calls older than this many days are deleted by the retention job; their intervals keep the
+    # rollup rows they had and are never recomputed (that would replace the counts by nothing).
+    history_kept_days: int | None = None
+
+
+class IntervalRetired(StatsQueryInvalid):
+    """A rollup asked for an interval whose calls the retention job has deleted."""
+
+    def __init__(self, start: datetime):
+        super().__init__("since", f"The interval at {start.isoformat()} is past the call-record retention; "
+                                  "its rollups are final.")
+
+
+def _retired(deps: StatsDeps, start: datetime) -> bool:
+    if deps.history_kept_days is None:
+        return False
+    # A day's margin: the retention job deletes calls by arrival, an interval holds calls that arrived in it.
+    return start < deps.clock.now() - timedelta(days=deps.history_kept_days - 1)
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,8 @@ def rollup_interval(deps: StatsDeps, *, start: datetime) -> int:
     """Recompute the interval that starts at `start` (a boundary); the number of rows it has now."""
     if interval_start(start, zone=deps.zone) != start:
         raise ValueError(f"{start.isoformat()} is not the start of a 15-minute interval")
+    if _retired(deps, start):
+        raise IntervalRetired(start)
     day, hour = local_day_and_hour(start, zone=deps.zone)
     policy = deps.policy
 
@@ -96,6 +116,8 @@ def rollup_since(deps: StatsDeps, *, since: datetime, until: datetime | None = N
     end = (until or deps.clock.now()) + timedelta(microseconds=1)
     count = 0
     for start in intervals(start=since, end=end, zone=deps.zone):
+        if _retired(deps, start):
+            continue
         rollup_interval(deps, start=start)
         count += 1
     log.info("stats.rollup since=%s intervals=%s", since.isoformat(), count)

@@ -216,3 +216,34 @@ def test_a_phone_speaks_into_a_record_on_its_leg(app: CustomerApp, emulator: Emu
     assert recorded["CallSid"] == leg.sid and recorded["To"] == LIAISON
     assert recorded["RecordingDuration"] == "3" and recorded["Digits"] == "#"
     assert leg.events("record_ended")[0]["duration"] == 3
+
+
+def test_a_recording_deleted_through_the_rest_api_is_gone(app: CustomerApp, emulator: Emulator) -> None:
+    app.routes["/twiml/voice"] = lambda r: '<Response><Record action="recorded" maxLength="10"/></Response>'
+    app.routes["/twiml/recorded"] = lambda r: "<Response><Hangup/></Response>"
+    emulator.place_call(CALLER, LINE, CallerScript(record=[2])).wait_until_ended()
+    recorded, = app.to("/twiml/recorded")
+    sid = recorded["RecordingSid"]
+    client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=rewriting_http_client(emulator.base_url))
+
+    assert client.recordings(sid).delete() is True  # 204, as Twilio answers
+    assert emulator.engine.deleted_recordings == [sid]
+    assert httpx.get(recorded["RecordingUrl"], auth=(ACCOUNT_SID, AUTH_TOKEN)).status_code == 404
+    with pytest.raises(Exception) as gone:
+        client.recordings(sid).delete()
+    assert getattr(gone.value, "status", None) == 404 and getattr(gone.value, "code", None) == 20404
+
+
+def test_the_retention_job_s_twilio_adapter_deletes_through_the_rest_api(app: CustomerApp, emulator: Emulator) -> None:
+    from callrouter.adapters.twilio_rest import TwilioRecordings
+
+    app.routes["/twiml/voice"] = lambda r: '<Response><Record action="recorded" maxLength="10"/></Response>'
+    app.routes["/twiml/recorded"] = lambda r: "<Response><Hangup/></Response>"
+    emulator.place_call(CALLER, LINE, CallerScript(record=[2])).wait_until_ended()
+    sid = app.to("/twiml/recorded")[0]["RecordingSid"]
+    recordings = TwilioRecordings(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=emulator.base_url)
+    assert recordings.delete_recording(sid) is True
+    assert recordings.delete_recording(sid) is True  # already gone (404): nothing left to do
+    assert emulator.engine.deleted_recordings == [sid]
+    with pytest.raises(Exception):  # noqa: B017 - a wrong token is an error, not "gone"
+        TwilioRecordings(account_sid=ACCOUNT_SID, auth_token="wrong", api_base_url=emulator.base_url).delete_recording(sid)

@@ -1,0 +1,38 @@
+"""`callrouter retention ...`: what personal data is kept for how long, and applying it now."""
+
+from __future__ import annotations
+
+import typer
+
+from callrouter.config import Settings
+from callrouter.domain.retention import RULES
+
+app = typer.Typer(help="Retention of personal data (docs/privacy.md).", no_args_is_help=True)
+
+
+@app.command("show")
+def show() -> None:
+    """Each category of personal data: where it is, why, and how long it is kept (from the settings)."""
+    from workers.retention_jobs import policy_from
+
+    days = policy_from(Settings()).days()
+    for rule in RULES:
+        typer.echo(f"{rule.category.value}: {days[rule.category]} days after {rule.counted_from}")
+        typer.echo(f"  where:   {rule.where}\n  purpose: {rule.purpose}\n  then:    {rule.action}")
+
+
+@app.command("run")
+def run(dry_run: bool = typer.Option(False, "--dry-run", help="Count what is due; change nothing.")) -> None:
+    """Apply every retention rule once (the cron worker does this every hour)."""
+    from callrouter.adapters.sql.engine import make_engine, make_session_factory
+    from callrouter.services.retention import run_retention
+    from workers.retention_jobs import deps_for
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        report = run_retention(deps_for(settings, make_session_factory(engine)), dry_run=dry_run)
+    finally:
+        engine.dispose()
+    for name, value in report.as_dict().items():
+        typer.echo(f"{name}: {value}")
