@@ -8,15 +8,19 @@ SHELL := /bin/bash
 VENV  := .venv
 STAMP := $(VENV)/.callrouter-installed
 PYTEST_ARGS ?=
+DEMO_DAY_ARGS ?=
 
-.PHONY: help run test lint bench deps venv clean
+.PHONY: help run demo-day test lint bench deps venv clean
 
 help: ## list the targets
 	@echo "make <target>:"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  \1\t/' | expand -t 10
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  \1\t/' | expand -t 12
 
 run: $(STAMP) ## start Redis, migrate, load demo/directory.yaml, run web + worker + emulator
 	@bash scripts/run.sh
+
+demo-day: $(STAMP) ## play a working day at high speed into the dashboard (make run's Redis and database; DEMO_DAY_ARGS=--help)
+	@.venv/bin/callrouter db upgrade >/dev/null && .venv/bin/callrouter demo day $(DEMO_DAY_ARGS)
 
 test: deps $(STAMP) ## install what is missing, then run all tests (PYTEST_ARGS=... for pytest)
 	@bash scripts/test.sh $(PYTEST_ARGS)

@@ -3,34 +3,106 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import redis as redis_lib
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from callrouter.adapters import redis_keys
 from callrouter.adapters.dutch_holidays import DutchHolidays
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.redis_guard import RedisGuard
+from callrouter.adapters.redis_live_counters import RedisLiveCounters
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.rq_jobs import RqJobs
 from callrouter.adapters.sql.call_repository import SqlCallStore, SqlPresenceStore
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
+from callrouter.adapters.sql.case_repository import SqlCaseStore
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
+from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.adapters.twilio_rest import TwilioCalls
 from callrouter.config import Settings
+from callrouter.domain.cases import CasePolicy
+from callrouter.domain.statistics import StatsPolicy
 from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.voice import VoiceDeps
+from callrouter.services.wallboard import LiveBoard, LivePolicy
 
 log = logging.getLogger("callrouter")
+DEMO_ANCHOR_TTL_SECONDS = 7 * 24 * 3600
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def real_moment(self, at: datetime) -> datetime:
+        """When `at` (a moment of this clock) happens in real time: the same moment."""
+        return at
+
+
+class ScaledClock:
+    """Demo only (`callrouter demo day`): virtual time that reads `start` at the real moment `anchor()`
+    (a Unix time) and runs `scale` times as fast as real time; tz-aware UTC.
+
+    Every process of one demo stack must agree on the anchor, so it is read once, lazily, from a
+    callable (bootstrap: a Redis key shared by the web, the worker and the demo driver).
+    """
+
+    def __init__(self, *, start: datetime, scale: float, anchor: Callable[[], float],
+                 real_time: Callable[[], float] = time.time):
+        if start.tzinfo is None:
+            raise ValueError("the demo clock's start needs a time zone")
+        if scale <= 0:
+            raise ValueError("the demo clock's scale must be positive")
+        self.start = start.astimezone(UTC)
+        self.scale = scale
+        self._anchor_source = anchor
+        self._anchor: float | None = None
+        self._real_time = real_time
+
+    def anchor(self) -> float:
+        if self._anchor is None:
+            self._anchor = float(self._anchor_source())
+        return self._anchor
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(self._real_time() - self.anchor()) * self.scale)
+
+    def real_moment(self, at: datetime) -> datetime:
+        """The real moment at which this clock reads `at` (for RQ's enqueue_at, which runs on real time)."""
+        return datetime.fromtimestamp(self.anchor() + (at - self.start).total_seconds() / self.scale, UTC)
+
+
+def shared_anchor(redis: redis_lib.Redis, *, start: datetime, scale: float) -> Callable[[], float]:
+    """The real moment the demo clock started, kept in Redis: the first process to ask sets it to now."""
+    key = redis_keys.demo_clock_anchor(start=start.astimezone(UTC).isoformat(), scale=scale)
+
+    def read() -> float:
+        redis.set(key, repr(time.time()), nx=True, ex=DEMO_ANCHOR_TTL_SECONDS)
+        value = redis.get(key)
+        return float(value) if value is not None else time.time()
+
+    return read
+
+
+def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | ScaledClock:
+    """The real clock, or with CALLROUTER_DEMO_CLOCK_START the demo clock (a naive start is local time)."""
+    start = settings.demo_clock_start
+    if start is None:
+        return SystemClock()
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=ZoneInfo(settings.timezone))
+    log.info("demo.clock start=%s scale=%s", start.isoformat(), settings.demo_time_scale)
+    return ScaledClock(start=start, scale=settings.demo_time_scale,
+                       anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale))
 
 
 @dataclass
@@ -53,6 +125,7 @@ def build(settings: Settings) -> Container:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30)
+    clock = clock_for(settings, redis)
     router = RedisRouter(redis, widen_after_ms=int(settings.widen_after_seconds * 1000),
                          citizen_promote_after_ms=int(settings.citizen_promote_after_seconds * 1000))
     directory = SqlDirectory(sessions, ttl_seconds=settings.directory_cache_seconds)
@@ -65,16 +138,22 @@ def build(settings: Settings) -> Container:
     voice = VoiceDeps(
         flows=flows, directory=directory, calls=SqlCallStore(sessions), router=router,
         presence=SqlPresenceStore(sessions), telephony=telephony, guard=guard, pins=Argon2Pins(),
-        clock=SystemClock(), pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        clock=clock, pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
         holidays=DutchHolidays(), general_public_phone=settings.general_public_phone,
         dial_timeout_seconds=settings.dial_timeout_seconds, widen_after_seconds=settings.widen_after_seconds,
         announce_every_seconds=settings.announce_every_seconds, hold_music_url=settings.hold_music_url,
         wrap_up_seconds=settings.wrap_up_seconds,
-        callbacks=SqlCallbackStore(sessions), jobs=RqJobs(redis),
+        callbacks=SqlCallbackStore(sessions), jobs=RqJobs(redis, real_moment=clock.real_moment),
         callback_policy=CallbackPolicy(
             max_attempts=settings.callback_max_attempts, retry_delay_seconds=settings.callback_retry_delay_seconds,
             expiry_hours=settings.callback_expiry_hours, offer_after_seconds=settings.callback_offer_after_seconds,
             postpone_seconds=settings.callback_postpone_seconds,
             auto_after_abandon_seconds=settings.auto_callback_after_abandon_seconds),
+        live=LiveBoard(RedisLiveCounters(redis), record=SqlStatsStore(sessions), policy=LivePolicy(
+            zone=ZoneInfo(settings.timezone), stats=StatsPolicy(
+                short_abandon_seconds=settings.stats_short_abandon_seconds,
+                answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds)))),
+        cases=SqlCaseStore(sessions, zone=ZoneInfo(settings.timezone),
+                           policy=CasePolicy(window=timedelta(minutes=settings.case_window_minutes))),
     )
     return Container(settings, engine, sessions, redis, router, directory, voice)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from callrouter.config import Settings
+from callrouter.config import REPO_ROOT, Settings
 
 app = typer.Typer(help="The local demo: emulator settings, liaisons on duty, a test call.", no_args_is_help=True)
 WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -110,3 +110,50 @@ def call(
             return
         time.sleep(0.5)
     typer.echo("the call is still going on", err=True)
+
+
+@app.command("day")
+def day(
+    date_: str = typer.Option("", "--date", help="The day to play, YYYY-MM-DD (default: the last weekday before today)."),
+    scale: float = typer.Option(720.0, min=1, max=10000, help="Virtual seconds per real second (720: the day in ~45 s)."),
+    calls: int = typer.Option(250, min=0, max=5000, help="Calls that arrive during the day."),
+    seed: int = typer.Option(1, help="The same seed plays the same day (arrivals, topics, behaviour)."),
+    shape: Path = typer.Option(REPO_ROOT / "demo" / "demo_day.yaml",
+                               help="The day's shape: arrivals by hour, topic mix, shifts."),
+    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when the database has calls on that day."),
+) -> None:
+    """Play a realistic working day through the Twilio emulator at high speed and fill the dashboard with it."""
+    from datetime import date as date_type
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from callrouter.adapters.sql.engine import make_engine, make_session_factory
+    from callrouter.demo_day import DayShapeInvalid
+    from callrouter.demo_day_run import DemoDayRefused, calls_on, dashboard_url, default_day, run_demo_day
+
+    settings = Settings()
+    zone = ZoneInfo(settings.timezone)
+    try:
+        chosen = date_type.fromisoformat(date_) if date_ else default_day(datetime.now(zone).date())
+    except ValueError:
+        raise typer.BadParameter(f"{date_!r} is not a date (YYYY-MM-DD)", param_hint="--date") from None
+    if not shape.is_file():
+        raise typer.BadParameter(f"{shape} does not exist", param_hint="--shape")
+    if if_empty:
+        engine = make_engine(settings.database_url)
+        already = calls_on(make_session_factory(engine), chosen, zone)
+        engine.dispose()
+        if already:
+            typer.echo(f"demo day: {chosen} already has {already} call(s); nothing played. "
+                       f"Dashboard: {dashboard_url(settings, chosen)}")
+            return
+    try:
+        summary = run_demo_day(settings, day=chosen, calls=calls, seed=seed, scale=scale, shape_path=shape,
+                               say=lambda text: typer.echo(f"demo day: {text}"))
+    except (DemoDayRefused, DayShapeInvalid) as exc:
+        typer.echo(f"demo day: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.unsettled:
+        typer.echo(f"demo day: {summary.unsettled} call(s) of the day did not end", err=True)

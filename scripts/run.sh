@@ -96,6 +96,33 @@ for who in uwv-jan:UWV duo-eva:DUO; do
 done
 callrouter staff grant --issuer "http://127.0.0.1:$OIDC_PORT" --subject beheer --role admin
 
+# The demo day: once the live workers are up, a working day (yesterday, or the last weekday) is played
+# through the emulator at high speed and rolled up, so the dashboard has figures within a minute.
+# Skipped when that day already has calls (a second `make run`) or with DEMO_DAY=0; a failure is
+# logged and leaves the stack running.
+start_demo_day() {
+  [[ ${DEMO_DAY:-1} == 0 ]] && return 0
+  echo "  Filling the dashboard with a demo working day in the background (about a minute; log: var/demo-day.log)."
+  echo
+  (
+    python - "$CALLROUTER_REDIS_URL" <<'PY' || true
+import sys, time
+import redis
+from rq import Worker
+conn = redis.Redis.from_url(sys.argv[1])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and not Worker.all(connection=conn):
+    time.sleep(0.5)
+time.sleep(1)
+PY
+    if callrouter demo day --if-empty >var/demo-day.log 2>&1; then
+      sed -e 's/^/make run: /' var/demo-day.log
+    else
+      echo "make run: the demo day failed (the service runs on); see var/demo-day.log" >&2
+    fi
+  ) &
+}
+
 say "callrouter is starting (Ctrl-C stops it)"
 cat <<TXT
   service          $CALLROUTER_PUBLIC_URL
@@ -108,5 +135,6 @@ cat <<TXT
   Try a call (in another terminal):  .venv/bin/callrouter demo call
 TXT
 echo
+start_demo_day
 # honcho gives each process PORT=base+100*n: web comes first in the Procfile and gets $PORT.
 honcho start --procfile Procfile --port "$PORT"

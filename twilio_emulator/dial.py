@@ -152,7 +152,10 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Any:
                 for leg in legs:
                     if leg.answered_at is None:
                         engine.hangup(leg, "no-answer", by="timeout")
-                continue
+                # Each leg has news now: "ended" for those hung up, and for a leg that answered just
+                # as the timeout fired, its "answered" (the timed-out get() left it in the queue).
+                # Wait for it: looping without awaiting would spin forever and freeze the emulator.
+                left = None
             try:
                 kind, leg = await asyncio.wait_for(attempt.news.get(), left)
             except TimeoutError:

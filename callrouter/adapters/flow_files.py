@@ -36,8 +36,12 @@ CALLBACK_PROMPTS = {
     "callback_liaison_intro": {"location", "organisation", "topic"}, "callback_liaison_message": set(),
     "callback_liaison_choice": set(), "callback_liaison_no_answer": set(), "callback_liaison_postponed": set(),
 }
+CASE_REFERENCE_PROMPTS = {
+    "case_reference_question": set(), "case_reference_citizen_number": set(), "case_reference_wrong": set(),
+    "case_reference_skipped": set(),
+}
 TOP_KEYS = {"flow", "line_kind", "steps", "keys", "timeout_seconds", "max_tries",
-            "organisation_page_size", "callbacks", "prompts"}
+            "organisation_page_size", "callbacks", "case_reference", "prompts"}
 
 
 class FlowFileError(Exception):
@@ -56,10 +60,13 @@ def _mapping(node: yaml.Node) -> dict[str, yaml.Node]:
     return {str(k.value): v for k, v in node.value}
 
 
-def allowed_prompts(steps: tuple[str, ...], *, callbacks: bool = False) -> dict[str, set[str]]:
+def allowed_prompts(steps: tuple[str, ...], *, callbacks: bool = False,
+                    case_reference: bool = False) -> dict[str, set[str]]:
     wanted = dict(COMMON_PROMPTS)
     if callbacks:
         wanted.update(CALLBACK_PROMPTS)
+    if case_reference:
+        wanted.update(CASE_REFERENCE_PROMPTS)
     for step in steps:
         wanted.update(STEP_PROMPTS.get(step, {}))
     if "identify" not in steps:
@@ -132,7 +139,12 @@ def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
     callbacks = scalar("callbacks", "false").lower()
     if callbacks not in ("true", "false"):
         fault(top["callbacks"], "callbacks must be true or false")
-    wanted = allowed_prompts(steps, callbacks=callbacks == "true")
+    case_reference = scalar("case_reference", "false").lower()
+    if case_reference not in ("true", "false"):
+        fault(top["case_reference"], "case_reference must be true or false")
+    elif case_reference == "true" and "identify" not in steps:
+        fault(top["case_reference"], "case_reference needs the identify step: only a known caseworker has a case")
+    wanted = allowed_prompts(steps, callbacks=callbacks == "true", case_reference=case_reference == "true")
     for language, table_node in _mapping(top["prompts"]).items():
         table: dict[str, str] = {}
         for key, node in _mapping(table_node).items():
@@ -164,7 +176,8 @@ def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
         name=scalar("flow", ""), line_kind=scalar("line_kind", ""), steps=steps, prompts=prompts,
         person_key=keys["person"], repeat_key=keys["repeat"], language_key=keys["language"],
         timeout_seconds=integer("timeout_seconds", 8), max_tries=integer("max_tries", 3),
-        organisation_page_size=integer("organisation_page_size", 3), callbacks=callbacks == "true", source=source,
+        organisation_page_size=integer("organisation_page_size", 3), callbacks=callbacks == "true",
+        case_reference=case_reference == "true", source=source,
     )
     if problems:
         return None, problems

@@ -116,3 +116,27 @@ def announced(call_sid: str) -> str:
 def webhook_replay(digest: str) -> str:
     """A webhook request seen in the replay window, with its response once there is one."""
     return f"{PREFIX}:guard:replay:{digest}"
+
+
+# -- wallboard (live figures) ---------------------------------------------------------------------
+# Under the organisation's hash tag, so one script counts a call and updates the waiting index
+# together on a Redis Cluster too. Day keys expire after about two days.
+
+def live_waiting(org: str) -> str:
+    """Hash call_sid -> JSON {d: [org, topic, location, line kind], q: queued at ms}: the wallboard's waiting calls."""
+    return f"{_org(org)}:live:waiting"
+
+
+def live_counts(org: str, day: str) -> str:
+    """Hash "org|topic|location|line kind|metric" -> count, for calls that arrived on the local day (yyyy-mm-dd)."""
+    return f"{_org(org)}:live:{day}:counts"
+
+
+def live_counted(org: str, day: str) -> str:
+    """Set of "call_sid|metric" already counted on the day: a repeated webhook never counts twice."""
+    return f"{_org(org)}:live:{day}:counted"
+
+
+def demo_clock_anchor(*, start: str, scale: float) -> str:
+    """Demo only: the real Unix time at which the demo clock (start, scale) read `start`, shared by its processes."""
+    return f"{PREFIX}:demo-clock:{start}:{scale:g}"

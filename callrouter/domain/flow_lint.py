@@ -76,6 +76,7 @@ def lint_flow(flow: Flow) -> list[Finding]:
             if long_words:
                 found.append(Finding(f"prompts.{language}.{key}", f"prompt {language}.{key}: long words {long_words}; use common, short words"))
 
+    found += _case_reference_findings(flow)
     worst = [Choice(str(i), WORST_CASE_NAMES[i % len(WORST_CASE_NAMES)]) for i in range(7)]
     for step in menus:
         for language in flow.languages:
@@ -87,4 +88,21 @@ def lint_flow(flow: Flow) -> list[Finding]:
                 seconds = sum(speech_seconds(s.text) for s in said)
                 if seconds > MAX_MENU_SECONDS:
                     found.append(Finding(f"prompts.{language}.option", f"the {step} menu ({language}, page {page + 1}) takes about {seconds:.0f} s with long names: keep a menu under {MAX_MENU_SECONDS:.0f} s"))
+    return found
+
+
+def _case_reference_findings(flow: Flow) -> list[Finding]:
+    """The case-reference step: a refusal or a 'try again' plus the question stays under a menu's time."""
+    found: list[Finding] = []
+    if not flow.case_reference:
+        return found
+    if "identify" not in flow.steps:
+        found.append(Finding("case_reference", "case_reference needs the identify step"))
+    for language, table in flow.prompts.items():
+        question = table.get("case_reference_question", "")
+        for lead in ("case_reference_citizen_number", "case_reference_wrong"):
+            seconds = speech_seconds(table.get(lead, "")) + speech_seconds(question)
+            if seconds > MAX_MENU_SECONDS:
+                found.append(Finding(f"prompts.{language}.{lead}", f"prompt {language}.{lead} with the question "
+                                     f"takes about {seconds:.0f} s: keep it under {MAX_MENU_SECONDS:.0f} s"))
     return found

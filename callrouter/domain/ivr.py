@@ -16,6 +16,9 @@ from callrouter.domain.voice import Say
 STEPS = ("identify", "organisation", "topic", "queue")
 MENU_STEPS = ("organisation", "topic")
 MAX_OPTIONS = 4
+CASE_REFERENCE_STEP = "case_reference"  # the optional step after identification (Flow.case_reference)
+CASE_REFERENCE_TIMEOUT = 5  # seconds of silence that end the entry (or mean: no reference)
+CASE_REFERENCE_TRIES = 2  # a refused or malformed reference is asked once more, then the call goes on
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Flow:
     max_tries: int = 3
     organisation_page_size: int = 3
     callbacks: bool = False  # offer callbacks (while waiting, when closed, when nobody is on duty)
+    case_reference: bool = False  # after identification, ask for the counter's own case reference (optional)
     source: str = ""  # file the flow came from, for messages
 
     @property

@@ -37,7 +37,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Category.CONVERSATION_NOTE, "conversation_outcomes.note",
          "the liaison's follow-up of a conversation", "the outcome was recorded",
          "note emptied (the outcome itself stays with the call record)"),
-    Rule(Category.CALL_RECORD, "calls, call_events, conversation_outcomes, closed callbacks and their events",
+    Rule(Category.CALL_RECORD, "calls, call_events, conversation_outcomes, closed callbacks and their events, "
+                               "cases (with their case-reference pseudonym) once no call is left in them",
          "drill-down behind the figures, complaints, audit", "the call arrived",
          "deleted; the 15-minute rollups keep the counts, which hold no personal data"),
 )

@@ -5,7 +5,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from callrouter.adapters.sql import call_tables, callback_tables, directory_tables, staff_tables, stats_tables  # noqa: F401 - register tables
+from callrouter.adapters.sql import (  # noqa: F401 - register tables
+    call_tables,
+    callback_tables,
+    case_tables,
+    directory_tables,
+    staff_tables,
+    stats_tables,
+)
 from callrouter.adapters.sql.base import Base
 from callrouter.adapters.sql.engine import make_engine
 from callrouter.config import Settings

@@ -1,15 +1,25 @@
-"""Rebuild Redis's live state from SQL: every waiting call and every liaison's presence."""
+"""Rebuild Redis's live state from SQL: every waiting call, every liaison's presence, the wallboard's counters."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from callrouter.domain.callbacks import CallbackState, router_member
-from callrouter.domain.calls import CallState
+from callrouter.domain.calls import CallRecord, CallState
 from callrouter.domain.queueing import CallClass, CallSnapshot, LiaisonSnapshot, OrgSnapshot, Presence
+from callrouter.domain.statistics_intervals import day_start
+from callrouter.domain.statistics_totals import DIMENSION_NAMES
+from callrouter.services import statistics
+from callrouter.services.ports import LiveDims, LiveWaiting
 from callrouter.services.queue_flow import ms
 from callrouter.services.voice import VoiceDeps
+from callrouter.services.wallboard import ABANDONED, ANSWERED, OFFERED, SHORT, WITHIN, dims_of, local_day
+
+WAITING = frozenset({CallState.QUEUED, CallState.OFFERED})
+SYNC_MARGIN = timedelta(seconds=60)  # a call queued since the SQL read is not in it: leave recent entries be
 
 
 @dataclass(frozen=True)
@@ -55,4 +65,69 @@ def rebuild_live_state(deps: VoiceDeps) -> RebuildReport:
     orgs = sorted(set(by_org) | set(liaisons))
     deps.router.rebuild(snapshots=[OrgSnapshot(org=o, calls=tuple(by_org[o]), liaisons=tuple(liaisons[o]))
                                    for o in orgs])
+    rebuild_live_counters(deps, open_calls=calls)
     return RebuildReport(len(orgs), sum(len(v) for v in by_org.values()), sum(len(v) for v in liaisons.values()))
+
+
+# -- the wallboard ----------------------------------------------------------------------------------
+
+def _waiting_by_org(calls: Sequence[CallRecord]) -> dict[str, list[LiveWaiting]]:
+    waiting: dict[str, list[LiveWaiting]] = defaultdict(list)
+    for call in calls:
+        if call.state in WAITING and call.organisation and call.queued_at:
+            waiting[call.organisation].append((call.sid, dims_of(call), ms(call.queued_at)))
+    return waiting
+
+
+def todays_counts(deps: VoiceDeps, *, now: datetime) -> dict[str, dict[LiveDims, dict[str, int]]]:
+    """Today's wallboard counts per organisation, from SQL: today's rollups recomputed from the event log
+    (idempotent), then read, so they follow the history's definitions exactly."""
+    board = deps.live
+    if board is None or board.record is None:
+        return {}
+    zone = board.policy.zone
+    day = local_day(now, zone)
+    stats = statistics.StatsDeps(store=board.record, clock=deps.clock, policy=board.policy.stats, zone=zone)
+    statistics.rollup_since(stats, since=day_start(day, zone=zone), until=now)
+    counts: dict[str, dict[LiveDims, dict[str, int]]] = defaultdict(dict)
+    for row in statistics.view(stats, grain="day", first_day=day, last_day=day, by=DIMENSION_NAMES):
+        d = row.dimensions
+        dims: LiveDims = (d["organisation"], d["topic"], d["location"], d["line_kind"])
+        t = row.totals
+        if dims[0]:
+            counts[dims[0]][dims] = {OFFERED: t.offered, ANSWERED: t.answered,
+                                     WITHIN: t.within.get(board.policy.answer_within_seconds, 0),
+                                     ABANDONED: t.abandoned, SHORT: t.short_abandoned}
+    return counts
+
+
+def rebuild_live_counters(deps: VoiceDeps, *, open_calls: Sequence[CallRecord] | None = None) -> int:
+    """Replace the wallboard's counts of today and its waiting calls with what SQL says; organisations written."""
+    board = deps.live
+    if board is None:
+        return 0
+    now = deps.clock.now()
+    calls = deps.calls.calls_in_states(WAITING) if open_calls is None else open_calls
+    waiting = _waiting_by_org(calls)
+    counts = todays_counts(deps, now=now)
+    orgs = sorted(set(waiting) | set(counts) | {o.code for o in deps.directory.all_organisations()})
+    day = local_day(now, board.policy.zone)
+    for org in orgs:
+        board.counters.replace(organisation=org, day=day, counts=counts.get(org, {}), waiting=waiting.get(org, []))
+    return len(orgs)
+
+
+def sync_live_waiting(deps: VoiceDeps, *, open_calls: Sequence[CallRecord], read_at: datetime) -> tuple[int, int]:
+    """Repair the wallboard's waiting calls (a count lost to a crash): add what SQL says waits, drop what
+    no longer does. Returns (added, removed)."""
+    board = deps.live
+    if board is None:
+        return 0, 0
+    waiting = _waiting_by_org(open_calls)
+    orgs = sorted(set(waiting) | {o.code for o in deps.directory.all_organisations()})
+    added = removed = 0
+    for org in orgs:
+        a, r = board.counters.sync_waiting(organisation=org, waiting=waiting.get(org, []),
+                                           before_ms=ms(read_at - SYNC_MARGIN))
+        added, removed = added + a, removed + r
+    return added, removed

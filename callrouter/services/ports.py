@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
 from callrouter.domain.callbacks import Callback, CallbackState
@@ -88,3 +89,28 @@ class Router(Protocol):
     def release_liaison(self, *, liaison_id: int, org: str, status: str, now_ms: int) -> object: ...
     def position(self, *, call_sid: str, org: str) -> object | None: ...
     def claim(self, *, call_sid: str, liaison_id: int, org: str, now_ms: int) -> str: ...
+
+
+LiveDims = tuple[str, str, str, str]  # organisation, topic, location (counter), line kind
+LiveWaiting = tuple[str, LiveDims, int]  # call sid, where it waits, queued at (ms)
+
+
+@dataclass(frozen=True)
+class LiveOrgState:
+    """One organisation's live figures as kept in Redis: today's counts, the calls waiting, its liaisons."""
+
+    organisation: str
+    counts: dict[LiveDims, dict[str, int]]  # metric -> count, for calls that arrived on the day
+    waiting: list[LiveWaiting]
+    liaisons: list[tuple[int, str, tuple[str, ...]]]  # liaison id, presence status, topics
+
+
+class LiveCounters(Protocol):
+    """The wallboard's counters, kept as calls move; each call counts once per metric and day."""
+
+    def count(self, *, call_sid: str, day: date, dims: LiveDims, metrics: Sequence[str],
+              waiting_since_ms: int | None = None, left_queue: bool = False) -> int: ...
+    def read(self, *, organisations: Sequence[str], day: date) -> list[LiveOrgState]: ...
+    def replace(self, *, organisation: str, day: date, counts: Mapping[LiveDims, Mapping[str, int]],
+                waiting: Sequence[LiveWaiting]) -> None: ...
+    def sync_waiting(self, *, organisation: str, waiting: Sequence[LiveWaiting], before_ms: int) -> tuple[int, int]: ...

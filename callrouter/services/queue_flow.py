@@ -14,6 +14,7 @@ from callrouter.domain.callbacks import callback_id_of
 from callrouter.domain.calls import ANY_TOPIC, CallRecord, CallState, EventKind, Outcome
 from callrouter.domain.queueing import Presence, claim_gaps_s, estimate_wait_seconds
 from callrouter.domain.voice import Dial, Enqueue, Gather, Hangup, Pause, Play, Say, VoiceReply
+from callrouter.services import wallboard
 from callrouter.services.voice import VoiceDeps, stale
 
 log = logging.getLogger("callrouter.queue")
@@ -56,6 +57,7 @@ def enter_queue(deps: VoiceDeps, record: CallRecord, *, topic: str, lead: tuple[
         return stale(deps, deps.calls.get(record.sid))
     deps.router.enqueue(call_sid=record.sid, org=org_code, topic=topic, klass=queued.priority_class.value,
                         enqueued_at_ms=ms(now))
+    wallboard.on_queued(deps.live, queued)
     log.info("voice.enqueued call_sid=%s queue=%s topic=%s class=%s", record.sid, org_code, topic,
              queued.priority_class.value)
     # Routing starts with the first waitUrl request, once the acknowledgement above has been heard
@@ -119,6 +121,8 @@ def request_dispatch(deps: VoiceDeps, *, org: str) -> None:
 def queue_exit(deps: VoiceDeps, *, call_sid: str, result: str) -> VoiceReply:
     """Enqueue's action: the caller left the queue. Hang-ups are settled by the status callback too."""
     record = deps.calls.get(call_sid)
+    if record is not None and record.state not in (CallState.QUEUED, CallState.OFFERED):
+        wallboard.on_left_queue(deps.live, record)
     if record is not None and result == "leave" and record.state == CallState.CALLBACK:
         from callrouter.services.callback_flow import after_queue
 
@@ -195,8 +199,11 @@ def liaison_leg(deps: VoiceDeps, *, call_sid: str, liaison_id: int, status: str)
     if status not in ("in-progress", "answered"):
         return
     now = deps.clock.now()
-    deps.calls.apply(call_sid, event=EventKind.ANSWERED, at=now, detail={"liaison": liaison_id}, dedupe="answered",
-                     expect=frozenset({CallState.OFFERED}), state=CallState.CONNECTED, answered_at=now)
+    answered = deps.calls.apply(call_sid, event=EventKind.ANSWERED, at=now, detail={"liaison": liaison_id},
+                                dedupe="answered", expect=frozenset({CallState.OFFERED}), state=CallState.CONNECTED,
+                                answered_at=now)
+    if answered is not None:
+        wallboard.on_answered(deps.live, answered)
 
 
 def dial_result(deps: VoiceDeps, *, call_sid: str, liaison_id: int, status: str, duration: int | None) -> VoiceReply:
@@ -252,9 +259,12 @@ def end_call(deps: VoiceDeps, record: CallRecord, *, status: str, reason: str, t
             answered_at = now - timedelta(seconds=talk_seconds or 0)
     if outcome == Outcome.ANSWERED and record.state == CallState.OFFERED and answered_at is not None:
         # The liaison's "answered" callback has not come (yet): the dial result says they did.
-        deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=answered_at,
-                         detail={"liaison": record.liaison_id, "from": "dial result"}, dedupe="answered",
-                         expect=frozenset({CallState.OFFERED}), state=CallState.CONNECTED, answered_at=answered_at)
+        picked_up = deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=answered_at,
+                                     detail={"liaison": record.liaison_id, "from": "dial result"}, dedupe="answered",
+                                     expect=frozenset({CallState.OFFERED}), state=CallState.CONNECTED,
+                                     answered_at=answered_at)
+        if picked_up is not None:
+            wallboard.on_answered(deps.live, picked_up)
     event = EventKind.COMPLETED if outcome == Outcome.ANSWERED else EventKind.ABANDONED
     ended = deps.calls.apply(record.sid, event=event, at=now, detail={"status": status, "reason": reason,
                                                                      "talk_seconds": talk_seconds},
@@ -262,6 +272,7 @@ def end_call(deps: VoiceDeps, record: CallRecord, *, status: str, reason: str, t
                              state=CallState.ENDED, outcome=outcome, ended_at=now, answered_at=answered_at)
     if ended is None:
         return
+    wallboard.on_ended(deps.live, record, outcome=outcome, at=now)
     org = record.organisation or ""
     if record.state in (CallState.QUEUED, CallState.OFFERED):
         deps.router.abandon(call_sid=record.sid, org=org)

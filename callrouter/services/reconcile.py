@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from callrouter.domain.callbacks import OPEN, CallbackState, router_member
 from callrouter.domain.calls import CallState, EventKind
 from callrouter.services.callbacks import ATTEMPT_LOST_AFTER, back_in_line, make_due
-from callrouter.services.live_state import rebuild_live_state
+from callrouter.services.live_state import rebuild_live_state, sync_live_waiting
 from callrouter.services.queue_flow import dispatch, ms
 from callrouter.services.voice import VoiceDeps
 
@@ -42,6 +42,7 @@ def reconcile(deps: VoiceDeps, *, live_state_present: bool) -> ReconcileReport:
     limit = now - timedelta(seconds=deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS)
     returned = 0
     open_calls = deps.calls.calls_in_states(frozenset({CallState.QUEUED, CallState.OFFERED}))
+    sync_live_waiting(deps, open_calls=open_calls, read_at=now)
     for call in open_calls:
         if call.state != CallState.OFFERED or call.offered_at is None or call.offered_at > limit:
             continue

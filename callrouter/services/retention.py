@@ -24,7 +24,7 @@ class RetentionStore(Protocol):
     def voice_messages_due(self, cutoff: datetime, *, limit: int) -> list[tuple[int, str]]: ...
     def clear_voice_message(self, callback_id: int, url: str) -> bool: ...
     def empty_notes(self, cutoff: datetime, *, dry_run: bool = False) -> int: ...
-    def delete_call_records(self, cutoff: datetime, *, dry_run: bool = False) -> tuple[int, int]: ...
+    def delete_call_records(self, cutoff: datetime, *, dry_run: bool = False) -> tuple[int, int, int]: ...
     def open_calls_before(self, cutoff: datetime) -> int: ...
 
 
@@ -49,6 +49,7 @@ class RetentionReport:
     notes_emptied: int = 0
     calls_deleted: int = 0
     callbacks_deleted: int = 0
+    cases_deleted: int = 0
     open_calls_kept: int = 0
 
     def as_dict(self) -> dict[str, int | bool]:
@@ -82,10 +83,10 @@ def run_retention(deps: RetentionDeps, *, dry_run: bool = False) -> RetentionRep
     masked = deps.store.mask_callback_numbers(cutoffs[Category.CALLBACK_NUMBER], dry_run=dry_run)
     notes = deps.store.empty_notes(cutoffs[Category.CONVERSATION_NOTE], dry_run=dry_run)
     # Recordings of callbacks about to be deleted are gone already: voice messages are kept shorter.
-    calls, callbacks = deps.store.delete_call_records(cutoffs[Category.CALL_RECORD], dry_run=dry_run)
+    calls, callbacks, cases = deps.store.delete_call_records(cutoffs[Category.CALL_RECORD], dry_run=dry_run)
     report = RetentionReport(dry_run=dry_run, callback_numbers_masked=masked, voice_messages_deleted=voice_deleted,
                              voice_messages_failed=voice_failed, notes_emptied=notes, calls_deleted=calls,
-                             callbacks_deleted=callbacks,
+                             callbacks_deleted=callbacks, cases_deleted=cases,
                              open_calls_kept=deps.store.open_calls_before(cutoffs[Category.CALL_RECORD]))
     log.info("retention.run %s", " ".join(f"{k}={v}" for k, v in report.as_dict().items()))
     return report

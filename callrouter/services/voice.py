@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from callrouter.domain import ivr
+from callrouter.domain import cases, ivr
 from callrouter.domain.calls import ANY_TOPIC, CallRecord, CallState, EventKind, Outcome
 from callrouter.domain.directory import Line, LineKind, Organisation
 from callrouter.domain.privacy import mask_number, pseudonym
 from callrouter.domain.voice import Gather, Hangup, Say, VoiceReply
 from callrouter.services.callback_policy import CallbackPolicy
+from callrouter.services.cases import CaseStore
 from callrouter.services.ports import (
     CallbackStore,
     CallStore,
@@ -29,6 +30,7 @@ from callrouter.services.ports import (
     Router,
     Telephony,
 )
+from callrouter.services.wallboard import LiveBoard
 
 log = logging.getLogger("callrouter.voice")
 CODE_LENGTH = 4
@@ -58,6 +60,10 @@ class VoiceDeps:
     wrap_up_seconds: int = 0
     # Organisations to route after the reply is sent (web); None: route at once (API, workers).
     after: list[str] | None = None
+    # The wallboard's live counters (None: not kept, as in unit tests).
+    live: LiveBoard | None = None
+    # Cases for the multi-organisation figures (None: calls are not grouped into cases).
+    cases: CaseStore | None = None
 
     def flow_for(self, kind: str) -> ivr.Flow:
         return self.flows[kind]
@@ -108,7 +114,7 @@ def incoming(deps: VoiceDeps, *, call_sid: str, from_number: str, to_number: str
         opened = CallRecord(sid=call_sid, line_number=line.number, line_kind=line.kind.value, caller_pseudonym=caller,
                             caller_masked=mask_number(from_number), state=CallState.MENU, received_at=now,
                             language=flow.default_language, caseworker_id=caseworker.id, location=caseworker.location,
-                            menu_step="organisation", menu_page=0, menu_tries=0)
+                            menu_step=_after_identify(flow), menu_page=0, menu_tries=0)
         record, created = deps.calls.open_identified(
             opened, detail=received, identified_at=deps.clock.now(),
             identified={"by": "number", "caseworker": caseworker.id, "location": caseworker.location})
@@ -116,7 +122,7 @@ def incoming(deps: VoiceDeps, *, call_sid: str, from_number: str, to_number: str
             location = deps.directory.location(caseworker.location)
             greeting = flow.say("greeting_caseworker", record.language,
                                 location=location.name if location else caseworker.location)
-            return first_menu(deps, record, greeting=greeting)
+            return after_identified(deps, record, greeting=greeting)
     else:
         fresh = CallRecord(sid=call_sid, line_number=line.number, line_kind=line.kind.value, caller_pseudonym=caller,
                            caller_masked=mask_number(from_number), state=CallState.IDENTIFYING, received_at=now,
@@ -182,19 +188,93 @@ def identified(deps: VoiceDeps, record: CallRecord, *, caseworker_id: int, locat
     record = deps.calls.apply(record.sid, event=EventKind.IDENTIFIED, at=deps.clock.now(),
                               detail={"by": how, "caseworker": caseworker_id, "location": location_code},
                               state=CallState.MENU, caseworker_id=caseworker_id, location=location_code,
-                              menu_step="organisation", menu_page=0, menu_tries=0) or record
+                              menu_step=_after_identify(flow), menu_page=0, menu_tries=0) or record
     greeting = flow.say("greeting_caseworker", record.language, location=location.name if location else location_code)
+    return after_identified(deps, record, greeting=greeting)
+
+
+def _after_identify(flow: ivr.Flow) -> str:
+    return ivr.CASE_REFERENCE_STEP if flow.case_reference else "organisation"
+
+
+def after_identified(deps: VoiceDeps, record: CallRecord, *, greeting: Say) -> VoiceReply:
+    """The optional case-reference question; else the call joins its case and the menu follows."""
+    if record.menu_step == ivr.CASE_REFERENCE_STEP:
+        return VoiceReply.of(ask_case_reference(deps, record, lead=(greeting,), first=True))
+    attach_case(deps, record, reference=None)
     return first_menu(deps, record, greeting=greeting)
 
 
-def first_menu(deps: VoiceDeps, record: CallRecord, *, greeting: Say) -> VoiceReply:
+def attach_case(deps: VoiceDeps, record: CallRecord, *, reference: str | None) -> None:
+    """Group the call with the caseworker's other calls; `reference` is already a keyed pseudonym.
+    A failure is logged, never heard: the call goes on without a case."""
+    if deps.cases is None or record.caseworker_id is None:
+        return
+    try:
+        deps.cases.attach(call_sid=record.sid, caseworker_id=record.caseworker_id, location=record.location or "",
+                          reference=reference, at=deps.clock.now())
+    except Exception:  # statistics must not cost the caller their call
+        log.exception("voice.case_attach_failed call_sid=%s", record.sid)
+
+
+def ask_case_reference(deps: VoiceDeps, record: CallRecord, *, lead: tuple[Say, ...] = (),
+                       first: bool = False) -> Gather:
+    """'Heeft u een eigen dossiernummer?': digits and '#', or '#' alone / silence for none (barge-in)."""
+    flow = deps.flow_for(record.line_kind)
+    said = [*lead, flow.say("case_reference_question", record.language)]
+    if first and record.language == flow.default_language and len(flow.languages) > 1:
+        said.append(Say(flow.text("language_offer", flow.languages[1]), flow.languages[1]))
+    return Gather(action="/twilio/voice/case-reference", prompts=tuple(said), timeout=ivr.CASE_REFERENCE_TIMEOUT,
+                  num_digits=None, finish_on_key="#")
+
+
+def case_reference_entered(deps: VoiceDeps, *, call_sid: str, digits: str | None) -> VoiceReply:
+    """A reference, none, a refused citizen number or a malformed one. The digits are never stored or
+    logged: a valid reference only as a keyed pseudonym of (caseworker, reference)."""
+    record = deps.calls.get(call_sid)
+    if record is None or record.state != CallState.MENU or record.menu_step != ivr.CASE_REFERENCE_STEP:
+        return stale(deps, record)
+    flow = deps.flow_for(record.line_kind)
+    now = deps.clock.now()
+    detail: dict[str, object] = {"step": ivr.CASE_REFERENCE_STEP}
+    entered = (digits or "").strip()
+    if entered == flow.language_key and record.language == flow.default_language and len(flow.languages) > 1:
+        record = deps.calls.apply(call_sid, event=EventKind.LANGUAGE, at=now, detail={"language": flow.languages[1]},
+                                  language=flow.languages[1]) or record
+        return VoiceReply.of(ask_case_reference(deps, record))
+    found = cases.read_case_reference(entered)
+    if found.kind in (cases.ReferenceKind.NONE, cases.ReferenceKind.VALID):
+        given = found.reference is not None
+        record = deps.calls.apply(call_sid, event=EventKind.MENU_CHOICE, at=now,
+                                  detail={**detail, "choice": "reference" if given else "none"},
+                                  menu_step="organisation", menu_page=0, menu_tries=0) or record
+        reference = cases.reference_pseudonym(caseworker_id=record.caseworker_id or 0, reference=found.reference,
+                                              key=deps.pseudonym_key) if found.reference else None
+        attach_case(deps, record, reference=reference)
+        return first_menu(deps, record, greeting=None)
+    refused = found.kind == cases.ReferenceKind.CITIZEN_NUMBER
+    tries = record.menu_tries + 1
+    record = deps.calls.apply(call_sid, event=EventKind.MENU_INVALID, at=now,
+                              detail={**detail, "reason": "citizen_number" if refused else "malformed", "try": tries},
+                              menu_tries=tries) or record
+    said = flow.say("case_reference_citizen_number" if refused else "case_reference_wrong", record.language)
+    if tries < ivr.CASE_REFERENCE_TRIES:
+        return VoiceReply.of(ask_case_reference(deps, record, lead=(said,)))
+    record = deps.calls.apply(call_sid, event=EventKind.MENU_CHOICE, at=now, detail={**detail, "choice": "none"},
+                              menu_step="organisation", menu_page=0, menu_tries=0) or record
+    attach_case(deps, record, reference=None)
+    return first_menu(deps, record, greeting=said, then=flow.say("case_reference_skipped", record.language))
+
+
+def first_menu(deps: VoiceDeps, record: CallRecord, *, greeting: Say | None, then: Say | None = None) -> VoiceReply:
     """After the greeting: the organisation menu, or straight on when the counter has only one."""
+    lead = tuple(s for s in (greeting, then) if s is not None)
     choices = organisation_choices(deps, record)
     if len(choices) == 1:  # one organisation connected here: no menu to ask
         org = deps.directory.organisation(choices[0].code)
         assert org is not None
-        return organisation_chosen(deps, record, org, greeting=greeting)
-    return VoiceReply.of(menu_gather(deps, record, lead=(greeting,), first=True))
+        return organisation_chosen(deps, record, org, lead=lead)
+    return VoiceReply.of(menu_gather(deps, record, lead=lead, first=True))
 
 
 def organisation_choices(deps: VoiceDeps, record: CallRecord) -> list[ivr.Choice]:
@@ -228,6 +308,8 @@ def menu_gather(deps: VoiceDeps, record: CallRecord, *, lead: tuple[Say, ...] = 
 
 
 def current_menu(deps: VoiceDeps, record: CallRecord) -> VoiceReply:
+    if record.state == CallState.MENU and record.menu_step == ivr.CASE_REFERENCE_STEP:
+        return VoiceReply.of(ask_case_reference(deps, record))
     if record.state == CallState.MENU:
         return VoiceReply.of(menu_gather(deps, record))
     if record.state == CallState.IDENTIFYING:
@@ -312,11 +394,11 @@ def choose(deps: VoiceDeps, record: CallRecord, *, step: str, code: str, lead: t
     return enter_queue(deps, record, topic=code, lead=lead)
 
 
-def organisation_chosen(deps: VoiceDeps, record: CallRecord, org: Organisation, *, greeting: Say | None,
-                        any_topic: bool = False) -> VoiceReply:
+def organisation_chosen(deps: VoiceDeps, record: CallRecord, org: Organisation, *, greeting: Say | None = None,
+                        any_topic: bool = False, lead: tuple[Say, ...] = ()) -> VoiceReply:
     from callrouter.services.opening import closed_reply, nobody_on_duty
 
-    lead = (greeting,) if greeting else ()
+    lead = (*((greeting,) if greeting else ()), *lead)  # words said first: the language is offered after them
     reply = closed_reply(deps, record, org, lead=lead) or nobody_on_duty(deps, record, org, lead=lead)
     if reply:
         return reply
@@ -330,4 +412,4 @@ def organisation_chosen(deps: VoiceDeps, record: CallRecord, org: Organisation, 
         from callrouter.services.queue_flow import enter_queue
 
         return enter_queue(deps, record, topic=topic, lead=(*lead, *((said,) if said else ())))
-    return VoiceReply.of(menu_gather(deps, record, lead=lead, first=bool(greeting)))
+    return VoiceReply.of(menu_gather(deps, record, lead=lead, first=bool(lead)))

@@ -18,10 +18,12 @@ from callrouter.logging_setup import configure_logging
 from callrouter.services.errors import CallRouterError
 from callrouter.web.api_auth import parse_tokens
 from callrouter.web.api_routes import router as api_router
+from callrouter.web.dashboard.cases import router as cases_router
 from callrouter.web.metrics import install_metrics
 from callrouter.web.staff_web import install_staff_web
 from callrouter.web.twilio_webhook import WebhookEdge
 from callrouter.web.voice_routes import voice_router
+from callrouter.web.wallboard.routes import router as wallboard_router
 
 log = logging.getLogger("callrouter")
 
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_metrics(app, container, settings, edge)
     app.include_router(api_router)
     install_staff_web(app, container, settings)
+    app.include_router(cases_router)  # /staff/dashboard/zaken
+    app.include_router(wallboard_router)
 
     @app.exception_handler(CallRouterError)
     async def _typed_error(_request: Request, exc: CallRouterError) -> JSONResponse:

@@ -18,6 +18,7 @@ from callrouter.config import Settings
 from callrouter.services.console import ConsoleDeps
 from callrouter.web.console.callback_routes import router as callback_router
 from callrouter.web.console.routes import router as console_router
+from callrouter.web.dashboard.routes import install_dashboard
 from callrouter.web.dashboard.routes import router as dashboard_router
 from callrouter.web.staff_auth.context import TEMPLATES_DIR, NotLoggedIn, StaffPageError, StaffWeb, staff_web
 from callrouter.web.staff_auth.headers import StaffSecurityHeaders, content_security_policy
@@ -46,6 +47,7 @@ def install_staff_web(app: FastAPI, container: Container, settings: Settings) ->
     app.include_router(console_router)
     app.include_router(callback_router)
     app.include_router(dashboard_router)
+    install_dashboard(app, settings)  # targets from settings, drill-down pages
     app.mount("/staff/static", StaticFiles(directory=str(STATIC_DIR)), name="staff-static")
     app.add_middleware(StaffSecurityHeaders, csp=content_security_policy([p.issuer for p in providers.values()]))
 

@@ -31,6 +31,10 @@ def menu(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
     return voice.menu_key(deps, call_sid=req.field("CallSid"), step=step, digits=req.form.get("Digits"))
 
 
+def case_reference(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
+    return voice.case_reference_entered(deps, call_sid=req.field("CallSid"), digits=req.form.get("Digits"))
+
+
 def wait(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
     return queue_flow.wait(deps, call_sid=req.field("CallSid"), queue_seconds=float(req.integer("QueueTime") or 0))
 
@@ -108,7 +112,7 @@ def callback_leg_status(deps: VoiceDeps, req: TwilioRequest) -> None:
     callback_flow.liaison_leg_status(deps, callback_id=callback, attempt=attempt, status=req.field("CallStatus"))
 
 
-VOICE = {"incoming": incoming, "pin": pin, "menu": menu, "wait": wait, "queue-exit": queue_exit,
+VOICE = {"incoming": incoming, "pin": pin, "menu": menu, "case-reference": case_reference, "wait": wait, "queue-exit": queue_exit,
          "connect": connect, "whisper": whisper, "dial-result": dial_result,
          "callback/offer": callback_offer, "callback/dialogue": callback_dialogue,
          "callback/liaison": callback_liaison, "callback/liaison-choice": callback_liaison_choice,

@@ -20,7 +20,7 @@ from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
 from callrouter.domain.staff import Grant, Role
 from callrouter.web.app import create_app
-from tests.integration.conftest import RecordingTelephony, directory_database
+from tests.integration.conftest import RecordingTelephony, directory_database, flows_with_case_reference
 from tests.servers import free_port
 from tests.staff_login import oidc_provider, provider_entry
 
@@ -84,7 +84,8 @@ def live(database_url: str, redis, redis_url: str, tmp_path: Path, issuer: str) 
                         oidc_providers=json.dumps([provider_entry(issuer, key="rijk", label="Rijks-inlog")]))
     container = build(settings)
     telephony = RecordingTelephony()
-    container.voice = dataclasses.replace(container.voice, telephony=telephony)
+    container.voice = dataclasses.replace(container.voice, telephony=telephony,
+                                          flows=flows_with_case_reference(container.voice.flows, False))
     server = uvicorn.Server(uvicorn.Config(create_app(settings, container), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

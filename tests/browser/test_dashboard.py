@@ -75,3 +75,47 @@ def test_a_supervisor_reads_the_dashboard_and_filters_by_keyboard(page: Page, li
     page.goto(f"{live.url}/staff/dashboard?van=2026-11-30&tot=2026-11-01")
     expect(page.get_by_role("alert")).to_contain_text("De einddatum ligt voor de begindatum")
     axe_and_screenshot(page, "staff-dashboard-refused")
+
+
+def tab_to(page: Page, name: str, *, limit: int = 120) -> None:
+    """Press Tab until the link `name` (its accessible name starts with it) has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => document.activeElement && document.activeElement.textContent.trim()")
+        if focused and focused.startswith(name):
+            return
+    raise AssertionError(f"no link {name!r} reached by Tab")
+
+
+def test_a_figure_opens_to_its_calls_and_a_call_by_keyboard(page: Page, live: Live) -> None:
+    todays_calls(live)
+    log_in_supervisor(page, live)
+    page.goto(f"{live.url}/staff/dashboard")
+    expect(page.locator('[data-figure="answered"]')).to_contain_text("5")
+    tab_to(page, "Toon de gesprekken")  # the first headline figure: offered
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "the focused link shows no focus ring"
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{live.url}/staff/dashboard/oproepen?periode=vandaag&cijfer=aangeboden")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aangeboden gesprekken")
+    expect(page.locator("[data-count]")).to_have_text("6")  # the figure on the dashboard
+    expect(page.get_by_role("table", name="Gesprekken, oudste eerst (tijd van binnenkomst, Nederlandse tijd)")).to_be_visible()
+    expect(page.get_by_text("+316****01").first).to_be_visible()
+    assert "Per medewerker" not in page.content()  # per-liaison figures are off by default
+    axe_and_screenshot(page, "dashboard-drilldown")
+
+    tab_to(page, "Details")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Gesprek van")
+    expect(page.get_by_role("table", name="Gebeurtenissen op volgorde van tijd (Nederlandse tijd)")).to_be_visible()
+    axe_and_screenshot(page, "dashboard-drilldown-call")
+    page.get_by_role("link", name="Terug naar de lijst").click()
+    expect(page).to_have_url(f"{live.url}/staff/dashboard/oproepen?periode=vandaag&cijfer=aangeboden")
+
+    # the hourly table's cells open the calls of that hour
+    page.goto(f"{live.url}/staff/dashboard")
+    page.get_by_role("link", name="09:00, opgenomen:").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Opgenomen gesprekken")
+    expect(page.locator(".period-line")).to_contain_text("binnengekomen tussen 09:00 en 10:00")
+    axe_and_screenshot(page, "dashboard-drilldown-hour")
+    assert not [e for e in page.csp_errors if "Content Security Policy" in e]  # type: ignore[attr-defined]

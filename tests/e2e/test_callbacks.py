@@ -21,7 +21,7 @@ from twilio_emulator.people import Phone
 
 SANNE = "+31612345601"  # caseworker, Amsterdam; her phone is called back
 MOHAMED = "+31612345602"
-UWV_WW = ["1", "1"]
+UWV_WW = ["#", "1", "1"]  # no case reference (#), UWV, WW
 JAN = "client:uwv-jan"
 
 

@@ -14,7 +14,7 @@ from tests.e2e.stack import AMSTERDAM_CASEWORKER, UWV_CITIZEN_LINE, Stack
 from twilio_emulator.driver import CallHandle
 from twilio_emulator.people import Phone
 
-UWV_WW = ["1", "1"]  # Amsterdam menu: 1 = UWV (first of the counter's list); UWV topics: 1 = WW
+UWV_WW = ["#", "1", "1"]  # no case reference (#); Amsterdam menu: 1 = UWV (first of the counter's list); UWV topics: 1 = WW
 
 
 def store(stack: Stack) -> SqlCallStore:

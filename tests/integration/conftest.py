@@ -71,6 +71,12 @@ class App:
         return self.client.request(method, path, headers=headers, **kwargs)
 
 
+def flows_with_case_reference(flows: dict, on: bool) -> dict:  # type: ignore[type-arg]
+    """The demo flows asks for a case reference after identification (tests/integration/test_cases*.py);
+    other tests go straight to the organisation menu unless they ask for it."""
+    return {kind: dataclasses.replace(flow, case_reference=flow.case_reference and on) for kind, flow in flows.items()}
+
+
 def directory_database(url: str, workdir: Path, *, open_all_hours: bool) -> None:
     upgrade(url)
     engine = make_engine(url)
@@ -84,7 +90,8 @@ def app_factory(database_url: str, redis, redis_url: str, tmp_path: Path) -> Ite
     """Build the app in-process on a real database and Redis, with a fixed clock."""
     built: list[App] = []
 
-    def make(*, moment: datetime | None = None, open_all_hours: bool = True, **overrides: object) -> App:
+    def make(*, moment: datetime | None = None, open_all_hours: bool = True, case_reference: bool = False,
+             **overrides: object) -> App:
         directory_database(database_url, tmp_path, open_all_hours=open_all_hours)
         values: dict[str, object] = {
             "database_url": database_url, "redis_url": redis_url, "public_url": PUBLIC_URL,
@@ -94,7 +101,8 @@ def app_factory(database_url: str, redis, redis_url: str, tmp_path: Path) -> Ite
         container = build(settings)
         clock = FixedClock(moment or datetime(2026, 11, 25, 10, 0, tzinfo=AMSTERDAM))  # a Wednesday
         telephony = RecordingTelephony()
-        container.voice = dataclasses.replace(container.voice, clock=clock, telephony=telephony)
+        container.voice = dataclasses.replace(container.voice, clock=clock, telephony=telephony,
+                                              flows=flows_with_case_reference(container.voice.flows, case_reference))
         app = App(TestClient(create_app(settings, container)), container, clock, RequestValidator(AUTH_TOKEN),
                   telephony)
         built.append(app)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,9 +96,12 @@ def test_a_supervisor_sees_todays_figures_with_targets_states_and_definitions(st
     assert "Korte ophangers tellen niet mee" in html
     # charts: SVG with title and description, and the same numbers in tables
     assert html.count("<svg") == 3 and html.count("<desc") == 3
-    assert '<tr><th scope="row">09:00</th><td>7</td><td>4</td></tr>' in html
-    assert '<tr><th scope="row">25-11-2026</th><td>5</td><td>2</td><td>40,0 %</td><td>Slecht</td></tr>' in html
-    assert '<tr><th scope="row">Terugbelverzoek</th><td>1</td>' in html
+    # table cells link to the calls behind them (the number after a hidden label for screen readers)
+    cell = re.compile(r'<td><a class="utrecht-link" href="[^"]+"><span class="visually-hidden">[^<]*</span>(\d+)</a></td>')
+    text = cell.sub(r"<td>\1</td>", html)
+    assert '<tr><th scope="row">09:00</th><td>7</td><td>4</td></tr>' in text
+    assert '<tr><th scope="row">25-11-2026</th><td>5</td><td>2</td><td>40,0 %</td><td>Slecht</td></tr>' in text
+    assert '<tr><th scope="row">Terugbelverzoek</th><td>1</td>' in text
     assert '<th scope="row">UWV</th>' in html and '<th scope="row">DUO</th>' in html
     assert "style=" not in html and "<script>" not in html  # the strict CSP allows neither
     assert "script-src 'self'" in page.headers["content-security-policy"]
@@ -195,3 +199,59 @@ def test_bad_queries_are_refused_naming_the_parameter(staff_with_calls: Staff, q
     exported = staff_with_calls.client.get(f"/staff/dashboard?{query}&format=json")
     if named != "format":
         assert exported.status_code == status and exported.json()["field"] == named
+
+
+# -- targets from the setting CALLROUTER_DASHBOARD_TARGETS ---------------------------------------
+
+def test_targets_from_the_setting_decide_the_states(app_factory, issuers) -> None:  # noqa: ANN001
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from tests.integration.conftest import PUBLIC_URL
+    from tests.staff_login import provider_entry
+
+    app = app_factory(oidc_providers=json.dumps([provider_entry(issuers[0], key="rijk", label="Rijks-inlog")]),
+                      dashboard_targets='{"service_level": [0.4, 0.3], "average_speed_of_answer_seconds": [30, 40]}')
+    staff = Staff(app, TestClient(app.client.app, base_url=PUBLIC_URL), issuers)
+    store = SqlCallStore(app.container.sessions)
+    call(store, "u1", 0, "UWV", "ww", "AMS", "professional", answered(15))
+    call(store, "u2", 2, "UWV", "ww", "AMS", "professional", answered(60))
+    call(store, "u3", 4, "UWV", "ww", "AMS", "professional", abandoned(90))
+    deps = StatsDeps(store=SqlStatsStore(app.container.sessions), clock=FixedClock(START + timedelta(hours=1)))
+    statistics.rollup_since(deps, since=START, until=START + timedelta(minutes=15))
+    log_in_as(staff, "sup", Grant(Role.SUPERVISOR))
+    html = staff.client.get("/staff/dashboard").text
+    # service level 1 / 3 = 33.3 %: "aandacht" under the setting (at least 40 %, attention down to 30 %)
+    assert 'data-figure="service_level_20s">33,3 %<' in html and "minstens 40,0 % (aandacht tot 30,0 %)" in html
+    assert "hoogstens 30,0 s (aandacht tot 40,0 s)" in html  # ASA 37.5 s: attention too
+    assert html.count('class="state state--aandacht">Aandacht<') == 2
+    targets = staff.client.get("/staff/dashboard?format=json").json()["targets"]
+    assert targets["service_level"] == {"good": 0.4, "attention": 0.3, "higher_is_better": True}
+    assert targets["abandoned_share"] == {"good": 0.05, "attention": 0.1, "higher_is_better": False}  # a default
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("{service_level: 1}", "not valid JSON"),
+    ('{"servicelevel": [0.8, 0.7]}', "unknown figure 'servicelevel'"),
+    ('{"service_level": [80, 70]}', "share between 0 and 1"),
+    ('{"service_level": [0.7, 0.8]}', "'good' must be at least 'attention'"),
+    ('{"average_speed_of_answer_seconds": [60, 20]}', "'good' must be at most 'attention'"),
+    ('{"service_level": 0.8}', "two numbers"),
+    ("[]", "JSON object"),
+])
+def test_bad_targets_stop_the_app_at_start_up_naming_the_setting(database_url: str, redis, redis_url: str,  # noqa: ANN001
+                                                                 text: str, named: str) -> None:
+    from callrouter.bootstrap import build
+    from callrouter.config import Settings
+    from callrouter.web.app import create_app
+    from callrouter.web.dashboard.figures import TargetsInvalid
+
+    settings = Settings(database_url=database_url, redis_url=redis_url, environment="test", dashboard_targets=text)
+    container = build(settings)
+    try:
+        with pytest.raises(TargetsInvalid, match="CALLROUTER_DASHBOARD_TARGETS") as refused:
+            create_app(settings, container)
+        assert named in str(refused.value)
+    finally:
+        container.close()

@@ -15,6 +15,7 @@ from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
+from callrouter.adapters.sql.case_tables import CaseRow
 from callrouter.adapters.sql.directory_tables import LiaisonRow
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.retention_repository import SqlRetentionStore
@@ -107,6 +108,17 @@ class World:
                                        at=NOW - timedelta(days=closed_days_ago), expect=frozenset(CallbackState))
         return callback.id
 
+    def case(self, *, last_days_ago: float, calls: list[int]) -> int:
+        last = NOW - timedelta(days=last_days_ago)
+        with self.sessions.begin() as session:  # type: ignore[attr-defined]
+            case = CaseRow(caseworker_id=1, location="AMS", reference="hmac", opened_at=last, local_day=last.date(),
+                           last_call_at=last, calls=len(calls))
+            session.add(case)
+            session.flush()
+            for call_id in calls:
+                session.get(CallRow, call_id).case_id = case.id
+            return int(case.id)
+
     def row(self, table, row_id: int):  # type: ignore[no-untyped-def]
         with self.sessions() as session:  # type: ignore[operator]
             return session.get(table, row_id)
@@ -147,17 +159,23 @@ def test_each_category_goes_when_its_period_has_passed_and_not_sooner(world: Wor
     ancient = world.call("x1", days_ago=401, note="oud")
     ancient_open = world.call("x2", days_ago=402, ended=False)  # never ended: kept and reported
     ancient_callback = world.callback("d", created_days_ago=401, closed_days_ago=400)
+    ancient_case = world.case(last_days_ago=401, calls=[ancient])
+    kept_case = world.case(last_days_ago=402, calls=[ancient_open])  # a kept call still points at it
+    recent_case = world.case(last_days_ago=10, calls=[new_note])
     events_before = world.count(CallEventRow)
 
     dry = run_retention(world.deps(), dry_run=True)
     assert (dry.callback_numbers_masked, dry.voice_messages_deleted, dry.notes_emptied, dry.calls_deleted,
-            dry.callbacks_deleted, dry.open_calls_kept) == (2, 1, 2, 1, 1, 1)
+            dry.callbacks_deleted, dry.cases_deleted, dry.open_calls_kept) == (2, 1, 2, 1, 1, 2, 1)
     assert world.row(CallbackRow, old_closed).phone_number == NUMBER and world.recordings.deleted == []
     assert world.count(CallEventRow) == events_before  # the dry run changed nothing
 
     report = run_retention(world.deps())
     assert (report.callback_numbers_masked, report.voice_messages_deleted, report.notes_emptied,
-            report.calls_deleted, report.callbacks_deleted, report.open_calls_kept) == (2, 1, 2, 1, 1, 1)
+            report.calls_deleted, report.callbacks_deleted, report.cases_deleted,
+            report.open_calls_kept) == (2, 1, 2, 1, 1, 1, 1)
+    assert world.row(CaseRow, ancient_case) is None
+    assert world.row(CaseRow, kept_case) is not None and world.row(CaseRow, recent_case) is not None
     assert world.row(CallbackRow, old_closed).phone_number == "+316******01"
     assert world.row(CallbackRow, old_closed).voice_message_url is None
     assert world.recordings.deleted == [RE]
@@ -176,7 +194,7 @@ def test_each_category_goes_when_its_period_has_passed_and_not_sooner(world: Wor
 
     again = run_retention(world.deps())
     assert (again.callback_numbers_masked, again.voice_messages_deleted, again.notes_emptied, again.calls_deleted,
-            again.callbacks_deleted) == (0, 0, 0, 0, 0)
+            again.callbacks_deleted, again.cases_deleted) == (0, 0, 0, 0, 0, 0)
 
 
 def test_a_recording_twilio_could_not_delete_keeps_its_link_for_the_next_run(world: World) -> None:

@@ -37,6 +37,10 @@ class CallRow(Base):
     liaison_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_status_seq: Mapped[int] = mapped_column(Integer, default=-1)
+    # Cases (migration 0005): the case the call belongs to, and a keyed pseudonym (HMAC) of
+    # (caseworker, case reference) when one was keyed in; never the reference itself.
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    case_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CallEventRow(Base):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
+from callrouter.adapters.sql.case_tables import CaseRow
 from callrouter.adapters.sql.staff_tables import ConversationOutcomeRow
 from callrouter.domain.callbacks import CLOSED
 from callrouter.domain.calls import CallState
@@ -96,14 +97,22 @@ class SqlRetentionStore:
     def _old_callbacks(self, cutoff: datetime) -> Select[tuple[int]]:
         return select(CallbackRow.id).where(CallbackRow.created_at < cutoff, CallbackRow.state.in_(_CLOSED))
 
-    def delete_call_records(self, cutoff: datetime, *, dry_run: bool = False) -> tuple[int, int]:
-        """Ended calls that arrived before `cutoff` with their events and outcomes, and closed callbacks
-        created before it with theirs: (calls, callbacks) deleted (or due, in a dry run)."""
+    def _old_cases(self, cutoff: datetime) -> Select[tuple[int]]:
+        """Cases whose last call arrived before `cutoff` and that no kept call points at any more."""
+        return select(CaseRow.id).where(CaseRow.last_call_at < cutoff,
+                                        CaseRow.id.not_in(select(CallRow.case_id).where(CallRow.case_id.is_not(None))))
+
+    def delete_call_records(self, cutoff: datetime, *, dry_run: bool = False) -> tuple[int, int, int]:
+        """Ended calls that arrived before `cutoff` with their events and outcomes, closed callbacks
+        created before it with theirs, and cases left without calls: (calls, callbacks, cases) deleted
+        (or due, in a dry run: cases counted as if the calls were gone)."""
         if dry_run:
-            return self._count(self._old_calls(cutoff)), self._count(self._old_callbacks(cutoff))
+            cases = self._count(select(CaseRow.id).where(CaseRow.last_call_at < cutoff))
+            return self._count(self._old_calls(cutoff)), self._count(self._old_callbacks(cutoff)), cases
         calls = self._delete_batches(self._old_calls(cutoff), self._delete_calls)
         callbacks = self._delete_batches(self._old_callbacks(cutoff), self._delete_callbacks)
-        return calls, callbacks
+        cases = self._delete_batches(self._old_cases(cutoff), self._delete_cases)
+        return calls, callbacks, cases
 
     def open_calls_before(self, cutoff: datetime) -> int:
         """Calls older than the cutoff that never ended (kept: the reconciler or a person must look)."""
@@ -126,6 +135,10 @@ class SqlRetentionStore:
         session.execute(delete(CallEventRow).where(CallEventRow.call_id.in_(ids)))
         session.execute(delete(ConversationOutcomeRow).where(ConversationOutcomeRow.call_id.in_(ids)))
         session.execute(delete(CallRow).where(CallRow.id.in_(ids)))
+
+    @staticmethod
+    def _delete_cases(session: Session, ids: list[int]) -> None:
+        session.execute(delete(CaseRow).where(CaseRow.id.in_(ids)))
 
     @staticmethod
     def _delete_callbacks(session: Session, ids: list[int]) -> None:

@@ -1,11 +1,14 @@
 """The dashboard's numbers: the headline figures with their targets and states, and the data behind the charts.
 
-Targets are defaults in code (DashboardTargets); an app can set others on `app.state.dashboard_targets`.
+Targets are defaults in code (DashboardTargets), overridden by the setting CALLROUTER_DASHBOARD_TARGETS
+(parsed once at start-up by `targets_from_setting`, kept on `app.state.dashboard_targets`).
 Every number comes from the statistics views (rollups), never from the calls.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -54,6 +57,46 @@ class DashboardTargets:
     callbacks_share: Band = Band(0.10, 0.20, False)
 
 
+SETTING = "CALLROUTER_DASHBOARD_TARGETS"
+
+
+class TargetsInvalid(ValueError):
+    """The dashboard targets setting cannot be used; the message names the setting and the figure."""
+
+
+def _band_of(name: str, value: object, default: Band) -> Band:
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        raise TargetsInvalid(f"{SETTING}: {name} needs [good, attention], two numbers; got {value!r}")
+    good, attention = float(value[0]), float(value[1])
+    if name.endswith("_seconds"):
+        if good < 0 or attention < 0:
+            raise TargetsInvalid(f"{SETTING}: {name} is in seconds, at least 0")
+    elif not (0 <= good <= 1 and 0 <= attention <= 1):
+        raise TargetsInvalid(f"{SETTING}: {name} is a share between 0 and 1 (0.8 is 80 %)")
+    if (good < attention) if default.higher_is_better else (good > attention):
+        word = "at least" if default.higher_is_better else "at most"
+        raise TargetsInvalid(f"{SETTING}: for {name} 'good' must be {word} 'attention'")
+    return Band(good, attention, default.higher_is_better)
+
+
+def targets_from_setting(text: str) -> DashboardTargets:
+    """The default targets with the setting's overrides, JSON {"figure": [good, attention]}; TargetsInvalid
+    (naming the setting) for bad JSON, an unknown figure or a band that does not fit."""
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise TargetsInvalid(f"{SETTING} is not valid JSON: {exc.msg} (position {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise TargetsInvalid(f'{SETTING} must be a JSON object, e.g. {{"service_level": [0.85, 0.75]}}')
+    defaults = DashboardTargets()
+    known = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(DashboardTargets)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise TargetsInvalid(f"{SETTING}: unknown figure {unknown[0]!r}; known: {', '.join(known)}")
+    return DashboardTargets(**{name: _band_of(name, value, known[name]) for name, value in data.items()})
+
+
 @dataclass(frozen=True)
 class Figure:
     key: str  # the name in Totals.figures()
@@ -64,6 +107,34 @@ class Figure:
     state: str  # goed, aandacht, slecht, geen, info
     definition: str
     formula: str
+    drills: tuple[tuple[str, str], ...] = ()  # (cijfer, link text): the calls behind the figure
+
+
+# The drill-down's `cijfer` values: Dutch names of the figures that count calls (or callbacks).
+DRILL_FIGURES_NL = {
+    "ontvangen": ("received", "Binnengekomen gesprekken"), "aangeboden": ("offered", "Aangeboden gesprekken"),
+    "opgenomen": ("answered", "Opgenomen gesprekken"),
+    "beoordeeld": ("service_level_base", "Gesprekken die het servicelevel beoordeelt"),
+    "opgehangen": ("abandoned", "Opgehangen in de wachtrij"),
+    "kort-opgehangen": ("short_abandoned", "Kort opgehangen in de wachtrij"),
+    "terugbellen": ("callbacks_requested", "Terugbelverzoeken"), "nog-bezig": ("in_progress", "Nog bezig"),
+}
+
+
+def drill_figures(thresholds: tuple[int, ...]) -> dict[str, tuple[str, str]]:
+    """cijfer -> (figure key, Dutch name), with `binnen-norm` for the dashboard's threshold (the first)."""
+    found = dict(DRILL_FIGURES_NL)
+    found["binnen-norm"] = (f"answered_within_{thresholds[0]}s", f"Opgenomen binnen {thresholds[0]} seconden")
+    for seconds in thresholds:
+        found[f"binnen-{seconds}"] = (f"answered_within_{seconds}s", f"Opgenomen binnen {seconds} seconden")
+    for outcome, name in OUTCOMES_NL.items():
+        found[f"uitkomst-{outcome.value}"] = (f"outcome_{outcome.value}", f"Uitkomst: {name}")
+    return found
+
+
+def outcome_drill(key: str) -> str:
+    """The cijfer of an outcome-mix row (an outcome value, or in_progress)."""
+    return "nog-bezig" if key == "in_progress" else f"uitkomst-{key}"
 
 
 def pct(value: float | None) -> str:
@@ -88,7 +159,17 @@ def headline(totals: Totals, *, targets: DashboardTargets, threshold: int, short
     def make(key: str, label: str, value, shown: str, target: str, state: str, extra: str = "") -> Figure:  # type: ignore[no-untyped-def]
         found = definition(key, short_abandon_seconds=short_abandon)
         text = (found.nl if found else "") + extra
-        return Figure(key, label, value, shown, target, state, text, found.formula if found else "")
+        return Figure(key, label, value, shown, target, state, text, found.formula if found else "", drills[key])
+
+    see = "Toon de gesprekken"
+    drills = {
+        "offered": (("aangeboden", see),), "answered": (("opgenomen", see),),
+        f"service_level_{threshold}s": (("beoordeeld", "Toon de beoordeelde gesprekken"),
+                                        ("binnen-norm", f"Toon de gesprekken binnen {threshold} seconden")),
+        "average_speed_of_answer_seconds": (("opgenomen", "Toon de opgenomen gesprekken"),),
+        "abandoned": (("opgehangen", see), ("kort-opgehangen", "Toon de korte ophangers")),
+        "callbacks_requested": (("terugbellen", "Toon de terugbelverzoeken"),),
+    }
 
     f = totals.figures()
     answered_share = _share(totals.answered, totals.offered)

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from callrouter.domain.directory import LineKind, Location, Organisation
+from callrouter.domain.queueing import ANY_TOPIC
 from callrouter.domain.staff import Account, Role
 
 MAX_DAYS = 400
@@ -62,6 +63,15 @@ class Query:
         values = {k: v for k, v in self.raw.items() if v and k != "format"}
         return urlencode({**values, "format": fmt})
 
+    def with_params(self, **extra: str | int | None) -> str:
+        """This query's period and filters plus `extra` (None leaves a name out; a filter can be replaced)."""
+        from urllib.parse import urlencode
+
+        values: dict[str, object] = {"periode": self.period}
+        values.update({k: v for k, v in self.raw.items() if v and k != "format"})
+        values.update(extra)
+        return urlencode({k: v for k, v in values.items() if v is not None and v != ""})
+
 
 def scope_of(account: Account) -> Scope:
     """Supervisors and admins see everything; a team lead only their organisation(s); others nothing."""
@@ -107,12 +117,16 @@ def _period(params: Mapping[str, str], today: date) -> tuple[str, date, date]:
 
 
 def parse(params: Mapping[str, str], *, now: datetime, zone: ZoneInfo, scope: Scope,
-          organisations: Mapping[str, Organisation], locations: Mapping[str, Location]) -> Query:
-    """Check every parameter of a dashboard request; the query, or DashboardRefused naming the parameter."""
-    unknown = sorted(set(params) - KNOWN)
+          organisations: Mapping[str, Organisation], locations: Mapping[str, Location],
+          extra: frozenset[str] = frozenset()) -> Query:
+    """Check every parameter of a dashboard request; the query, or DashboardRefused naming the parameter.
+
+    `extra`: further parameter names the caller checks itself (e.g. the drill-down's `cijfer`)."""
+    allowed = KNOWN | extra
+    unknown = sorted(set(params) - allowed)
     if unknown:
         raise DashboardRefused(400, unknown[0], f"Onbekende parameter {unknown[0][:30]!r}; "
-                                                f"toegestaan: {', '.join(sorted(KNOWN))}.")
+                                                f"toegestaan: {', '.join(sorted(allowed))}.")
     values = {name: params.get(name, "").strip() for name in KNOWN}
     fmt = values["format"] or "html"
     if fmt not in FORMATS:
@@ -130,7 +144,8 @@ def parse(params: Mapping[str, str], *, now: datetime, zone: ZoneInfo, scope: Sc
         fixed = len(scope.organisations) == 1
     topic = values["onderwerp"] or None
     if topic is not None:
-        known = {t.code for o in organisations.values() if org in (None, o.code) for t in o.topics}
+        # ANY_TOPIC: the calls for any liaison of the organisation (the menu's 0), a column of the heat table
+        known = {t.code for o in organisations.values() if org in (None, o.code) for t in o.topics} | {ANY_TOPIC}
         if topic not in known:
             where = f" bij {org}" if org else ""
             raise DashboardRefused(422, "onderwerp", f"Onbekend onderwerp {topic[:20]!r}{where}.")

@@ -11,17 +11,27 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import load_snapshot
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
+from callrouter.config import Settings
 from callrouter.domain.statistics import StatsPolicy
 from callrouter.services.statistics import StatsDeps, StatsQueryInvalid
 from callrouter.web.dashboard import charts, export
-from callrouter.web.dashboard.figures import STATES_NL, DashboardTargets, collect, headline, outcome_mix, pct
+from callrouter.web.dashboard.figures import (
+    STATES_NL,
+    DashboardTargets,
+    collect,
+    headline,
+    outcome_drill,
+    outcome_mix,
+    pct,
+    targets_from_setting,
+)
 from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, parse, scope_of
 from callrouter.web.staff_auth.context import TEMPLATES_DIR, Who, staff_web, who
 
@@ -29,6 +39,15 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=[str(HERE / "templates"), str(TEMPLATES_DIR)])
 router = APIRouter(prefix="/staff", include_in_schema=False)
 TITLES = {400: "Ongeldige vraag", 403: "Geen toegang", 422: "Ongeldige vraag"}
+
+
+def install_dashboard(app: FastAPI, settings: Settings) -> None:
+    """At start-up: the targets from CALLROUTER_DASHBOARD_TARGETS (TargetsInvalid naming it stops the app),
+    and the drill-down pages."""
+    from callrouter.web.dashboard.drilldown import router as drilldown_router  # it imports this module
+
+    app.state.dashboard_targets = targets_from_setting(settings.dashboard_targets)
+    app.include_router(drilldown_router)
 
 
 def _deps(request: Request) -> StatsDeps:
@@ -93,6 +112,8 @@ def dashboard(request: Request, person: Who = Depends(who)) -> Response:
                     "target": charts.TARGET},
         "csv_link": "/staff/dashboard?" + query.export_query("csv"),
         "json_link": "/staff/dashboard?" + query.export_query("json"),
+        "drill": lambda **extra: "/staff/dashboard/oproepen?" + query.with_params(**extra),
+        "outcome_drill": outcome_drill,
     }
     web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
     return web.render(request, "dashboard.html", values, who=person)

@@ -1,0 +1,310 @@
+"""`callrouter demo day`: plan a working day, play it through the Twilio emulator on a demo stack whose
+clock runs `scale` times as fast, then roll the day up so the supervisor dashboard shows it.
+
+What runs on the demo clock: every moment the service records (calls, events, callbacks, presence),
+routing ages, RQ's enqueue_at (translated back to real time), the emulator's ringing, prompts, hold,
+talk and patience. What stays real: webhook latency (so it shows up multiplied: about 10 virtual
+seconds per webhook at the default speed), RQ's scheduler poll (1 s real), Redis expiries (replay
+window, lockouts, staff sessions) and the directory cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from callrouter.adapters.flow_files import load_flows
+from callrouter.adapters.sql.call_repository import SqlPresenceStore
+from callrouter.adapters.sql.call_tables import CallRow, PresenceRow
+from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
+from callrouter.adapters.sql.engine import make_engine, make_session_factory
+from callrouter.adapters.sql.stats_repository import SqlStatsStore
+from callrouter.config import Settings
+from callrouter.demo_day import DayPlan, PhoneChange, PlannedCall, PresenceChange, load_shape, plan_day
+from callrouter.demo_day_stack import (
+    ROOT,
+    DemoStack,
+    Say,
+    demo_redis_url,
+    free_port,
+    live_workers_paused,
+    running_stack,
+)
+from callrouter.domain.calls import CallState
+from callrouter.domain.statistics import StatsPolicy
+from callrouter.domain.statistics_totals import Totals
+from callrouter.services import statistics
+from twilio_emulator.calls import Event
+from twilio_emulator.config import EmulatorConfig, NumberConfig
+from twilio_emulator.driver import Emulator
+from twilio_emulator.people import CallerScript, Phone
+
+DEFAULT_SCALE = 720.0  # 07:55-17:00 in about 45 s
+SETTLE_SECONDS = 20.0  # real time the last calls and callbacks get after the day's last action
+
+
+class DemoDayRefused(RuntimeError):
+    """The demo day cannot run here (production settings, an empty directory)."""
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    day: date
+    placed: int
+    received: int
+    offered: int
+    answered: int
+    abandoned: int
+    callbacks_requested: int
+    callbacks_completed: int
+    callbacks_cancelled: int  # still open when the day ended: cancelled so the live demo leaves them alone
+    unsettled: int  # calls of the day not ended (should be 0)
+    max_lag_seconds: float  # how late (virtual seconds) the driver was with an action at worst
+    seconds: float  # real time the whole run took
+    dashboard_url: str
+
+    def lines(self) -> list[str]:
+        return [f"demo day {self.day.isoformat()}: {self.placed} calls placed in {self.seconds:.0f} s",
+                f"  received {self.received}, in a queue {self.offered}, answered {self.answered}, "
+                f"abandoned {self.abandoned}",
+                f"  callbacks asked {self.callbacks_requested}, completed {self.callbacks_completed}, "
+                f"cancelled at the end of the day {self.callbacks_cancelled}",
+                f"  dashboard: {self.dashboard_url}  (log in as beheer)"]
+
+
+class Patience:
+    """A caller's hang-up condition: gives up after waiting this long in the queue (from the first
+    time they were put in it), unless they are out of it by then (put through, or arranging a callback)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._first: float | None = None
+        self._in_queue = False
+        self._seen = 0
+
+    def __call__(self, transcript: list[Event]) -> bool:
+        for event in transcript[self._seen:]:
+            if event.kind == "enqueued":
+                self._first = event.t if self._first is None else self._first
+                self._in_queue = True
+            elif event.kind == "queue_left":
+                self._in_queue = False
+        self._seen = len(transcript)
+        return self._in_queue and self._first is not None and transcript[-1].t - self._first >= self.seconds
+
+
+def default_day(today: date) -> date:
+    """The last weekday before today."""
+    day = today - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+def calls_on(sessions: sessionmaker[Session], day: date, zone: ZoneInfo, *, open_only: bool = False) -> int:
+    start, end = day_bounds(day, zone)
+    query = select(func.count()).select_from(CallRow).where(CallRow.received_at >= start, CallRow.received_at < end)
+    if open_only:
+        query = query.where(CallRow.state != CallState.ENDED.value)
+    with sessions() as session:
+        return int(session.scalar(query) or 0)
+
+
+def dashboard_url(settings: Settings, day: date) -> str:
+    return f"{settings.public_url.rstrip('/')}/staff/dashboard?periode=eigen&van={day}&tot={day}"
+
+
+class Player:
+    """Plays the plan's actions at their virtual moments: calls through the emulator, phones in the
+    emulator, presence through the JSON API (retried while the liaison is on a call: 409)."""
+
+    def __init__(self, plan: DayPlan, *, stack: DemoStack, emulator: Emulator, anchor: float, scale: float):
+        self.plan, self.stack, self.emulator = plan, stack, emulator
+        self.anchor, self.scale = anchor, scale
+        self.pending: dict[int, PresenceChange] = {}
+        self.max_lag = 0.0
+
+    def real(self, at: datetime) -> float:
+        return self.anchor + (at - self.plan.clock_start).total_seconds() / self.scale
+
+    def play(self) -> None:
+        for action in self.plan.actions():
+            due = self.real(action.at)
+            self.wait_until(due)
+            self.max_lag = max(self.max_lag, (time.time() - due) * self.scale)
+            self.do(action)
+
+    def wait_until(self, moment: float) -> None:
+        while (left := moment - time.time()) > 0:
+            self.retry_presence()
+            time.sleep(min(left, 0.02))
+
+    def do(self, action: PlannedCall | PresenceChange | PhoneChange) -> None:
+        if isinstance(action, PlannedCall):
+            script = CallerScript(digits=list(action.digits), record=list(action.record_seconds),
+                                  hangup_when=Patience(action.patience_seconds))
+            self.emulator.place_call(from_=action.caller, to=action.line, script=script)
+        elif isinstance(action, PhoneChange):
+            # whisper_digits: on a callback the liaison is called first and presses 1 to be connected
+            self.emulator.register_phone(action.address, Phone(action.behaviour, answer_after=action.answer_after,
+                                                               talk_seconds=action.talk_seconds, whisper_digits=["1"]))
+        else:
+            self.pending[action.liaison_id] = action
+            self.retry_presence()
+
+    def retry_presence(self) -> None:
+        for liaison_id, change in list(self.pending.items()):
+            status = self.stack.set_presence(liaison_id, change.status)
+            if status != 409:  # 409: on a call; tried again until the call ends
+                del self.pending[liaison_id]
+
+    def finish(self, *, timeout: float) -> None:
+        """Let the last calls end (liaisons going home after their call); hang up what still runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.retry_presence()
+            if not self.pending and all(c.done for c in self.emulator.calls):
+                return
+            time.sleep(0.05)
+        config = self.emulator.config
+        for call in self.emulator.calls:
+            if not call.done and call.direction == "inbound":
+                httpx.post(f"{self.emulator.base_url}/2010-04-01/Accounts/{config.account_sid}/Calls/{call.sid}.json",
+                           data={"Status": "completed"}, auth=(config.account_sid, config.auth_token), timeout=10)
+        self.emulator.wait_until_idle(timeout=15)
+        self.retry_presence()
+
+
+def emulator_for(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, app_url: str,
+                 scale: float) -> Emulator:
+    """The emulator with every line of the directory pointing at the demo stack, and the caseworkers' phones."""
+    base = app_url
+    numbers = {number: NumberConfig(voice_url=f"{base}/twilio/voice/incoming",
+                                    status_callback_url=f"{base}/twilio/voice/status") for number in snapshot.lines}
+    emulator = Emulator(EmulatorConfig(account_sid=settings.twilio_account_sid,
+                                       auth_token=settings.twilio_auth_token.get_secret_value(),
+                                       numbers=numbers, time_scale=scale))
+    for number in plan.caseworker_phones:
+        emulator.register_phone(number, Phone("answer", answer_after=5, talk_seconds=240))
+    return emulator
+
+
+def close_open_callbacks(settings: Settings, *, redis_url: str, plan: DayPlan, scale: float,
+                         timeout: float = 10.0) -> int:
+    """Cancel the day's callbacks still open at its end (none is being dialled any more), so the live
+    demo's reconciler, which shares the record, never dials them; the number cancelled."""
+    from callrouter.bootstrap import build
+    from callrouter.domain.callbacks import OPEN, CallbackState
+    from callrouter.services.callbacks import close
+
+    demo = settings.model_copy(update={"redis_url": redis_url, "demo_clock_start": plan.clock_start,
+                                       "demo_time_scale": scale})
+    container = build(demo)
+    try:
+        start, end = day_bounds(plan.day, ZoneInfo(settings.timezone))
+        store = container.voice.callbacks
+
+        def open_of_day() -> list:  # type: ignore[type-arg]
+            return [cb for cb in store.in_states(OPEN) if start <= cb.created_at < end]
+
+        deadline = time.monotonic() + timeout
+        while any(cb.state == CallbackState.DIALLING for cb in open_of_day()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        closed = 0
+        for callback in open_of_day():
+            if callback.state != CallbackState.DIALLING:
+                close(container.voice, callback_id=callback.id, to=CallbackState.CANCELLED,
+                      cause="end of the demo day", organisation=None)
+                closed += 1
+        return closed
+    finally:
+        container.close()
+
+
+def restore_presence(sessions: sessionmaker[Session], before: list[tuple[int, str, str, datetime]]) -> None:
+    """The durable presence rows (which a Redis rebuild of the live demo reads) back as they were."""
+    store = SqlPresenceStore(sessions)
+    for liaison_id, organisation, status, since in before:
+        store.save(liaison_id=liaison_id, organisation=organisation, status=status, since=since)
+    with sessions.begin() as session:
+        session.execute(delete(PresenceRow).where(PresenceRow.liaison_id.not_in([row[0] for row in before])))
+
+
+def roll_up(settings: Settings, sessions: sessionmaker[Session], day: date) -> Totals:
+    """Recompute the day's 96 intervals and read the day's totals."""
+    from callrouter.bootstrap import SystemClock
+
+    zone = ZoneInfo(settings.timezone)
+    deps = statistics.StatsDeps(store=SqlStatsStore(sessions), clock=SystemClock(), zone=zone, policy=StatsPolicy(
+        short_abandon_seconds=settings.stats_short_abandon_seconds,
+        answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds)))
+    start, end = day_bounds(day, zone)
+    statistics.rollup_since(deps, since=start, until=end - timedelta(microseconds=1))
+    rows = statistics.by_day(deps, first_day=day, last_day=day)
+    return rows[0].totals if rows else Totals()
+
+
+def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale: float, shape_path: Path,
+                 say: Say, log_dir: Path = ROOT / "var" / "demo-day") -> DaySummary:
+    began = time.monotonic()
+    if settings.environment == "production":
+        raise DemoDayRefused("the demo day refuses to run with CALLROUTER_ENVIRONMENT=production")
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    try:
+        with sessions() as session:
+            snapshot = load_snapshot(session)
+        if not snapshot.lines or not snapshot.liaisons or not snapshot.caseworkers_by_id:
+            raise DemoDayRefused("the directory has no lines, liaisons or caseworkers: import one first "
+                                 "(make run does: callrouter directory import demo/directory.yaml)")
+        plan = plan_day(shape=load_shape(shape_path), directory=snapshot, flows=load_flows(settings.ivr_flows_dir),
+                        day=day, calls=calls, seed=seed, zone=ZoneInfo(settings.timezone))
+        presence_before = SqlPresenceStore(sessions).all()
+        redis_url = demo_redis_url(settings.redis_url)
+        with live_workers_paused(settings.redis_url, say):
+            summary = _play(settings, snapshot, plan, scale=scale, redis_url=redis_url, log_dir=log_dir, say=say)
+        restore_presence(sessions, presence_before)
+        totals = roll_up(settings, sessions, day)
+        return DaySummary(day=day, placed=len(plan.calls), received=totals.received, offered=totals.offered,
+                          answered=totals.answered, abandoned=totals.abandoned,
+                          callbacks_requested=totals.callbacks_requested,
+                          callbacks_completed=totals.callbacks_completed, callbacks_cancelled=summary[0],
+                          unsettled=calls_on(sessions, day, ZoneInfo(settings.timezone), open_only=True),
+                          max_lag_seconds=summary[1], seconds=time.monotonic() - began,
+                          dashboard_url=dashboard_url(settings, day))
+    finally:
+        engine.dispose()
+
+
+def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, scale: float, redis_url: str,
+          log_dir: Path, say: Say) -> tuple[int, float]:
+    """The stack up, the day played, the stack down; (callbacks cancelled, the driver's worst lag)."""
+    port = free_port()
+    emulator = emulator_for(settings, snapshot, plan, app_url=f"http://127.0.0.1:{port}", scale=scale).start()
+    try:
+        with running_stack(settings, emulator_url=emulator.base_url, clock_start=plan.clock_start.isoformat(),
+                           scale=scale, log_dir=log_dir, port=port) as stack:
+            anchor = stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
+            zone = ZoneInfo(settings.timezone)
+            say(f"playing {plan.day.isoformat()} {plan.clock_start.astimezone(zone):%H:%M}-"
+                f"{plan.end.astimezone(zone):%H:%M} at {scale:g}x: {len(plan.calls)} calls "
+                f"(about {(plan.end - plan.clock_start).total_seconds() / scale:.0f} s)")
+            player = Player(plan, stack=stack, emulator=emulator, anchor=anchor, scale=scale)
+            player.play()
+            player.finish(timeout=SETTLE_SECONDS)
+            cancelled = close_open_callbacks(settings, redis_url=redis_url, plan=plan, scale=scale)
+            return cancelled, player.max_lag
+    finally:
+        emulator.stop()

@@ -1,0 +1,146 @@
+"""/staff/dashboard/zaken: cases that needed several organisations, as a page, CSV or JSON.
+
+The same period, filters and roles as the dashboard (callrouter.web.dashboard.query): a team lead sees
+only the cases that touched their organisation, and only that organisation's calls in the outcome mix.
+A bad query is refused with 400/422 naming the parameter, before anything is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from callrouter.adapters.sql.case_repository import SqlCaseStore
+from callrouter.adapters.sql.directory_repository import load_snapshot
+from callrouter.domain.cases import DEFINITIONS, IN_PROGRESS, NO_OUTCOME, CaseReport
+from callrouter.domain.staff import RESULT_NAMES_NL, ConversationResult
+from callrouter.domain.statistics import StatOutcome
+from callrouter.services import cases
+from callrouter.web.dashboard import charts
+from callrouter.web.dashboard.figures import OUTCOMES_NL, pct
+from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, parse, scope_of
+from callrouter.web.dashboard.routes import TEMPLATES, TITLES
+from callrouter.web.staff_auth.context import Who, staff_web, who
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+PAGE = "/staff/dashboard/zaken"
+
+
+def outcome_name(key: str) -> str:
+    if key in ConversationResult.__members__.values():
+        return RESULT_NAMES_NL[ConversationResult(key)]
+    if key in StatOutcome.__members__.values():
+        return OUTCOMES_NL[StatOutcome(key)]
+    return {NO_OUTCOME: "Opgenomen, geen uitkomst genoteerd", IN_PROGRESS: "Nog bezig"}.get(key, key)
+
+
+def definitions(window: int) -> dict[str, dict[str, str]]:
+    return {name: {"nl": nl.format(window=window), "en": en.format(window=window)}
+            for name, (nl, en) in DEFINITIONS.items()}
+
+
+def _refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
+    if fmt in ("csv", "json"):
+        return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
+    web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
+    message = f"{exc.message} (parameter: {exc.field})"
+    return web.render(request, "error.html", {"title": TITLES.get(exc.status, "Fout"), "message": message},
+                      status=exc.status, who=person)
+
+
+def _filename(query: Query, fmt: str) -> str:
+    org = f"-{query.organisation}" if query.organisation else ""
+    return f"callrouter-zaken{org}-{query.first_day.isoformat()}-{query.last_day.isoformat()}.{fmt}"
+
+
+def as_json(query: Query, report: CaseReport, *, window: int) -> Response:
+    body: dict[str, Any] = {
+        "period": {"name": query.period, "first_day": query.first_day.isoformat(),
+                   "last_day": query.last_day.isoformat(), "zone": "Europe/Amsterdam"},
+        "filters": query.filters(),
+        "case_window_minutes": window,
+        "totals": {"cases": report.cases, "multi_organisation": report.multi, "share": report.share,
+                   "with_referral": report.with_referral},
+        "combinations": [{"organisations": c.organisations, "cases": c.cases, "referred_to": dict(c.referred)}
+                         for c in report.combinations],
+        "by_topic": [{"topic": r.key, "cases": r.cases, "multi_organisation": r.multi, "share": r.share}
+                     for r in report.by_topic],
+        "by_location": [{"location": r.key, "cases": r.cases, "multi_organisation": r.multi, "share": r.share}
+                        for r in report.by_location],
+        "outcomes": [{"outcome": key, "calls": count} for key, count in report.outcomes],
+        "referred_to": [{"organisation": key, "calls": count} for key, count in report.referred_to],
+        "definitions": definitions(window),
+    }
+    return Response(json.dumps(body, ensure_ascii=False, indent=1), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "json")}"'})
+
+
+def as_csv(query: Query, report: CaseReport) -> Response:
+    """One table: section (total, combination, topic, location, outcome, referral), key and the numbers."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["first_day", "last_day", "section", "key", "cases", "multi_organisation", "share", "referred_to"])
+    span = [query.first_day.isoformat(), query.last_day.isoformat()]
+
+    def share(value: float | None) -> str:
+        return "" if value is None else repr(value)
+
+    writer.writerow([*span, "total", "", report.cases, report.multi, share(report.share), ""])
+    for combo in report.combinations:
+        referred = "; ".join(f"{org} {count}" for org, count in combo.referred)
+        writer.writerow([*span, "combination", combo.organisations, combo.cases, combo.cases, "", referred])
+    for section, rows in (("topic", report.by_topic), ("location", report.by_location)):
+        for row in rows:
+            writer.writerow([*span, section, row.key, row.cases, row.multi, share(row.share), ""])
+    for key, count in report.outcomes:
+        writer.writerow([*span, "outcome", key, count, "", "", ""])
+    for key, count in report.referred_to:
+        writer.writerow([*span, "referral", key, count, "", "", ""])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "csv")}"'})
+
+
+@router.get("/dashboard/zaken")
+def cases_page(request: Request, person: Who = Depends(who)) -> Response:
+    params = dict(request.query_params)
+    fmt = params.get("format", "html")
+    web = staff_web(request)
+    zone = ZoneInfo(web.settings.timezone)
+    window = web.settings.case_window_minutes
+    container = request.app.state.container
+    try:
+        scope = scope_of(person.account)
+        with container.sessions() as session:
+            directory = load_snapshot(session)
+        query = parse(params, now=web.console.voice.clock.now(), zone=zone, scope=scope,
+                      organisations=directory.organisations, locations=directory.locations)
+    except DashboardRefused as exc:
+        return _refuse(request, person, exc, fmt)
+    filters = cases.CaseFilters(first_day=query.first_day, last_day=query.last_day, organisation=query.organisation,
+                                topic=query.topic, location=query.location, line_kind=query.line_kind)
+    report = cases.report(SqlCaseStore(container.sessions), filters=filters)
+    if query.format == "json":
+        return as_json(query, report, window=window)
+    if query.format == "csv":
+        return as_csv(query, report)
+    chart = charts.outcome_bars([(c.organisations, c.organisations, c.cases) for c in report.combinations])
+    values: dict[str, Any] = {
+        "q": query, "scope": scope, "report": report, "pct": pct, "chart": chart, "periods": PERIODS,
+        "line_kinds": LINE_KINDS_NL, "definitions": {k: v["nl"] for k, v in definitions(window).items()},
+        "outcomes": [(outcome_name(key), count) for key, count in report.outcomes],
+        "outcome_total": sum(count for _, count in report.outcomes),
+        "organisations": [o for o in directory.organisations.values()
+                          if scope.all_organisations or o.code in scope.organisations],
+        "locations": sorted(directory.locations.values(), key=lambda loc: loc.name),
+        "page": PAGE, "csv_link": f"{PAGE}?" + query.export_query("csv"),
+        "json_link": f"{PAGE}?" + query.export_query("json"),
+    }
+    return dataclasses.replace(web, templates=TEMPLATES).render(request, "cases.html", values, who=person)
