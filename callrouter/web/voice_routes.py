@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from callrouter.services import callback_flow, queue_flow, voice
+from callrouter.services import callback_flow, case_flow, queue_flow, voice
 from callrouter.services.voice import VoiceDeps
 from callrouter.web.twilio_webhook import MissingField, TwilioRequest, WebhookEdge
 
@@ -32,7 +32,7 @@ def menu(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
 
 
 def case_reference(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return voice.case_reference_entered(deps, call_sid=req.field("CallSid"), digits=req.form.get("Digits"))
+    return case_flow.case_reference_entered(deps, call_sid=req.field("CallSid"), digits=req.form.get("Digits"))
 
 
 def wait(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
