@@ -6,8 +6,8 @@ Starts a real redis-server and a SQLite file (PostgreSQL with --postgres), the s
 (tests.e2e.stack.running_stack: uvicorn, 2 workers, the demo directory open all hours) and
 tests/benchmarks/bare_app.py under the same uvicorn command line on another port. Every request is
 the first webhook of a new call (unique CallSid and idempotency token, valid X-Twilio-Signature)
-from a registered caseworker to the professional line, so the service answers with its
-organisation menu. All requests are generated before timing. The load generator is wrk (Debian
+from a registered caseworker to the professional line, so the service records the call and answers
+with its first question (the case reference, then the organisation menu). All requests are generated before timing. The load generator is wrk (Debian
 package `wrk`) with a Lua script that cycles through them; without wrk, an asyncio httpx client
 (much slower, so the figures are then mostly the client's) is used and said so.
 

@@ -186,3 +186,17 @@ def test_duplicated_and_reordered_status_callbacks_have_one_effect(live: Stack) 
     with engine.connect() as conn:
         rows = conn.execute(select(CallRow.outcome).where(CallRow.sid == call.sid)).all()
     assert rows == [("answered",)]
+
+
+def test_the_readme_s_demo_call_reaches_a_liaison(live: Stack) -> None:
+    """`callrouter demo call` with its defaults (as the README tells a newcomer) gets through every question."""
+    from typer.testing import CliRunner
+
+    from callrouter.cli import app
+
+    live.phone("uwv-jan", Phone("answer", answer_after=1, talk_seconds=2))
+    assert live.set_presence("uwv-jan", "available").status_code == 200
+    result = CliRunner().invoke(app, ["demo", "call", "--emulator", live.emulator.base_url, "--timeout", "30"])
+    assert result.exit_code == 0, result.output
+    assert "client:uwv-jan" in result.output and "still going on" not in result.output, result.output
+    assert "gather_timeout" not in result.output, result.output  # every question answered, none timed out
