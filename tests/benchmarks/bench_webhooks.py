@@ -11,8 +11,12 @@ with its first question (the case reference, then the organisation menu). All re
 package `wrk`) with a Lua script that cycles through them; without wrk, an asyncio httpx client
 (much slower, so the figures are then mostly the client's) is used and said so.
 
-Runs alternate bare, service, bare, service, ... (each a warm-up then a timed run) so noise on the
-machine hits both; the medians are compared. Exits 1 if a run had a bad response or the ratio of
+The same bare server also serves two floors (see bare_app.py): the bare endpoint plus one Redis round
+trip, and plus one Redis round trip and a one-row SQLite commit. They show the most any design that
+records a new call before answering could reach on this machine; their ratios are printed, not judged.
+
+Runs alternate bare, floors, service, bare, ... (each a warm-up then a timed run) so noise on the
+machine hits all of them; the medians are compared. Exits 1 if a run had a bad response or the ratio of
 service to bare throughput is below the target.
 """
 
@@ -45,6 +49,7 @@ from tests.servers import free_port, postgres_server, redis_server
 
 PATH = "/twilio/voice/incoming"
 TARGET_RATIO = 0.6
+FLOORS = {"floor-redis": "/floor/redis", "floor-record": "/floor/record"}  # see bare_app.py
 UNKNOWN_LINE = "+31859999999"  # not in the directory: answered "not in use" without touching the database
 # The stack turns the directory cache off for the end-to-end tests; as deployed it is on.
 DEPLOYED_SETTINGS = {"CALLROUTER_DIRECTORY_CACHE_SECONDS": str(Settings.model_fields["directory_cache_seconds"].default)}
@@ -68,7 +73,7 @@ function init(args)
   for line in io.lines(args[1]) do
     if i % nthreads == id then
       local sig, token, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
-      reqs[#reqs + 1] = wrk.format("POST", "__PATH__", {
+      reqs[#reqs + 1] = wrk.format("POST", nil, {  -- nil: the path of the URL wrk was given
         ["Host"] = args[4],
         ["Content-Type"] = "application/x-www-form-urlencoded",
         ["X-Twilio-Signature"] = sig,
@@ -120,7 +125,7 @@ function done(summary, latency, requests)
     latency.max, good_n, bad_n, wrapped_n, e.connect, e.read, e.write, e.status, e.timeout,
     table.concat(samples, ", ")))
 end
-""".replace("__PATH__", PATH)
+"""
 
 
 @dataclass
@@ -182,13 +187,14 @@ def write_requests(path: Path, requests: list[tuple[str, str, str]]) -> Path:
 
 
 @contextmanager
-def bare_server() -> Iterator[str]:
-    """tests/benchmarks/bare_app.py under the service's uvicorn command line (see tests/e2e/stack.py)."""
+def bare_server(env: dict[str, str] | None = None) -> Iterator[str]:
+    """tests/benchmarks/bare_app.py under the service's uvicorn command line (see tests/e2e/stack.py);
+    `env` (BARE_REDIS_URL, BARE_SQLITE_PATH) turns on its floor endpoints."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tests.benchmarks.bare_app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "2", "--no-access-log"],
-        cwd=ROOT, start_new_session=True)
+        cwd=ROOT, start_new_session=True, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -221,10 +227,10 @@ class WrkLoad:
         self.script.write_text(LUA)
         self.threads, self.connections = threads, connections
 
-    def run(self, target: str, url: str, requests_file: Path, expect: str, seconds: float) -> Run:
+    def run(self, target: str, url: str, requests_file: Path, expect: str, seconds: float, path: str = PATH) -> Run:
         host = url.removeprefix("http://")
         cmd = ["wrk", "-t", str(self.threads), "-c", str(self.connections), "-d", f"{round(seconds)}s", "--timeout", "10s",
-               "-s", str(self.script), url + PATH, "--", str(requests_file), str(self.threads), expect, host]
+               "-s", str(self.script), url + path, "--", str(requests_file), str(self.threads), expect, host]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         report = next((line for line in done.stdout.splitlines() if line.startswith("BENCHJSON ")), None)
         if done.returncode != 0 or report is None:
@@ -245,11 +251,12 @@ class HttpxLoad:
     def __init__(self, workdir: Path, *, threads: int, connections: int):
         self.connections = connections
 
-    def run(self, target: str, url: str, requests_file: Path, expect: str, seconds: float) -> Run:
+    def run(self, target: str, url: str, requests_file: Path, expect: str, seconds: float, path: str = PATH) -> Run:
         lines = [line.split("\t", 2) for line in requests_file.read_text().splitlines()]
-        return asyncio.run(self._run(target, url, lines, expect, seconds))
+        return asyncio.run(self._run(target, url, lines, expect, seconds, path))
 
-    async def _run(self, target: str, url: str, lines: list[list[str]], expect: str, seconds: float) -> Run:
+    async def _run(self, target: str, url: str, lines: list[list[str]], expect: str, seconds: float,
+                   path: str) -> Run:
         latencies: list[float] = []
         state = {"next": 0, "bad": 0, "non_2xx": 0, "errors": 0, "wrapped": 0}
         samples: list[str] = []
@@ -268,7 +275,7 @@ class HttpxLoad:
                            "I-Twilio-Idempotency-Token": token}
                 t0 = time.perf_counter()
                 try:
-                    resp = await client.post(PATH, content=body, headers=headers)
+                    resp = await client.post(path, content=body, headers=headers)
                 except httpx.HTTPError as exc:
                     state["errors"] += 1
                     samples.append(repr(exc))
@@ -297,12 +304,22 @@ def database(use_postgres: bool, workdir: Path) -> Iterator[str]:
         yield f"sqlite:///{workdir / 'callrouter.sqlite3'}"
 
 
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    path: str
+    files: tuple[Path, Path]  # warm-up, run
+    expect: str
+    may_wrap: bool  # may cycle through its requests (it ignores CallSids)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of a SQLite file")
     parser.add_argument("--duration", type=int, default=10, help="seconds of each timed run (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before each run (default 2)")
-    parser.add_argument("--rounds", type=int, default=3, help="bare+service pairs (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of bare, floors, service (default 3)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--pool-rate", type=int, default=3000,
@@ -310,6 +327,8 @@ def main() -> int:
                              "a run that needs more is reported as invalid")
     parser.add_argument("--target", type=float, default=TARGET_RATIO)
     parser.add_argument("--httpx", action="store_true", help="use the httpx fallback client even if wrk is installed")
+    parser.add_argument("--no-floors", action="store_true",
+                        help="leave out the floor endpoints (bare + one Redis round trip; + one SQLite commit)")
     parser.add_argument("--unknown-line", action="store_true",
                         help=f"call {UNKNOWN_LINE}, a number the service does not serve: the webhook edge (signature, "
                              "replay guard, TwiML) without SQL, to measure the floor of the web layer alone "
@@ -320,40 +339,61 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="callrouter-bench-webhooks-"))
     load_cls = WrkLoad if shutil.which("wrk") and not args.httpx else HttpxLoad
     load = load_cls(workdir, threads=args.threads, connections=args.connections)
-    runs: dict[str, list[Run]] = {"bare": [], "service": []}
+    names = ["bare", *([] if args.no_floors else FLOORS), "service"]
+    runs: dict[str, list[Run]] = {name: [] for name in names}
     invalid: list[str] = []
     try:
         with redis_server() as redis_url, database(args.postgres, workdir) as db_url, \
                 running_stack(redis_url=redis_url, database_url=db_url, workdir=workdir, workers_per_process=2,
                               # an unknown line is logged as a warning per request: not what is measured
                               settings={**DEPLOYED_SETTINGS, **({"CALLROUTER_LOG_LEVEL": "ERROR"} if args.unknown_line else {})}
-                              ) as stack, bare_server() as bare_url:
-            # Every service request is a new call, so every service warm-up and run gets its own set;
-            # the bare endpoint ignores signatures and may cycle through one set.
+                              ) as stack, \
+                bare_server({"BARE_REDIS_URL": redis_url, "BARE_SQLITE_PATH": str(workdir / "floor.sqlite3")}) as bare_url:
+            # Every service (and floor) request is a new call, so every warm-up and run gets its own set;
+            # the bare endpoint ignores CallSids and may cycle through one set.
             started = time.perf_counter()
+
+            def fresh(tag: str, i: int, *, public_url: str, to: str = PROFESSIONAL_LINE) -> tuple[Path, Path]:
+                warm, run = (write_requests(workdir / f"{tag}-{i}-{phase}.txt",
+                                            first_webhooks(pool_rate * seconds, public_url=public_url, to=to))
+                             for phase, seconds in (("warmup", args.warmup), ("run", args.duration)))
+                return warm, run
+
+            def floor_files(tag: str, i: int) -> tuple[Path, Path]:
+                """Unsigned (the floors check no signature), so cheap enough for 4x the service's pool."""
+                warm, run = (write_requests(workdir / f"{tag}-{i}-{phase}.txt",
+                                            [("", "", f"CallSid=CA{secrets.token_hex(16)}")
+                                             for _ in range(4 * pool_rate * seconds)])
+                             for phase, seconds in (("warmup", args.warmup), ("run", args.duration)))
+                return warm, run
+
             bare_file = write_requests(workdir / "bare.txt", first_webhooks(min(pool_rate * args.duration, 5000),
                                                                              public_url=bare_url))
-            service_files = [
-                [write_requests(workdir / f"service-{i}-{phase}.txt",
-                                first_webhooks(pool_rate * seconds, public_url=stack.app_url,
-                                               to=UNKNOWN_LINE if args.unknown_line else PROFESSIONAL_LINE))
-                 for phase, seconds in (("warmup", args.warmup), ("run", args.duration))]
-                for i in range(args.rounds)]
+            rounds: list[list[Target]] = []
+            for i in range(args.rounds):
+                targets = [Target("bare", bare_url, PATH, (bare_file, bare_file), "<Say", True)]
+                for floor, path in FLOORS.items():
+                    if not args.no_floors:
+                        targets.append(Target(floor, bare_url, path, floor_files(floor, i), "<Say", False))
+                targets.append(Target(
+                    "service", stack.app_url, PATH,
+                    fresh("service", i, public_url=stack.app_url,
+                          to=UNKNOWN_LINE if args.unknown_line else PROFESSIONAL_LINE),
+                    "<Say" if args.unknown_line else "<Gather", False))
+                rounds.append(targets)
             print(f"{args.postgres and 'PostgreSQL' or 'SQLite'}, {load.name}, "
                   f"{'unknown line (no SQL)' if args.unknown_line else 'new calls from a caseworker'}, {args.connections} connections, "
                   f"{args.threads} threads, {args.warmup:g} s warm-up + {args.duration:g} s per run; "
                   f"{pool_rate} requests/s of service load generated in {time.perf_counter() - started:.1f} s", flush=True)
-            for i in range(args.rounds):
-                for target, url, files, expect in (("bare", bare_url, (bare_file, bare_file), "<Say"),
-                                                   ("service", stack.app_url, service_files[i],
-                                                    "<Say" if args.unknown_line else "<Gather")):
-                    warm = load.run(target, url, files[0], expect, args.warmup)
-                    run = load.run(target, url, files[1], expect, args.duration)
-                    runs[target].append(run)
-                    print(f"  run {i + 1} {target + ':':8} {run.line()}  ({run.requests} requests)", flush=True)
+            for i, targets in enumerate(rounds):
+                for t in targets:
+                    warm = load.run(t.name, t.url, t.files[0], t.expect, args.warmup, path=t.path)
+                    run = load.run(t.name, t.url, t.files[1], t.expect, args.duration, path=t.path)
+                    runs[t.name].append(run)
+                    print(f"  run {i + 1} {t.name + ':':14} {run.line()}  ({run.requests} requests)", flush=True)
                     for which, r in (("warm-up", warm), ("run", run)):
-                        for problem in r.problems(may_wrap=target == "bare"):
-                            invalid.append(f"{target} {which} {i + 1}: {problem}")
+                        for problem in r.problems(may_wrap=t.may_wrap):
+                            invalid.append(f"{t.name} {which} {i + 1}: {problem}")
                             print(f"    INVALID {which}: {problem}", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -362,11 +402,14 @@ def main() -> int:
         return statistics.median(getattr(r, attr) for r in runs[target])
 
     print(f"median of {args.rounds} runs each:")
-    for target in ("bare", "service"):
-        print(f"{target + ':':8} {median(target, 'rate'):7.0f} req/s  p50 {median(target, 'p50_ms'):.1f} ms  "
-              f"p99 {median(target, 'p99_ms'):.1f} ms")
+    for name in names:
+        print(f"{name + ':':14} {median(name, 'rate'):7.0f} req/s  p50 {median(name, 'p50_ms'):.1f} ms  "
+              f"p99 {median(name, 'p99_ms'):.1f} ms  ({median(name, 'rate') / median('bare', 'rate'):.2f} of bare)")
     ratio = median("service", "rate") / median("bare", "rate")
     print(f"ratio (service/bare throughput): {ratio:.2f} (target >= {args.target})")
+    if not args.no_floors:
+        print(f"ratio (service/floor-record throughput): {median('service', 'rate') / median('floor-record', 'rate'):.2f} "
+              "(diagnostic: the floor does the least any design that records a new call must do)")
     if invalid:
         print(f"NOT A VALID MEASUREMENT: {len(invalid)} run(s) had errors (see above)")
         return 1
