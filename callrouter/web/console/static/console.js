@@ -12,78 +12,40 @@
   var expiresAt = Number(meta("session-expires-at") || 0);
   var warnSeconds = Number(meta("session-warn-seconds") || 120);
 
-  /* -- live part ------------------------------------------------------------------------------ */
+  /* -- live part (polling and pausing: poller.js) -------------------------------------------- */
   function startLive() {
     var live = document.getElementById("live");
     if (!live) { return; }
-    var url = live.getAttribute("data-live-url");
-    var every = Number(live.getAttribute("data-poll-seconds") || 10) * 1000;
-    var toggle = document.getElementById("refresh-toggle");
-    var stateText = document.getElementById("refresh-state");
     var status = document.getElementById("live-status");
-    var alertBox = document.getElementById("live-alert");
-    var paused = false;
-    var timer = null;
     var current = live.querySelector("[data-call-sid]");
     var lastCall = current ? current.getAttribute("data-call-sid") : "";
 
-    function describe() {
-      stateText.textContent = paused
-        ? "Verversen staat op pauze."
-        : "Deze gegevens verversen elke " + every / 1000 + " seconden.";
-    }
-
-    function refresh() {
-      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-        .then(function (response) {
-          if (response.status === 401) {
-            paused = true;
-            alertBox.textContent = "Uw sessie is verlopen. Log opnieuw in om verder te gaan.";
-            describe();
-            return null;
-          }
-          if (!response.ok) { throw new Error("status " + response.status); }
-          return response.text();
-        })
-        .then(function (html) {
-          if (html === null) { return; }
-          alertBox.textContent = "";
-          if (live.contains(document.activeElement) && document.activeElement !== document.body) {
-            return; /* never pull the content away under the keyboard focus; next round */
-          }
-          var holder = document.createElement("div");
-          holder.innerHTML = html;
-          var fresh = holder.querySelector("[data-call-sid]");
-          if (!fresh) { return; }
-          var sid = fresh.getAttribute("data-call-sid");
-          live.replaceChildren(fresh);
-          expiresAt = Number(fresh.getAttribute("data-expires-at") || expiresAt);
-          if (sid && sid !== lastCall) {
-            status.textContent = fresh.getAttribute("data-call-summary") || "Nieuw gesprek.";
-          }
-          lastCall = sid;
-        })
-        .catch(function () {
-          alertBox.textContent = "Fout: de gegevens konden niet worden ververst. We proberen het opnieuw.";
-        })
-        .finally(schedule);
-    }
-
-    function schedule() {
-      window.clearTimeout(timer);
-      if (!paused) { timer = window.setTimeout(refresh, every); }
-    }
-
-    toggle.hidden = false;
-    toggle.addEventListener("click", function () {
-      paused = !paused;
-      toggle.setAttribute("aria-pressed", paused ? "true" : "false");
-      toggle.textContent = paused ? "Verversen hervatten" : "Verversen pauzeren";
-      describe();
-      if (paused) { window.clearTimeout(timer); } else { refresh(); }
+    window.callrouterPoller({
+      url: live.getAttribute("data-live-url"),
+      every: Number(live.getAttribute("data-poll-seconds") || 10) * 1000,
+      accept: "text/html",
+      toggle: document.getElementById("refresh-toggle"),
+      stateText: document.getElementById("refresh-state"),
+      alertBox: document.getElementById("live-alert"),
+      what: "gegevens",
+      errorText: "Fout: de gegevens konden niet worden ververst. We proberen het opnieuw.",
+      onData: function (html) {
+        if (live.contains(document.activeElement) && document.activeElement !== document.body) {
+          return; /* never pull the content away under the keyboard focus; next round */
+        }
+        var holder = document.createElement("div");
+        holder.innerHTML = html;
+        var fresh = holder.querySelector("[data-call-sid]");
+        if (!fresh) { return; }
+        var sid = fresh.getAttribute("data-call-sid");
+        live.replaceChildren(fresh);
+        expiresAt = Number(fresh.getAttribute("data-expires-at") || expiresAt);
+        if (sid && sid !== lastCall) {
+          status.textContent = fresh.getAttribute("data-call-summary") || "Nieuw gesprek.";
+        }
+        lastCall = sid;
+      }
     });
-    describe();
-    schedule();
   }
 
   /* -- session expiry warning ----------------------------------------------------------------- */

@@ -1,5 +1,5 @@
-/* The wallboard: fetches the live figures as JSON every few seconds and writes them in as text.
-   A pause control stops it; changes are announced in a role=status line, errors in role=alert,
+/* The wallboard: fetches the live figures as JSON every few seconds (poller.js) and writes them in
+   as text. A pause control stops it; changes are announced in a role=status line, errors in role=alert,
    and focus never moves. No inline script: loaded as a file under a strict CSP. */
 (function () {
   "use strict";
@@ -35,26 +35,13 @@
   function start() {
     var board = document.getElementById("wallboard");
     if (!board) { return; }
-    var url = board.getAttribute("data-live-url");
-    var every = Number(board.getAttribute("data-refresh-seconds") || 10) * 1000;
-    var toggle = document.getElementById("wall-toggle");
-    var stateText = document.getElementById("wall-refresh-state");
     var status = document.getElementById("wall-status");
-    var alertBox = document.getElementById("wall-alert");
-    var paused = false;
-    var timer = null;
     var last = {};
     document.querySelectorAll("[data-state]").forEach(function (el) {
       last[el.getAttribute("data-state")] = el.textContent.trim();
     });
     var waitingEl = document.querySelector('[data-figure="waiting"]');
     var lastWaiting = waitingEl ? waitingEl.textContent.trim() : "";
-
-    function describe() {
-      stateText.textContent = paused
-        ? "Verversen staat op pauze."
-        : "Deze cijfers verversen elke " + every / 1000 + " seconden.";
-    }
 
     function apply(data) {
       var changes = [];
@@ -84,44 +71,17 @@
       if (changes.length) { status.textContent = changes.join(" "); }
     }
 
-    function refresh() {
-      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (response) {
-          if (response.status === 401) {
-            paused = true;
-            alertBox.textContent = "Uw sessie is verlopen. Log opnieuw in om verder te gaan.";
-            describe();
-            return null;
-          }
-          if (!response.ok) { throw new Error("status " + response.status); }
-          return response.json();
-        })
-        .then(function (data) {
-          if (data === null || paused) { return; }
-          alertBox.textContent = "";
-          apply(data);
-        })
-        .catch(function () {
-          alertBox.textContent = "Fout: de cijfers konden niet worden ververst. We proberen het opnieuw.";
-        })
-        .finally(schedule);
-    }
-
-    function schedule() {
-      window.clearTimeout(timer);
-      if (!paused) { timer = window.setTimeout(refresh, every); }
-    }
-
-    toggle.hidden = false;
-    toggle.addEventListener("click", function () {
-      paused = !paused;
-      toggle.setAttribute("aria-pressed", paused ? "true" : "false");
-      toggle.textContent = paused ? "Verversen hervatten" : "Verversen pauzeren";
-      describe();
-      if (paused) { window.clearTimeout(timer); } else { refresh(); }
+    window.callrouterPoller({
+      url: board.getAttribute("data-live-url"),
+      every: Number(board.getAttribute("data-refresh-seconds") || 10) * 1000,
+      accept: "application/json",
+      toggle: document.getElementById("wall-toggle"),
+      stateText: document.getElementById("wall-refresh-state"),
+      alertBox: document.getElementById("wall-alert"),
+      what: "cijfers",
+      errorText: "Fout: de cijfers konden niet worden ververst. We proberen het opnieuw.",
+      onData: apply
     });
-    describe();
-    schedule();
   }
 
   document.addEventListener("DOMContentLoaded", start);
