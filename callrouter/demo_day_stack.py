@@ -151,24 +151,25 @@ def running_stack(settings: Settings, *, emulator_url: str, clock_start: str, sc
             with (log_dir / f"{name}.log").open("wb") as out:
                 stack.processes.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=out,
                                                         stderr=subprocess.STDOUT, start_new_session=True))
-        _wait_healthy(app_url, stack.processes[0], log_dir / "web.log")
+        wait_healthy(app_url, stack.processes[0], what=f"the demo day's web process (see {log_dir / 'web.log'})")
         yield stack
     finally:
         _stop(stack.processes)
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], *, what: str = "web process", timeout: float = 30.0) -> None:
+    """Until `url`/healthz answers 200; RuntimeError (naming `what`) when `proc` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the demo day's web process exited with {proc.returncode}; see {log}")
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise RuntimeError(f"the demo day's web process did not answer within {timeout:.0f} s; see {log}")
+    raise RuntimeError(f"{what} did not answer on {url} within {timeout:.0f} s")
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:

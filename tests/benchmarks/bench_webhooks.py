@@ -44,6 +44,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from callrouter.config import Settings
+from callrouter.demo_day_stack import wait_healthy
 from tests.e2e.stack import ACCOUNT_SID, AMSTERDAM_CASEWORKER, AUTH_TOKEN, PROFESSIONAL_LINE, ROOT, running_stack
 from tests.servers import free_port, postgres_server, redis_server
 
@@ -197,18 +198,7 @@ def bare_server(env: dict[str, str] | None = None) -> Iterator[str]:
         cwd=ROOT, start_new_session=True, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"bare server exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("bare server not healthy after 30 s")
-            time.sleep(0.1)
+        wait_healthy(url, proc, what="the bare server")
         yield url
     finally:
         if proc.poll() is None:

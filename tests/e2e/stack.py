@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.cli_demo import open_all_hours
+from callrouter.demo_day_stack import wait_healthy
 from callrouter.services.directory_import import import_directory
 from tests.servers import free_port
 from twilio_emulator.config import EmulatorConfig, NumberConfig
@@ -86,20 +86,6 @@ class Stack:
         return self.emulator.place_call(from_=from_, to=to, script=CallerScript(digits=digits or [], **script))
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"web process exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not healthy after {timeout}s")
-
-
 @contextmanager
 def running_stack(*, redis_url: str, database_url: str, workdir: Path, web_processes: int = 1,
                   workers_per_process: int = 2, time_scale: float = 20.0,
@@ -141,7 +127,7 @@ def running_stack(*, redis_url: str, database_url: str, workdir: Path, web_proce
                  "127.0.0.1", "--port", str(port), "--workers", str(workers_per_process), "--no-access-log"],
                 env=env, cwd=ROOT, start_new_session=True))
         for port, proc in zip(ports, processes, strict=True):
-            _wait_healthy(f"http://127.0.0.1:{port}", proc)
+            wait_healthy(f"http://127.0.0.1:{port}", proc)
         stack = Stack(emulator=emulator, app_url=app_url, database_url=database_url,
                       directory=SqlDirectory(sessions, ttl_seconds=0), processes=processes, env=env)
         yield stack
