@@ -46,6 +46,7 @@ class EventKind(enum.StrEnum):
     ABANDONED = "abandoned"
     COMPLETED = "completed"
     CALLBACK_REQUESTED = "callback_requested"
+    ANNOUNCED = "announced"  # the expected wait was said in the queue (detail: estimate_s, position, waited_s)
     STATUS = "status"
     ERROR = "error"
 

@@ -25,7 +25,8 @@ CALLBACK_FIGURES = {"requested": "callbacks_requested", "completed": "callbacks_
 ANSWERED_OUTCOMES = (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED)
 # Event details a supervisor may read: no caseworker, liaison, phone line or PIN facts, no free text.
 SAFE_DETAIL_KEYS = frozenset({"status", "reason", "step", "choice", "organisation", "topic", "language", "callback",
-                              "joined", "opens", "by", "try", "waited_ms", "talk_seconds", "sequence", "as"})
+                              "joined", "opens", "by", "try", "waited_ms", "talk_seconds", "sequence", "as",
+                              "estimate_s", "position", "waited_s"})
 
 
 def call_count_figures(policy: StatsPolicy) -> tuple[str, ...]:

@@ -56,23 +56,26 @@ def _end(deps: VoiceDeps, record: CallRecord, org: Organisation, *, prompt: str,
     return VoiceReply.of(*lead, said, Hangup())
 
 
-def closed_reply(deps: VoiceDeps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...]) -> VoiceReply | None:
+def closed_reply(deps: VoiceDeps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...],
+                 detail: dict[str, object] | None = None) -> VoiceReply | None:
+    """`detail`: more for the `closed` event (e.g. who chose the organisation)."""
     now = deps.clock.now()
     if org.hours.is_open(now, deps.holidays):
         return None
     opening = org.hours.next_opening(now, deps.holidays)
     if opening is None:
         return _end(deps, record, org, prompt="closed_long", event=EventKind.CLOSED, outcome=Outcome.CLOSED,
-                    lead=lead, detail={"opens": None})
+                    lead=lead, detail={"opens": None, **(detail or {})})
     spoken = spoken_moment(opening, now=now, language=record.language, zone=org.hours.zone)
     return _end(deps, record, org, prompt="closed", event=EventKind.CLOSED, outcome=Outcome.CLOSED, lead=lead,
-                detail={"opens": opening.isoformat()}, opening=spoken)
+                detail={"opens": opening.isoformat(), **(detail or {})}, opening=spoken)
 
 
-def nobody_on_duty(deps: VoiceDeps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...]) -> VoiceReply | None:
+def nobody_on_duty(deps: VoiceDeps, record: CallRecord, org: Organisation, *, lead: tuple[Say, ...],
+                   detail: dict[str, object] | None = None) -> VoiceReply | None:
     counts = deps.router.presence_counts(org=org.code)
     on_duty = sum(n for status, n in counts.items() if status != "offline")
     if on_duty:
         return None
     return _end(deps, record, org, prompt="no_liaison", event=EventKind.NO_LIAISON, outcome=Outcome.NO_LIAISON,
-                lead=lead, detail={})
+                lead=lead, detail=dict(detail or {}))

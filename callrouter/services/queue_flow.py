@@ -82,8 +82,9 @@ def wait(deps: VoiceDeps, *, call_sid: str, queue_seconds: float) -> VoiceReply:
     flow = deps.flow_for(record.line_kind)
     said: list[Say] = []
     if deps.guard.should_announce(call_sid=call_sid, queue_seconds=queue_seconds):
-        spoken, estimate = announcement(deps, record, flow=flow)
+        spoken, estimate, position = announcement(deps, record, flow=flow)
         said.append(spoken)
+        record_announcement(deps, record, queue_seconds=queue_seconds, estimate=estimate, position=position)
         if flow.callbacks and (estimate or 0) >= deps.callback_policy.offer_after_seconds:
             from callrouter.services.callback_flow import offer_prompt
 
@@ -94,7 +95,24 @@ def wait(deps: VoiceDeps, *, call_sid: str, queue_seconds: float) -> VoiceReply:
                                 num_digits=1, action_on_empty_result=False))
 
 
-def announcement(deps: VoiceDeps, record: CallRecord, *, flow: ivr.Flow) -> tuple[Say, int | None]:
+def record_announcement(deps: VoiceDeps, record: CallRecord, *, queue_seconds: float, estimate: int | None,
+                        position: int) -> None:
+    """Keep what was said, so the figures can show the estimates are honest (docs/statistics.md).
+
+    The state stays as it is. The dedupe key is this queue turn (Twilio's QueueTime, within the stay that
+    began after the last offer), so the same waitUrl request handled twice records one announcement.
+    """
+    now = deps.clock.now()
+    waited = (now - record.queued_at).total_seconds() if record.queued_at else queue_seconds
+    stay = ms(record.offered_at) if record.offered_at else 0
+    deps.calls.apply(record.sid, event=EventKind.ANNOUNCED, at=now,
+                     detail={"estimate_s": estimate, "position": position, "waited_s": round(max(0.0, waited))},
+                     dedupe=f"announced:{stay}:{int(queue_seconds)}",
+                     expect=frozenset({CallState.QUEUED, CallState.OFFERED}))
+
+
+def announcement(deps: VoiceDeps, record: CallRecord, *, flow: ivr.Flow) -> tuple[Say, int | None, int]:
+    """What to say about the wait, the estimate in seconds (None: "wait unknown") and the position."""
     org = record.organisation or ""
     place = deps.router.position(call_sid=record.sid, org=org)
     position = place.position if place else 1
@@ -105,9 +123,9 @@ def announcement(deps: VoiceDeps, record: CallRecord, *, flow: ivr.Flow) -> tupl
     estimate = estimate_wait_seconds(position=position, recent_waits_s=[w / 1000 for w in waits],
                                      recent_claim_gaps_s=gaps, available_liaisons=counts.get("available", 0))
     if not estimate:
-        return flow.say("wait_unknown", record.language, position=position), None
+        return flow.say("wait_unknown", record.language, position=position), None, position
     return flow.say("wait_estimate", record.language, position=position,
-                    wait=ivr.spoken_duration(estimate, record.language)), estimate
+                    wait=ivr.spoken_duration(estimate, record.language)), estimate, position
 
 
 def request_dispatch(deps: VoiceDeps, *, org: str) -> None:

@@ -211,7 +211,7 @@ def first_menu(deps: VoiceDeps, record: CallRecord, *, greeting: Say | None, the
     if len(choices) == 1:  # one organisation connected here: no menu to ask
         org = deps.directory.organisation(choices[0].code)
         assert org is not None
-        return organisation_chosen(deps, record, org, lead=lead)
+        return organisation_chosen(deps, record, org, lead=lead, by_service=True)
     return VoiceReply.of(menu_gather(deps, record, lead=lead, first=True))
 
 
@@ -313,7 +313,7 @@ def to_person(deps: VoiceDeps, record: CallRecord, *, step: str) -> VoiceReply:
             return goodbye(deps, record, prompt="error", event=EventKind.ERROR, outcome=Outcome.FAILED,
                            detail={"reason": "no organisation connected at this counter"},
                            public_phone=deps.general_public_phone)
-        return choose(deps, record, step=step, code=choices[0].code, lead=(), any_topic=True)
+        return choose(deps, record, step=step, code=choices[0].code, lead=(), any_topic=True, by_service=True)
     org = deps.directory.organisation(record.organisation or "")
     flow = deps.flow_for(record.line_kind)
     said = flow.say("to_person", record.language, organisation=org.name if org else "")
@@ -321,12 +321,12 @@ def to_person(deps: VoiceDeps, record: CallRecord, *, step: str) -> VoiceReply:
 
 
 def choose(deps: VoiceDeps, record: CallRecord, *, step: str, code: str, lead: tuple[Say, ...],
-           any_topic: bool = False) -> VoiceReply:
+           any_topic: bool = False, by_service: bool = False) -> VoiceReply:
     if step == "organisation":
         org = deps.directory.organisation(code)
         if org is None:
             return stale(deps, record)
-        return organisation_chosen(deps, record, org, greeting=None, any_topic=any_topic)
+        return organisation_chosen(deps, record, org, greeting=None, any_topic=any_topic, by_service=by_service)
     from callrouter.services.queue_flow import enter_queue
 
     deps.calls.apply(record.sid, event=EventKind.MENU_CHOICE, at=deps.clock.now(),
@@ -335,15 +335,19 @@ def choose(deps: VoiceDeps, record: CallRecord, *, step: str, code: str, lead: t
 
 
 def organisation_chosen(deps: VoiceDeps, record: CallRecord, org: Organisation, *, greeting: Say | None = None,
-                        any_topic: bool = False, lead: tuple[Say, ...] = ()) -> VoiceReply:
+                        any_topic: bool = False, lead: tuple[Say, ...] = (), by_service: bool = False) -> VoiceReply:
+    """`by_service`: the service chose (one organisation at the counter, or `0` / tries used up), not a key;
+    the events say so ("by": "service"), so the menu figures do not count it as the caller's choice."""
     from callrouter.services.opening import closed_reply, nobody_on_duty
 
     lead = (*((greeting,) if greeting else ()), *lead)  # words said first: the language is offered after them
-    reply = closed_reply(deps, record, org, lead=lead) or nobody_on_duty(deps, record, org, lead=lead)
+    by = {"by": "service"} if by_service else {}
+    reply = closed_reply(deps, record, org, lead=lead, detail=by) or nobody_on_duty(deps, record, org, lead=lead,
+                                                                                     detail=by)
     if reply:
         return reply
     record = deps.calls.apply(record.sid, event=EventKind.MENU_CHOICE, at=deps.clock.now(),
-                              detail={"step": "organisation", "choice": org.code}, menu_step="topic",
+                              detail={"step": "organisation", "choice": org.code, **by}, menu_step="topic",
                               menu_page=0, menu_tries=0, organisation=org.code) or record
     if any_topic or len(org.topics) <= 1:
         topic = org.topics[0].code if (len(org.topics) == 1 and not any_topic) else ANY_TOPIC

@@ -19,6 +19,8 @@ from callrouter.services.errors import CallRouterError
 from callrouter.web.api_auth import parse_tokens
 from callrouter.web.api_routes import router as api_router
 from callrouter.web.dashboard.cases import router as cases_router
+from callrouter.web.dashboard.menu_usage import router as menu_usage_router
+from callrouter.web.dashboard.wait_honesty import router as wait_honesty_router
 from callrouter.web.metrics import install_metrics
 from callrouter.web.staff_web import install_staff_web
 from callrouter.web.twilio_webhook import WebhookEdge
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(api_router)
     install_staff_web(app, container, settings)
     app.include_router(cases_router)  # /staff/dashboard/zaken
+    app.include_router(menu_usage_router)  # /staff/dashboard/menu
+    app.include_router(wait_honesty_router)  # /staff/dashboard/wachttijd
     app.include_router(wallboard_router)
 
     @app.exception_handler(CallRouterError)

@@ -39,6 +39,7 @@ EVENTS_NL = {
     "queued": "In de wachtrij", "offered": "Aangeboden aan een medewerker", "liaison_no_answer": "Medewerker nam niet op",
     "answered": "Opgenomen", "abandoned": "Opgehangen", "completed": "Beëindigd",
     "callback_requested": "Terugbelverzoek", "status": "Status van Twilio", "error": "Fout", "transferred": "Doorverbonden",
+    "announced": "Verwachte wachttijd gemeld",
 }
 OUTCOME_NAMES = {**{o.value: name for o, name in OUTCOMES_NL.items()}, "in_progress": "Nog bezig"}
 
