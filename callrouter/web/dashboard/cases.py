@@ -8,30 +8,26 @@ A bad query is refused with 400/422 naming the parameter, before anything is rea
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from callrouter.adapters.sql.case_repository import SqlCaseStore
-from callrouter.adapters.sql.directory_repository import load_snapshot
 from callrouter.domain.cases import DEFINITIONS, IN_PROGRESS, NO_OUTCOME, CaseReport
 from callrouter.domain.staff import RESULT_NAMES_NL, ConversationResult
 from callrouter.domain.statistics import StatOutcome
 from callrouter.services import cases
-from callrouter.web.dashboard import charts
-from callrouter.web.dashboard.figures import OUTCOMES_NL, pct
-from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES, TITLES
-from callrouter.web.staff_auth.context import Who, staff_web, who
+from callrouter.web.dashboard import charts, subpage
+from callrouter.web.dashboard.figures import OUTCOMES_NL
+from callrouter.web.dashboard.query import DashboardRefused, Query
+from callrouter.web.dashboard.routes import refuse
+from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 PAGE = "/staff/dashboard/zaken"
+STEM = "zaken"  # of the download file names
 
 
 def outcome_name(key: str) -> str:
@@ -47,24 +43,9 @@ def definitions(window: int) -> dict[str, dict[str, str]]:
             for name, (nl, en) in DEFINITIONS.items()}
 
 
-def _refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
-    if fmt in ("csv", "json"):
-        return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
-    web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
-    message = f"{exc.message} (parameter: {exc.field})"
-    return web.render(request, "error.html", {"title": TITLES.get(exc.status, "Fout"), "message": message},
-                      status=exc.status, who=person)
-
-
-def _filename(query: Query, fmt: str) -> str:
-    org = f"-{query.organisation}" if query.organisation else ""
-    return f"callrouter-zaken{org}-{query.first_day.isoformat()}-{query.last_day.isoformat()}.{fmt}"
-
-
 def as_json(query: Query, report: CaseReport, *, window: int) -> Response:
     body: dict[str, Any] = {
-        "period": {"name": query.period, "first_day": query.first_day.isoformat(),
-                   "last_day": query.last_day.isoformat(), "zone": "Europe/Amsterdam"},
+        "period": subpage.period(query),
         "filters": query.filters(),
         "case_window_minutes": window,
         "totals": {"cases": report.cases, "multi_organisation": report.multi, "share": report.share,
@@ -79,8 +60,7 @@ def as_json(query: Query, report: CaseReport, *, window: int) -> Response:
         "referred_to": [{"organisation": key, "calls": count} for key, count in report.referred_to],
         "definitions": definitions(window),
     }
-    return Response(json.dumps(body, ensure_ascii=False, indent=1), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "json")}"'})
+    return subpage.json_download(body, stem=STEM, query=query)
 
 
 def as_csv(query: Query, report: CaseReport) -> Response:
@@ -104,43 +84,26 @@ def as_csv(query: Query, report: CaseReport) -> Response:
         writer.writerow([*span, "outcome", key, count, "", "", ""])
     for key, count in report.referred_to:
         writer.writerow([*span, "referral", key, count, "", "", ""])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "csv")}"'})
+    return subpage.csv_download(out.getvalue(), stem=STEM, query=query)
 
 
 @router.get("/dashboard/zaken")
 def cases_page(request: Request, person: Who = Depends(who)) -> Response:
-    params = dict(request.query_params)
-    fmt = params.get("format", "html")
-    web = staff_web(request)
-    zone = ZoneInfo(web.settings.timezone)
-    window = web.settings.case_window_minutes
-    container = request.app.state.container
     try:
-        scope = scope_of(person.account)
-        with container.sessions() as session:
-            directory = load_snapshot(session)
-        query = parse(params, now=web.console.voice.clock.now(), zone=zone, scope=scope,
-                      organisations=directory.organisations, locations=directory.locations)
+        asked = subpage.ask(request, person)
     except DashboardRefused as exc:
-        return _refuse(request, person, exc, fmt)
+        return refuse(request, person, exc, request.query_params.get("format", "html"))
+    query, window = asked.query, asked.web.settings.case_window_minutes
     filters = cases.CaseFilters(first_day=query.first_day, last_day=query.last_day, organisation=query.organisation,
                                 topic=query.topic, location=query.location, line_kind=query.line_kind)
-    report = cases.report(SqlCaseStore(container.sessions), filters=filters)
+    report = cases.report(SqlCaseStore(request.app.state.container.sessions), filters=filters)
     if query.format == "json":
         return as_json(query, report, window=window)
     if query.format == "csv":
         return as_csv(query, report)
     chart = charts.outcome_bars([(c.organisations, c.organisations, c.cases) for c in report.combinations])
-    values: dict[str, Any] = {
-        "q": query, "scope": scope, "report": report, "pct": pct, "chart": chart, "periods": PERIODS,
-        "line_kinds": LINE_KINDS_NL, "definitions": {k: v["nl"] for k, v in definitions(window).items()},
+    return subpage.render(request, person, asked, template="cases.html", page=PAGE, values={
+        "report": report, "chart": chart, "definitions": {k: v["nl"] for k, v in definitions(window).items()},
         "outcomes": [(outcome_name(key), count) for key, count in report.outcomes],
         "outcome_total": sum(count for _, count in report.outcomes),
-        "organisations": [o for o in directory.organisations.values()
-                          if scope.all_organisations or o.code in scope.organisations],
-        "locations": sorted(directory.locations.values(), key=lambda loc: loc.name),
-        "page": PAGE, "csv_link": f"{PAGE}?" + query.export_query("csv"),
-        "json_link": f"{PAGE}?" + query.export_query("json"),
-    }
-    return dataclasses.replace(web, templates=TEMPLATES).render(request, "cases.html", values, who=person)
+    })

@@ -25,7 +25,7 @@ from callrouter.web.console.callback_routes import STATE_NL
 from callrouter.web.dashboard import export
 from callrouter.web.dashboard.figures import OUTCOMES_NL, drill_figures, pct, secs
 from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, Scope, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES, _deps, _refuse
+from callrouter.web.dashboard.routes import TEMPLATES, _deps, refuse
 from callrouter.web.staff_auth.context import StaffPageError, Who, staff_web, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -111,9 +111,9 @@ def calls_page(request: Request, person: Who = Depends(who)) -> Response:
         if dq.page > pages:
             raise DashboardRefused(422, "pagina", f"Pagina {dq.page} bestaat niet; er zijn {pages} pagina's.")
     except DashboardRefused as exc:
-        return _refuse(request, person, exc, fmt)
+        return refuse(request, person, exc, fmt)
     except CallRouterError as exc:
-        return _refuse(request, person, DashboardRefused(exc.status, exc.field or "cijfer", exc.message), fmt)
+        return refuse(request, person, DashboardRefused(exc.status, exc.field or "cijfer", exc.message), fmt)
     if dq.query.format in ("csv", "json"):
         return export.drill_export(dq.query, drill, fmt=dq.query.format, cijfer=dq.cijfer, hour=dq.hour,
                                    liaison_id=dq.liaison_id, zone=deps.zone)
@@ -138,7 +138,7 @@ def call_page(ref: str, request: Request, person: Who = Depends(who)) -> Respons
     try:
         scope = scope_of(person.account)
     except DashboardRefused as exc:
-        return _refuse(request, person, exc, "html")
+        return refuse(request, person, exc, "html")
     try:
         detail = service.call_detail(deps, ref=ref, organisations=None if scope.all_organisations
                                      else scope.organisations)

@@ -9,17 +9,12 @@ read. The figures are decided by callrouter.domain.menu_usage; the events come f
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from callrouter.adapters.sql.directory_repository import load_snapshot
 from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
 from callrouter.domain.ivr import Flow
 from callrouter.domain.menu_usage import (
@@ -33,15 +28,16 @@ from callrouter.domain.menu_usage import (
     MenuUsage,
     tally,
 )
-from callrouter.web.dashboard import charts
+from callrouter.web.dashboard import charts, subpage
 from callrouter.web.dashboard.figures import pct
-from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES, TITLES
-from callrouter.web.staff_auth.context import Who, staff_web, who
+from callrouter.web.dashboard.query import LINE_KINDS_NL, DashboardRefused, Query
+from callrouter.web.dashboard.routes import refuse
+from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 NBSP = "\u00a0"
 PAGE = "/staff/dashboard/menu"
+STEM = "menugebruik"  # of the download file names
 ANSWERS_NL = {Answer.CHOICE: "Keuze", Answer.PERSON: "0 (medewerker)", Answer.REPEAT: "* (herhalen)",
               Answer.NO_INPUT: "Geen toets (time-out)", Answer.INVALID: "Verkeerde toets"}
 SIGNALS_SHORT_NL = {Answer.PERSON: "vaak 0", Answer.REPEAT: "vaak herhalen", Answer.NO_INPUT: "vaak geen toets",
@@ -65,20 +61,6 @@ def rules_of(flows: dict[str, Flow]) -> dict[str, FlowRules]:
             for kind, flow in flows.items()}
 
 
-def _refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
-    if fmt in ("csv", "json"):
-        return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
-    web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
-    message = f"{exc.message} (parameter: {exc.field})"
-    return web.render(request, "error.html", {"title": TITLES.get(exc.status, "Fout"), "message": message},
-                      status=exc.status, who=person)
-
-
-def _filename(query: Query, fmt: str) -> str:
-    org = f"-{query.organisation}" if query.organisation else ""
-    return f"callrouter-menugebruik{org}-{query.first_day.isoformat()}-{query.last_day.isoformat()}.{fmt}"
-
-
 def _row(row: MenuRow) -> dict[str, Any]:
     return {"step": row.step, "organisation": row.organisation or None, "name": row.name_nl, "name_en": row.name_en,
             "complete": row.complete, "answers": row.answers, **{a.value: row.count(a) for a in Answer},
@@ -88,8 +70,7 @@ def _row(row: MenuRow) -> dict[str, Any]:
 
 def as_json(query: Query, usage: MenuUsage) -> Response:
     body: dict[str, Any] = {
-        "period": {"name": query.period, "first_day": query.first_day.isoformat(),
-                   "last_day": query.last_day.isoformat(), "zone": "Europe/Amsterdam"},
+        "period": subpage.period(query),
         "filters": query.filters(),
         "flows": [{"line_kind": flow.line_kind, "name": flow_name(flow.line_kind),
                    "menus": [_row(row) for row in flow.menus], "total": _row(flow.total)} for flow in usage.flows],
@@ -97,8 +78,7 @@ def as_json(query: Query, usage: MenuUsage) -> Response:
         "signals": {"min_answers": MIN_ANSWERS, **{a.value: threshold for a, (threshold, _, _) in SIGNALS.items()}},
         "definitions": definitions(),
     }
-    return Response(json.dumps(body, ensure_ascii=False, indent=1), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "json")}"'})
+    return subpage.json_download(body, stem=STEM, query=query)
 
 
 def as_csv(query: Query, usage: MenuUsage) -> Response:
@@ -122,8 +102,7 @@ def as_csv(query: Query, usage: MenuUsage) -> Response:
             writer.writerow(line(flow.line_kind, row, row.name_nl))
         writer.writerow(line(flow.line_kind, flow.total, f"Totaal {flow_name(flow.line_kind)}"))
     writer.writerow(line("", usage.total, "Totaal"))
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "csv")}"'})
+    return subpage.csv_download(out.getvalue(), stem=STEM, query=query)
 
 
 LABEL_WIDTH, BAR_ROOM = 250, charts.WIDTH - 250 - 70
@@ -165,19 +144,12 @@ def _cell(row: MenuRow, answer: Answer) -> str:
 
 @router.get("/dashboard/menu")
 def menu_usage_page(request: Request, person: Who = Depends(who)) -> Response:
-    params = dict(request.query_params)
-    fmt = params.get("format", "html")
-    web = staff_web(request)
-    zone = ZoneInfo(web.settings.timezone)
-    container = request.app.state.container
     try:
-        scope = scope_of(person.account)
-        with container.sessions() as session:
-            directory = load_snapshot(session)
-        query = parse(params, now=web.console.voice.clock.now(), zone=zone, scope=scope,
-                      organisations=directory.organisations, locations=directory.locations)
+        asked = subpage.ask(request, person)
     except DashboardRefused as exc:
-        return _refuse(request, person, exc, fmt)
+        return refuse(request, person, exc, request.query_params.get("format", "html"))
+    query, zone, web, directory = asked.query, asked.zone, asked.web, asked.directory
+    container = request.app.state.container
     events = SqlMenuUsage(container.sessions, zone=zone).events(
         first_day=query.first_day, last_day=query.last_day, filters=query.filters())
     usage = tally(events, rules=rules_of(web.console.voice.flows))
@@ -191,18 +163,12 @@ def menu_usage_page(request: Request, person: Who = Depends(who)) -> Response:
               "chart": without_choice_chart([row for row in flow.menus if row.complete])} for flow in usage.flows]
     standing_out = [(flow_name(flow.line_kind), row, row.signals()) for flow in usage.flows for row in flow.menus
                     if row.signals()]
-    values: dict[str, Any] = {
-        "q": query, "scope": scope, "usage": usage, "flows": flows, "standing_out": standing_out,
-        "answers": list(Answer), "answer_names": ANSWERS_NL, "cell": _cell, "signal_words": signal_words, "pct": pct,
-        "threshold": lambda value: f"{value * 100:g} %",
-        "min_answers": MIN_ANSWERS, "periods": PERIODS, "line_kinds": LINE_KINDS_NL,
+    return subpage.render(request, person, asked, template="menu_usage.html", page=PAGE, values={
+        "usage": usage, "flows": flows, "standing_out": standing_out,
+        "answers": list(Answer), "answer_names": ANSWERS_NL, "cell": _cell, "signal_words": signal_words,
+        "threshold": lambda value: f"{value * 100:g} %", "min_answers": MIN_ANSWERS,
         "definitions": {k: v["nl"] for k, v in definitions().items()},
         "organisation_name": (directory.organisations[query.organisation].name
                               if query.organisation in directory.organisations else query.organisation),
-        "organisations": [o for o in directory.organisations.values()
-                          if scope.all_organisations or o.code in scope.organisations],
-        "locations": sorted(directory.locations.values(), key=lambda loc: loc.name),
-        "label_width": LABEL_WIDTH, "page": PAGE, "csv_link": f"{PAGE}?" + query.export_query("csv"),
-        "json_link": f"{PAGE}?" + query.export_query("json"),
-    }
-    return dataclasses.replace(web, templates=TEMPLATES).render(request, "menu_usage.html", values, who=person)
+        "label_width": LABEL_WIDTH,
+    })

@@ -59,7 +59,7 @@ def _deps(request: Request) -> StatsDeps:
                      policy=policy, zone=ZoneInfo(settings.timezone))
 
 
-def _refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
+def refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
     if fmt in ("csv", "json"):
         return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
     web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
@@ -86,9 +86,9 @@ def dashboard(request: Request, person: Who = Depends(who)) -> Response:
                       organisations=directory.organisations, locations=directory.locations)
         data = collect(deps, query)
     except DashboardRefused as exc:
-        return _refuse(request, person, exc, fmt)
+        return refuse(request, person, exc, fmt)
     except StatsQueryInvalid as exc:
-        return _refuse(request, person, DashboardRefused(422, exc.field or "filter", exc.message), fmt)
+        return refuse(request, person, DashboardRefused(422, exc.field or "filter", exc.message), fmt)
     targets: DashboardTargets = getattr(request.app.state, "dashboard_targets", None) or DashboardTargets()
     threshold = deps.policy.answer_thresholds_seconds[0]
     if query.format == "json":

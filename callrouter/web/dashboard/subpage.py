@@ -1,5 +1,6 @@
 """What the dashboard's further pages share (/staff/dashboard/zaken, /menu, /wachttijd): the query read
-with the role's scope, the refusal of a bad one, the downloads and the values every filter form needs.
+with the role's scope (a bad one is refused by callrouter.web.dashboard.routes.refuse), the downloads and
+the values every filter form needs.
 
 Each page keeps only what is its own: which figures it reads and how it shows them.
 """
@@ -13,13 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
 from callrouter.web.dashboard.figures import pct
-from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, Scope, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES, TITLES
+from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, Query, Scope, parse, scope_of
+from callrouter.web.dashboard.routes import TEMPLATES
 from callrouter.web.staff_auth.context import StaffWeb, Who, staff_web
 
 
@@ -44,16 +44,6 @@ def ask(request: Request, person: Who) -> Asked:
     query = parse(dict(request.query_params), now=web.console.voice.clock.now(), zone=zone, scope=scope,
                   organisations=directory.organisations, locations=directory.locations)
     return Asked(web=web, zone=zone, scope=scope, directory=directory, query=query)
-
-
-def refused(request: Request, person: Who, exc: DashboardRefused) -> Response:
-    """A JSON error naming the parameter for a download, else the error page (400/403/422)."""
-    if request.query_params.get("format", "html") in ("csv", "json"):
-        return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
-    web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
-    message = f"{exc.message} (parameter: {exc.field})"
-    return web.render(request, "error.html", {"title": TITLES.get(exc.status, "Fout"), "message": message},
-                      status=exc.status, who=person)
 
 
 def export_name(stem: str, query: Query, fmt: str) -> str:

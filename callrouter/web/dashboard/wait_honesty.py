@@ -8,16 +8,12 @@ before anything is read. The verdicts are decided in callrouter.domain.wait_hone
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from callrouter.adapters.sql.directory_repository import load_snapshot
 from callrouter.adapters.sql.wait_honesty_repository import SqlWaitHonesty
 from callrouter.domain.wait_honesty import (
     DEFINITIONS,
@@ -27,13 +23,15 @@ from callrouter.domain.wait_honesty import (
     TargetState,
     honesty_report,
 )
+from callrouter.web.dashboard import subpage
 from callrouter.web.dashboard.figures import pct, secs
-from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES, _refuse
-from callrouter.web.staff_auth.context import Who, staff_web, who
+from callrouter.web.dashboard.query import DashboardRefused, Query
+from callrouter.web.dashboard.routes import refuse
+from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 PAGE = "/staff/dashboard/wachttijd"
+STEM = "wachttijd"  # of the download file names
 TARGET = HONEST_TARGET
 STATE_NL = {TargetState.MET: "Doel gehaald", TargetState.MISSED: "Doel niet gehaald",
             TargetState.NO_DATA: "Geen gegevens"}
@@ -56,15 +54,9 @@ def _numbers(figures: Figures, target: float) -> dict[str, Any]:
             "off_p90_s": figures.off_p90_s, "state": figures.state(target).value}
 
 
-def _filename(query: Query, fmt: str) -> str:
-    org = f"-{query.organisation}" if query.organisation else ""
-    return f"callrouter-wachttijd{org}-{query.first_day.isoformat()}-{query.last_day.isoformat()}.{fmt}"
-
-
 def as_json(query: Query, report: HonestyReport) -> Response:
     body: dict[str, Any] = {
-        "period": {"name": query.period, "first_day": query.first_day.isoformat(),
-                   "last_day": query.last_day.isoformat(), "zone": "Europe/Amsterdam"},
+        "period": subpage.period(query),
         "filters": query.filters(),
         "target": {"share_honest": report.target},
         "totals": _numbers(report.total, report.target),
@@ -72,8 +64,7 @@ def as_json(query: Query, report: HonestyReport) -> Response:
                             for org, figures in report.by_organisation],
         "definitions": definitions(report.target),
     }
-    return Response(json.dumps(body, ensure_ascii=False, indent=1), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "json")}"'})
+    return subpage.json_download(body, stem=STEM, query=query)
 
 
 def as_csv(query: Query, report: HonestyReport) -> Response:
@@ -92,44 +83,28 @@ def as_csv(query: Query, report: HonestyReport) -> Response:
     writer.writerow(row("total", "", report.total))
     for org, figures in report.by_organisation:
         writer.writerow(row("organisation", org, figures))
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{_filename(query, "csv")}"'})
+    return subpage.csv_download(out.getvalue(), stem=STEM, query=query)
 
 
 @router.get("/dashboard/wachttijd")
 def wait_honesty_page(request: Request, person: Who = Depends(who)) -> Response:
-    params = dict(request.query_params)
-    fmt = params.get("format", "html")
-    web = staff_web(request)
-    zone = ZoneInfo(web.settings.timezone)
-    container = request.app.state.container
     try:
-        scope = scope_of(person.account)
-        with container.sessions() as session:
-            directory = load_snapshot(session)
-        query = parse(params, now=web.console.voice.clock.now(), zone=zone, scope=scope,
-                      organisations=directory.organisations, locations=directory.locations)
+        asked = subpage.ask(request, person)
     except DashboardRefused as exc:
-        return _refuse(request, person, exc, fmt)
-    calls = SqlWaitHonesty(container.sessions, zone=zone).announced_calls(
+        return refuse(request, person, exc, request.query_params.get("format", "html"))
+    query = asked.query
+    calls = SqlWaitHonesty(request.app.state.container.sessions, zone=asked.zone).announced_calls(
         first_day=query.first_day, last_day=query.last_day, filters=query.filters())
     report = honesty_report(calls, target=TARGET)
     if query.format == "json":
         return as_json(query, report)
     if query.format == "csv":
         return as_csv(query, report)
-    names = {org.code: org.name for org in directory.organisations.values()}
-    values: dict[str, Any] = {
-        "q": query, "scope": scope, "report": report, "total": report.total, "pct": pct, "secs": secs,
+    names = {org.code: org.name for org in asked.directory.organisations.values()}
+    return subpage.render(request, person, asked, template="wait_honesty.html", page=PAGE, values={
+        "report": report, "total": report.total, "secs": secs,
         "state": report.state, "state_nl": STATE_NL, "state_class": STATE_CLASS, "target": report.target,
         "rows": [(org, names.get(org, org), figures, figures.state(report.target))
                  for org, figures in report.by_organisation],
-        "periods": PERIODS, "line_kinds": LINE_KINDS_NL,
         "definitions": {k: v["nl"] for k, v in definitions(report.target).items()},
-        "organisations": [o for o in directory.organisations.values()
-                          if scope.all_organisations or o.code in scope.organisations],
-        "locations": sorted(directory.locations.values(), key=lambda loc: loc.name),
-        "page": PAGE, "csv_link": f"{PAGE}?" + query.export_query("csv"),
-        "json_link": f"{PAGE}?" + query.export_query("json"),
-    }
-    return dataclasses.replace(web, templates=TEMPLATES).render(request, "wait_honesty.html", values, who=person)
+    })
