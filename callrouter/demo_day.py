@@ -247,7 +247,7 @@ def _professional_call(p: _Planner, at: datetime, line: str, caseworker: Casewor
     choices = [ivr.Choice(code, p.directory.organisations[code].name)
                for code in p.directory.locations[caseworker.location].organisations
                if code in p.directory.organisations and (not scope or code in scope)]
-    keys = menu_keys(flow, "organisation", choices, org.code) if len(choices) > 1 else []
+    keys = _slip(p) + menu_keys(flow, "organisation", choices, org.code) if len(choices) > 1 else []
     topic, topic_keys = _topic(p, flow, org)
     asks = p.rng.random() < p.shape.callback_share
     turns = p.rng.randint(*p.shape.callback_after_turns) if asks else 0
@@ -257,6 +257,19 @@ def _professional_call(p: _Planner, at: datetime, line: str, caseworker: Casewor
                        record_seconds=(3.0,) if asks else (), case_reference=case_reference)
 
 
+WRONG_KEY = "8"  # no menu has an 8: at most four options (UX.md), 9 is the language key
+
+
+def _slip(p: _Planner) -> list[str | None]:
+    """Before a menu's keys, perhaps a slip as callers make them: `*` to hear it again, nothing, a wrong key."""
+    draw, edge = p.rng.random(), 0.0
+    for kind, key in (("repeat", "*"), ("silence", None), ("wrong", WRONG_KEY)):
+        edge += p.shape.menu_slips.get(kind, 0.0)
+        if draw < edge:
+            return [key]
+    return []
+
+
 def _citizen(p: _Planner, at: datetime, line: str, org: Organisation) -> PlannedCall:
     topic, keys = _topic(p, p.flows[LineKind.CITIZEN.value], org)
     caller = f"+3161{p.rng.randrange(10**7):07d}"  # fictional mobile numbers
@@ -264,7 +277,7 @@ def _citizen(p: _Planner, at: datetime, line: str, org: Organisation) -> Planned
                        patience_seconds=_patience(p), asks_callback=False)
 
 
-def _topic(p: _Planner, flow: ivr.Flow, org: Organisation) -> tuple[str, list[str]]:
+def _topic(p: _Planner, flow: ivr.Flow, org: Organisation) -> tuple[str, list[str | None]]:
     if not org.topics:
         return "*", []
     shaped = p.shape.organisations.get(org.code)
@@ -272,7 +285,10 @@ def _topic(p: _Planner, flow: ivr.Flow, org: Organisation) -> tuple[str, list[st
     topic = _weighted(p.rng, weights)
     if len(org.topics) == 1:
         return topic, []
-    return topic, menu_keys(flow, "topic", [ivr.Choice(t.code, t.name_nl) for t in org.topics], topic)
+    slip = _slip(p)
+    if p.rng.random() < p.shape.person_share:  # 0: any liaison of the organisation, no topic
+        return "*", [*slip, "0"]
+    return topic, [*slip, *menu_keys(flow, "topic", [ivr.Choice(t.code, t.name_nl) for t in org.topics], topic)]
 
 
 def _patience(p: _Planner) -> float:

@@ -4,7 +4,7 @@ caller behaviour and liaison shifts, checked at load with errors that name the f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,9 @@ class DayShape:
     off_duty: time
     missed_calls: int
     missed_minutes: Range
+    # Of the menus a caller answers: shares that first press * (repeat), press nothing, or a wrong key.
+    menu_slips: Mapping[str, float] = field(default_factory=dict)
+    person_share: float = 0.0  # callers who press 0 in the topic menu (any liaison) instead of a topic
 
 
 def load_shape(path: Path) -> DayShape:
@@ -82,7 +85,21 @@ def shape_from(data: Mapping[str, Any]) -> DayShape:
         lunch_minutes=int(liaisons.get("lunch_minutes", 30)),
         off_duty=_time(liaisons.get("off_duty", "17:00"), "liaisons.off_duty"),
         missed_calls=int(liaisons.get("missed_calls", 0)), missed_minutes=_range(liaisons, "missed_minutes"),
+        menu_slips=_slips(callers.get("menu_slips") or {}), person_share=_share(callers, "person_share"),
     )
+
+
+MENU_SLIPS = ("repeat", "silence", "wrong")
+
+
+def _slips(data: Mapping[str, Any]) -> dict[str, float]:
+    unknown = set(data) - set(MENU_SLIPS)
+    if unknown:
+        raise DayShapeInvalid(f"callers.menu_slips: unknown {sorted(unknown)} (known: {', '.join(MENU_SLIPS)})")
+    slips = {kind: _share(data, kind) for kind in MENU_SLIPS}
+    if sum(slips.values()) > 1:
+        raise DayShapeInvalid("callers.menu_slips: the shares add up to more than 1")
+    return slips
 
 
 def _time(value: object, name: str) -> time:

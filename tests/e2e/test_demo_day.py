@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics as stats_lib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.sql.call_repository import SqlPresenceStore
-from callrouter.adapters.sql.call_tables import CallRow
+from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
@@ -43,7 +43,8 @@ SHAPE = {
     "organisations": {"UWV": {"weight": 1, "on_duty": "08:55", "topics": {"ww": 2, "wia": 1, "ziektewet": 1}}},
     "callers": {"callback_share": 0.3, "callback_after_turns": [0, 0], "impatient_share": 0.3,
                 "impatient_seconds": [5, 15], "patient_seconds": [600, 900], "follow_up_share": 0,
-                "follow_up_after_minutes": [10, 20], "case_reference_share": 0.5},
+                "follow_up_after_minutes": [10, 20], "case_reference_share": 0.5,
+                "menu_slips": {"repeat": 0.15, "silence": 0.1, "wrong": 0.1}, "person_share": 0.2},
     "liaisons": {"answer_after_seconds": [1, 3], "talk_seconds": [600, 900], "lunch": [], "off_duty": "11:00",
                  "missed_calls": 0, "missed_minutes": [10, 20]},
 }
@@ -172,8 +173,8 @@ def test_menu_keys_reach_the_chosen_organisation_and_topic(played: Played) -> No
     """Amsterdam offers 7 organisations on two pages (3 + 4): SVB is key 4 (next page), then 1; its
     topics aow, kinderbijslag, anw, pgb are keys 1-4. Utrecht offers 4 on one page: SVB is key 4."""
     flows = load_flows(played.settings.ivr_flows_dir)
-    plan = plan_day(shape=load_shape(ROOT / "demo" / "demo_day.yaml"), directory=played.snapshot, flows=flows,
-                    day=DAY, calls=250, seed=1, zone=AMS)
+    shape = replace(load_shape(ROOT / "demo" / "demo_day.yaml"), menu_slips={}, person_share=0.0)  # no slips
+    plan = plan_day(shape=shape, directory=played.snapshot, flows=flows, day=DAY, calls=250, seed=1, zone=AMS)
     by_phone = played.snapshot.caseworkers_by_phone
     topic_key = {"aow": "1", "kinderbijslag": "2", "anw": "3", "pgb": "4"}
     skip = 1 if flows["professional"].case_reference else 0
@@ -185,6 +186,24 @@ def test_menu_keys_reach_the_chosen_organisation_and_topic(played: Played) -> No
         assert all(str(c.digits[0]).endswith("#") for c in plan.calls if c.line == "+31850001000")
 
 
+def test_callers_slip_in_the_menus_as_planned(played: Played) -> None:
+    """Some callers first press * or a key the menu does not have, or nothing, and some press 0 for any liaison
+    in the topic menu (the menu-use page has something to show). Each planned * , 8 and 0 is one menu event."""
+    plan = plan_day(shape=shape_from(SHAPE), directory=played.snapshot,
+                    flows=load_flows(played.settings.ivr_flows_dir), day=DAY, calls=CALLS, seed=SEED, zone=AMS)
+    planned = {key: sum(call.digits.count(key) for call in plan.calls) for key in ("*", "8", "0")}
+    assert all(planned.values()), planned  # the seeded day has each kind of slip
+    assert sum(1 for call in plan.calls if call.topic == "*") == planned["0"]
+    engine = make_engine(played.settings.database_url)
+    with make_session_factory(engine)() as session:
+        kinds = list(session.scalars(select(CallEventRow.kind)))
+    engine.dispose()
+    assert kinds.count("menu_repeat") == planned["*"]
+    assert kinds.count("menu_invalid") == planned["8"]
+    assert kinds.count("menu_person") == planned["0"]
+    assert kinds.count("menu_no_input") >= 1
+
+
 def test_a_bad_shape_names_the_field() -> None:
     with pytest.raises(DayShapeInvalid, match="citizen_share"):
         shape_from({**SHAPE, "citizen_share": 2})
@@ -192,6 +211,10 @@ def test_a_bad_shape_names_the_field() -> None:
         shape_from({**SHAPE, "arrivals_by_hour": {25: 1}})
     with pytest.raises(DayShapeInvalid, match="organisations.UWV.on_duty"):
         shape_from({**SHAPE, "organisations": {"UWV": {"weight": 1, "on_duty": "nine"}}})
+    with pytest.raises(DayShapeInvalid, match="menu_slips: unknown"):
+        shape_from({**SHAPE, "callers": {**SHAPE["callers"], "menu_slips": {"sneeze": 0.1}}})
+    with pytest.raises(DayShapeInvalid, match="more than 1"):
+        shape_from({**SHAPE, "callers": {**SHAPE["callers"], "menu_slips": {"repeat": 0.6, "wrong": 0.6}}})
 
 
 def test_the_default_day_is_the_last_weekday_before_today() -> None:
