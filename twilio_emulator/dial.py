@@ -108,17 +108,17 @@ class DialAttempt:
 
 @dataclass
 class DialExit:
-    """Posts the Dial action when the caller hung up during the <Dial>."""
+    """Posts the Dial action when the <Dial> is interrupted: the caller hung up, or the call was redirected by REST."""
 
     action: str | None
     method: str
     params: dict[str, str]
 
     async def run(self, engine: Engine, call: Call, pending: Pending) -> None:
-        # Twilio docs unclear: whether the action is requested when the call is redirected away
-        # from a <Dial> by REST; the emulator requests it only when the caller hung up, and
-        # ignores the TwiML it returns.
-        if self.action and pending.kind == "hangup":
+        # Twilio's changelog "Changes to <Dial> behavior" (24 May 2021): when the parent call is modified
+        # to new TwiML during a <Dial> with an action, Twilio still requests the action but does not execute
+        # the TwiML it returns. After a hang-up the returned TwiML has nothing to run on either.
+        if self.action and pending.kind in ("hangup", "redirect"):
             await engine.post_ignored(call, self.action, self.method, self.params, "action")
 
 

@@ -101,6 +101,27 @@ def test_redirecting_a_queued_call_posts_queue_result_redirected(app: CustomerAp
     assert emulator.queue_size("liaisons") == 0
 
 
+def test_redirecting_a_call_in_a_dial_posts_the_dial_action_and_ignores_its_twiml(
+        app: CustomerApp, emulator: Emulator, client: Client) -> None:
+    """Twilio's changelog "Changes to <Dial> behavior" (24 May 2021): modified during a <Dial> with an action,
+    the parent call still requests the action, but runs the new TwiML, not the action's; the callee leg ends."""
+    app.routes["/twiml/voice"] = lambda r: (
+        f'<Response><Dial action="/twiml/dial-done">{LIAISON}</Dial><Say>Na de Dial</Say></Response>')
+    app.routes["/twiml/dial-done"] = lambda r: "<Response><Say>Dit hoort niemand</Say></Response>"
+    app.routes["/twiml/transfer"] = lambda r: "<Response><Say>U wordt doorverbonden</Say></Response>"
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1, talk_seconds=600))
+    call = emulator.place_call(CALLER, LINE)
+    call.wait_for(lambda t: any(e.kind == "bridged" for e in t))
+    client.calls(call.sid).update(url=app.url("/twiml/transfer"), method="POST")
+    call.wait_until_ended()
+    leg, = call.children
+    leg.wait_until_ended()
+    assert leg.status == "completed"
+    done, = app.wait_for("/twiml/dial-done", 1)
+    assert valid_signature(done) and done["DialCallStatus"] == "completed" and done["CallSid"] == call.sid
+    assert call.said() == ["U wordt doorverbonden"]  # not the action's TwiML, not the verb after <Dial>
+
+
 def test_rest_call_with_status_callbacks(app: CustomerApp, emulator: Emulator, client: Client) -> None:
     emulator.register_phone(LIAISON, Phone("answer", answer_after=3))
     call = client.calls.create(to=LIAISON, from_=LINE, twiml='<Response><Pause length="7"/></Response>',
