@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ from callrouter.demo_day_stack import (
 )
 from callrouter.domain.calls import CallState
 from callrouter.domain.statistics import StatsPolicy
+from callrouter.domain.statistics_intervals import period_bounds
 from callrouter.domain.statistics_totals import Totals
 from callrouter.services import statistics
 from twilio_emulator.calls import Event
@@ -109,8 +110,7 @@ def default_day(today: date) -> date:
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+    return period_bounds(first_day=day, last_day=day, zone=zone)
 
 
 def calls_on(sessions: sessionmaker[Session], day: date, zone: ZoneInfo, *, open_only: bool = False) -> int:

@@ -78,4 +78,4 @@ def nobody_on_duty(deps: VoiceDeps, record: CallRecord, org: Organisation, *, le
     if on_duty:
         return None
     return _end(deps, record, org, prompt="no_liaison", event=EventKind.NO_LIAISON, outcome=Outcome.NO_LIAISON,
-                lead=lead, detail=dict(detail or {}))
+                lead=lead, detail=detail or {})

@@ -38,9 +38,10 @@ import pytest
 
 from callrouter.adapters import redis_keys
 from callrouter.adapters.sql.call_repository import SqlCallStore
-from callrouter.adapters.sql.wait_honesty_repository import SqlWaitHonesty, day_bounds
+from callrouter.adapters.sql.wait_honesty_repository import SqlWaitHonesty
 from callrouter.domain.calls import CallRecord, CallState, EventKind
 from callrouter.domain.staff import Grant, Role
+from callrouter.domain.statistics_intervals import period_bounds
 from tests.integration.conftest import App
 from tests.integration.staff_fixtures import Staff
 from tests.integration.test_voice_webhooks import call_params
@@ -272,9 +273,9 @@ def _announce(store: SqlCallStore, sid: str, org: str, moment: datetime, estimat
 
 
 def test_days_are_amsterdam_days_also_when_the_clocks_change(app: App) -> None:
-    assert day_bounds(date(2026, 3, 29), date(2026, 3, 29), AMSTERDAM) == (
+    assert period_bounds(first_day=date(2026, 3, 29), last_day=date(2026, 3, 29), zone=AMSTERDAM) == (
         datetime(2026, 3, 28, 23, 0, tzinfo=UTC), datetime(2026, 3, 29, 22, 0, tzinfo=UTC))  # 23 hours
-    assert day_bounds(date(2026, 10, 25), date(2026, 10, 25), AMSTERDAM) == (
+    assert period_bounds(first_day=date(2026, 10, 25), last_day=date(2026, 10, 25), zone=AMSTERDAM) == (
         datetime(2026, 10, 24, 22, 0, tzinfo=UTC), datetime(2026, 10, 25, 23, 0, tzinfo=UTC))  # 25 hours
     store = SqlCallStore(app.container.sessions)
     _announce(store, "before", "UWV", datetime(2026, 3, 28, 22, 59, tzinfo=UTC), 120)  # 23:59 on the 28th

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.case_tables import CaseRow
+from callrouter.adapters.sql.reading import utc
 from callrouter.adapters.sql.staff_tables import ConversationOutcomeRow
 from callrouter.domain.cases import CasePolicy, open_key, still_current
 from callrouter.services.cases import StoredCall, StoredCase
@@ -29,10 +30,6 @@ _CALLS = CallRow.__table__
 _EVENTS = CallEventRow.__table__
 _OUTCOMES = ConversationOutcomeRow.__table__
 ATTEMPTS = 3
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 class SqlCaseStore:
     def __init__(self, session_factory: sessionmaker[Session], *, policy: CasePolicy | None = None,
@@ -60,7 +57,7 @@ class SqlCaseStore:
             try:
                 with self._transaction() as conn:
                     return self._attach(conn, call_sid=call_sid, caseworker_id=caseworker_id, location=location,
-                                        reference=reference, at=_utc(at))
+                                        reference=reference, at=utc(at))
             except IntegrityError:  # another process opened the case meanwhile: try again, then join it
                 if attempt == ATTEMPTS - 1:
                     raise
@@ -76,11 +73,11 @@ class SqlCaseStore:
         key = open_key(caseworker_id=caseworker_id, reference=reference)
         current = conn.execute(select(_CASES.c.id, _CASES.c.opened_at, _CASES.c.last_call_at)
                                .where(_CASES.c.open_key == key).with_for_update()).one_or_none()
-        if current is not None and still_current(opened_at=_utc(current.opened_at),
-                                                 last_call_at=_utc(current.last_call_at), at=at,
+        if current is not None and still_current(opened_at=utc(current.opened_at),
+                                                 last_call_at=utc(current.last_call_at), at=at,
                                                  has_reference=reference is not None, policy=self.policy):
             case_id = int(current.id)
-            last = max(_utc(current.last_call_at), at)
+            last = max(utc(current.last_call_at), at)
             conn.execute(update(_CASES).where(_CASES.c.id == case_id)
                          .values(last_call_at=last, calls=_CASES.c.calls + 1))
         else:
@@ -120,7 +117,7 @@ class SqlCaseStore:
                 case = cases.setdefault(row["case_id"], StoredCase(row["case_id"], row["location"]))
                 call = case.calls.setdefault(row["call_id"], _stored_call(row))
                 if row["kind"] is not None:
-                    call.events.append((row["kind"], _utc(row["at"]), dict(row["detail"] or {})))
+                    call.events.append((row["kind"], utc(row["at"]), dict(row["detail"] or {})))
         return list(cases.values())
 
 

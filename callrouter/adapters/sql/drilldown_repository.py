@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, select
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
 from callrouter.adapters.sql.directory_tables import LiaisonRow
+from callrouter.adapters.sql.reading import utc
 from callrouter.adapters.sql.staff_tables import ConversationOutcomeRow
 from callrouter.domain.calls import PriorityClass
 from callrouter.domain.privacy import mask_number
@@ -39,10 +40,6 @@ class RecordedOutcome:
     referred_organisation: str | None
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _dims(row: Mapping[str, Any], *, line_kind: str | None = None) -> Dimensions:
     return Dimensions(organisation=row["organisation"] or "", topic=row["topic"] or "",
                       location=row["location"] or "", line_kind=line_kind or row["line_kind"] or "")
@@ -60,12 +57,12 @@ class SqlDrilldown:
         """How many calls arrived in [start, end) matching the filters (an index range on received_at)."""
         with self._sessions() as session:
             query = select(func.count()).select_from(_CALLS).where(
-                _CALLS.c.received_at >= _utc(start), _CALLS.c.received_at < _utc(end), *_call_filters(filters))
+                _CALLS.c.received_at >= utc(start), _CALLS.c.received_at < utc(end), *_call_filters(filters))
             return int(session.execute(query).scalar() or 0)
 
     def calls(self, *, start: datetime, end: datetime, filters: Mapping[str, str]) -> list[DrillCall]:
         """The calls that arrived in [start, end) matching the filters, with their events."""
-        where = and_(_CALLS.c.received_at >= _utc(start), _CALLS.c.received_at < _utc(end), *_call_filters(filters))
+        where = and_(_CALLS.c.received_at >= utc(start), _CALLS.c.received_at < utc(end), *_call_filters(filters))
         with self._sessions() as session:
             return self._with_events(session.connection(), where)
 
@@ -87,15 +84,15 @@ class SqlDrilldown:
         for row in conn.execute(query).mappings():
             _, events = calls.setdefault(row["id"], (row, []))
             if row["kind"] is not None:
-                events.append((row["kind"], _utc(row["at"]), dict(row["detail"] or {})))
-        return [DrillCall(id=row["id"], sid=row["sid"], received_at=_utc(row["received_at"]), dimensions=_dims(row),
+                events.append((row["kind"], utc(row["at"]), dict(row["detail"] or {})))
+        return [DrillCall(id=row["id"], sid=row["sid"], received_at=utc(row["received_at"]), dimensions=_dims(row),
                           caller_masked=row["caller_masked"], events=events, liaison_id=row["liaison_id"])
                 for row, events in calls.values()]
 
     def callbacks_requested(self, *, start: datetime, end: datetime, filters: Mapping[str, str]) -> list[CallbackLine]:
         """Callbacks asked for in [start, end): their first event (no `from_state`), as the rollups count them."""
         ev, cb = _CALLBACK_EVENTS.c, _CALLBACKS.c
-        where = [ev.at >= _utc(start), ev.at < _utc(end), ev.from_state.is_(None)]
+        where = [ev.at >= utc(start), ev.at < utc(end), ev.from_state.is_(None)]
         for name, value in filters.items():
             if name == "line_kind":
                 where.append(cb.priority_class.in_([k for k, v in _LINE_KIND.items() if v == value] or [value]))
@@ -106,7 +103,7 @@ class SqlDrilldown:
                  .select_from(_CALLBACK_EVENTS.join(_CALLBACKS, cb.id == ev.callback_id)).where(*where))
         with self._sessions() as session:
             rows = session.execute(query).mappings().all()
-        return [CallbackLine(callback_id=row["id"], requested_at=_utc(row["at"]),
+        return [CallbackLine(callback_id=row["id"], requested_at=utc(row["at"]),
                              dimensions=_dims(row, line_kind=_LINE_KIND.get(row["priority_class"], row["priority_class"])),
                              number_masked=mask_number(row["phone_number"] or ""), state=row["state"],
                              call_sid=row["call_sid"]) for row in rows]

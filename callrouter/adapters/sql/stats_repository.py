@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
+from callrouter.adapters.sql.reading import utc
 from callrouter.adapters.sql.stats_tables import OUTCOME_COLUMNS, AnsweredWithinRow, CallStatsRow, StatsIntervalRow
 from callrouter.domain.calls import OPEN_STATES, EventKind, PriorityClass
 from callrouter.domain.statistics import TRANSFERRED, Event
@@ -38,10 +39,6 @@ _ALL_KINDS = [kind.value for kind in EventKind] + [TRANSFERRED]
 GROUPINGS = {"interval": "interval_start", "day": "local_day", "hour_of_day": "local_hour"}
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _int(value: Any) -> int:
     return int(value) if isinstance(value, int | Decimal) else 0
 
@@ -64,10 +61,10 @@ class SqlStatsStore:
         Two workers on the same interval queue on the marker row (SQLite: on the write lock), so the
         last one to commit read everything the first one wrote. Returns the number of rows written.
         """
-        start, end = _utc(start), _utc(end)
+        start, end = utc(start), utc(end)
         with self._sessions.begin() as session:
             conn = session.connection()
-            self._lock(conn, start=start, computed_at=_utc(computed_at))
+            self._lock(conn, start=start, computed_at=utc(computed_at))
             data = IntervalInput(calls=self._calls(conn, start=start, end=end),
                                  callback_moves=self._callback_moves(conn, start=start, end=end))
             rows = compute(data)
@@ -109,7 +106,7 @@ class SqlStatsStore:
         for row in conn.execute(query).mappings():
             dims, events = calls.setdefault(row["id"], (_dims(row), []))
             if row["kind"] is not None:
-                events.append((row["kind"], _utc(row["at"]), dict(row["detail"] or {})))
+                events.append((row["kind"], utc(row["at"]), dict(row["detail"] or {})))
         return list(calls.values())
 
     def _callback_moves(self, conn: Connection, *, start: datetime, end: datetime) -> list[tuple[Dimensions, CallbackMove]]:
@@ -129,7 +126,7 @@ class SqlStatsStore:
     def earliest_call_touched(self, *, since: datetime, open_since: datetime) -> datetime | None:
         """The earliest arrival among calls with an event at or after `since`, or still open (arrived
         after `open_since`): the intervals from there on may have changed."""
-        since, open_since = _utc(since), _utc(open_since)
+        since, open_since = utc(since), utc(open_since)
         with self._sessions() as session:
             touched = session.execute(
                 select(func.min(_CALLS.c.received_at)).select_from(_EVENTS.join(_CALLS, _CALLS.c.id == _EVENTS.c.call_id))
@@ -137,7 +134,7 @@ class SqlStatsStore:
             still_open = session.execute(
                 select(func.min(_CALLS.c.received_at))
                 .where(_CALLS.c.state.in_([s.value for s in OPEN_STATES]), _CALLS.c.received_at >= open_since)).scalar()
-        found = [_utc(v) for v in (touched, still_open) if v is not None]
+        found = [utc(v) for v in (touched, still_open) if v is not None]
         return min(found) if found else None
 
     # -- reading -----------------------------------------------------------------------------------
@@ -152,7 +149,7 @@ class SqlStatsStore:
         with self._sessions() as session:
             for table, is_within in ((_STATS, False), (_WITHIN, True)):
                 keys = [table.c[grouping], *(table.c[name] for name in by)]
-                where = and_(table.c.interval_start >= _utc(start), table.c.interval_start < _utc(end),
+                where = and_(table.c.interval_start >= utc(start), table.c.interval_start < utc(end),
                              *(table.c[name] == value for name, value in filters.items()))
                 if is_within:
                     columns = [table.c.threshold_seconds, func.sum(table.c.answered)]
@@ -163,7 +160,7 @@ class SqlStatsStore:
                     group = keys
                 for row in session.execute(select(*keys, *columns).where(where).group_by(*group)):
                     bucket = row[0]
-                    bucket = _utc(bucket) if isinstance(bucket, datetime) else bucket
+                    bucket = utc(bucket) if isinstance(bucket, datetime) else bucket
                     totals = results.setdefault((bucket, tuple(row[1:len(keys)])), Totals())
                     values = row[len(keys):]
                     if is_within:

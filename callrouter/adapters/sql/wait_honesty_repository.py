@@ -9,7 +9,7 @@ hours on the days the clocks change.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
+from callrouter.adapters.sql.reading import call_filters, utc
 from callrouter.domain.calls import EventKind
+from callrouter.domain.statistics_intervals import AMSTERDAM, period_bounds
 from callrouter.domain.wait_honesty import AnnouncedCall, Announcement
 
 _CALLS = CallRow.__table__
@@ -25,18 +27,6 @@ _EVENTS = CallEventRow.__table__
 ANNOUNCED = EventKind.ANNOUNCED.value
 AFTER_KINDS = (EventKind.ANSWERED.value, EventKind.ABANDONED.value, EventKind.CALLBACK_REQUESTED.value,
                EventKind.COMPLETED.value)
-FILTER_COLUMNS = ("organisation", "topic", "location", "line_kind")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def day_bounds(first_day: date, last_day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of these local days; midnight exists once in every zone that moves its clocks at night."""
-    start = datetime.combine(first_day, time(0), tzinfo=zone)
-    end = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _whole_seconds(value: object) -> int | None:
@@ -47,27 +37,21 @@ def _whole_seconds(value: object) -> int | None:
 
 
 class SqlWaitHonesty:
-    def __init__(self, session_factory: sessionmaker[Session], *, zone: ZoneInfo | None = None):
+    def __init__(self, session_factory: sessionmaker[Session], *, zone: ZoneInfo = AMSTERDAM):
         self._sessions = session_factory
-        self.zone = zone or ZoneInfo("Europe/Amsterdam")
+        self.zone = zone
 
     def announced_calls(self, *, first_day: date, last_day: date,
                         filters: Mapping[str, str | None] | None = None) -> list[AnnouncedCall]:
         """Calls with an announcement said on these local days, matching the filters (organisation, topic,
         location, line_kind of the call); each with those announcements and its answered and end events."""
-        start, end = day_bounds(first_day, last_day, self.zone)
-        chosen = {name: value for name, value in (filters or {}).items() if value}
-        unknown = set(chosen) - set(FILTER_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown filters {sorted(unknown)}")
+        start, end = period_bounds(first_day=first_day, last_day=last_day, zone=self.zone)
+        joined = _EVENTS.join(_CALLS, _CALLS.c.id == _EVENTS.c.call_id)
+        in_period = (_EVENTS.c.kind == ANNOUNCED, _EVENTS.c.at >= utc(start), _EVENTS.c.at < utc(end),
+                     *call_filters(filters))
         said = (select(_EVENTS.c.call_id, _EVENTS.c.at, _EVENTS.c.detail, _CALLS.c.organisation)
-                .select_from(_EVENTS.join(_CALLS, _CALLS.c.id == _EVENTS.c.call_id))
-                .where(_EVENTS.c.kind == ANNOUNCED, _EVENTS.c.at >= start, _EVENTS.c.at < end,
-                       *[_CALLS.c[name] == value for name, value in chosen.items()])
-                .order_by(_EVENTS.c.call_id, _EVENTS.c.at, _EVENTS.c.id))
-        announced_ids = (select(_EVENTS.c.call_id).select_from(_EVENTS.join(_CALLS, _CALLS.c.id == _EVENTS.c.call_id))
-                         .where(_EVENTS.c.kind == ANNOUNCED, _EVENTS.c.at >= start, _EVENTS.c.at < end,
-                                *[_CALLS.c[name] == value for name, value in chosen.items()]))
+                .select_from(joined).where(*in_period).order_by(_EVENTS.c.call_id, _EVENTS.c.at, _EVENTS.c.id))
+        announced_ids = select(_EVENTS.c.call_id).select_from(joined).where(*in_period)
         after = (select(_EVENTS.c.call_id, _EVENTS.c.kind, _EVENTS.c.at)
                  .where(_EVENTS.c.call_id.in_(announced_ids), _EVENTS.c.kind.in_(AFTER_KINDS)))
         calls: dict[int, tuple[str, list[Announcement]]] = {}
@@ -76,13 +60,13 @@ class SqlWaitHonesty:
             for row in session.execute(said).mappings():
                 calls.setdefault(row["call_id"], (row["organisation"] or "", []))[1].append(_announcement(row))
             for row in session.execute(after).mappings():
-                events.setdefault(row["call_id"], []).append((row["kind"], _utc(row["at"])))
+                events.setdefault(row["call_id"], []).append((row["kind"], utc(row["at"])))
         return [AnnouncedCall.from_events(organisation=org, announcements=said_to, events=events.get(call_id, []))
                 for call_id, (org, said_to) in calls.items()]
 
 
 def _announcement(row: Mapping[str, Any]) -> Announcement:
     detail = dict(row["detail"] or {})
-    return Announcement(at=_utc(row["at"]), estimate_s=_whole_seconds(detail.get("estimate_s")),
+    return Announcement(at=utc(row["at"]), estimate_s=_whole_seconds(detail.get("estimate_s")),
                         position=_whole_seconds(detail.get("position")),
                         waited_s=_whole_seconds(detail.get("waited_s")))
