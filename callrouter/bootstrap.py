@@ -17,7 +17,7 @@ from callrouter.adapters import redis_keys
 from callrouter.adapters.dutch_holidays import DutchHolidays
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.pins import Argon2Pins
-from callrouter.adapters.redis_guard import RedisGuard
+from callrouter.adapters.redis_guard import RedisGuard, ReplayGuard
 from callrouter.adapters.redis_live_counters import RedisLiveCounters
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.rq_jobs import RqJobs
@@ -28,12 +28,15 @@ from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.adapters.twilio_rest import TwilioCalls
+from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.config import Settings
 from callrouter.domain.cases import CasePolicy
 from callrouter.domain.statistics import StatsPolicy
 from callrouter.services.callback_policy import CallbackPolicy
-from callrouter.services.voice import VoiceDeps
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.routing import RouteAfterReply, dispatch
 from callrouter.services.wallboard import LiveBoard, LivePolicy
+from callrouter.web.voice_paths import url_maker
 
 log = logging.getLogger("callrouter")
 DEMO_ANCHOR_TTL_SECONDS = 7 * 24 * 3600
@@ -113,7 +116,10 @@ class Container:
     redis: redis_lib.Redis
     router: RedisRouter
     directory: SqlDirectory
-    voice: VoiceDeps
+    voice: CallDeps
+    after: RouteAfterReply
+    renderer: TwimlRenderer
+    replay: ReplayGuard
 
     def close(self) -> None:
         self.redis.close()
@@ -134,15 +140,15 @@ def build(settings: Settings) -> Container:
                        announce_every_seconds=settings.announce_every_seconds)
     telephony = TwilioCalls(account_sid=settings.twilio_account_sid,
                             auth_token=settings.twilio_auth_token.get_secret_value(),
-                            api_base_url=settings.twilio_api_base_url, public_url=settings.public_url)
-    voice = VoiceDeps(
+                            api_base_url=settings.twilio_api_base_url, url_of=url_maker(settings.public_url))
+    after = RouteAfterReply()
+    voice = CallDeps(
         flows=flows, directory=directory, calls=SqlCallStore(sessions), router=router,
         presence=SqlPresenceStore(sessions), telephony=telephony, guard=guard, pins=Argon2Pins(),
         clock=clock, pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
         holidays=DutchHolidays(), general_public_phone=settings.general_public_phone,
-        dial_timeout_seconds=settings.dial_timeout_seconds, widen_after_seconds=settings.widen_after_seconds,
-        announce_every_seconds=settings.announce_every_seconds, hold_music_url=settings.hold_music_url,
-        wrap_up_seconds=settings.wrap_up_seconds,
+        dial_timeout_seconds=settings.dial_timeout_seconds, hold_music_url=settings.hold_music_url,
+        wrap_up_seconds=settings.wrap_up_seconds, after=after,
         callbacks=SqlCallbackStore(sessions), jobs=RqJobs(redis, real_moment=clock.real_moment),
         callback_policy=CallbackPolicy(
             max_attempts=settings.callback_max_attempts, retry_delay_seconds=settings.callback_retry_delay_seconds,
@@ -156,4 +162,9 @@ def build(settings: Settings) -> Container:
         cases=SqlCaseStore(sessions, zone=ZoneInfo(settings.timezone),
                            policy=CasePolicy(window=timedelta(minutes=settings.case_window_minutes))),
     )
-    return Container(settings, engine, sessions, redis, router, directory, voice)
+    container = Container(settings, engine, sessions, redis, router, directory, voice, after,
+                          renderer=TwimlRenderer(settings.public_url, url_of=url_maker(settings.public_url)),
+                          replay=ReplayGuard(redis, window_seconds=settings.replay_window_seconds))
+    # Outside a webhook, routing happens at once, with the deps the container holds then (tests swap them).
+    after.bind(lambda org: dispatch(container.voice, org=org))
+    return container

@@ -35,7 +35,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to 
 def live_rebuild() -> None:
     """Rebuild queues and presence in Redis from the SQL record (after a Redis restart or flush)."""
     from callrouter.bootstrap import build
-    from callrouter.services.live_state import rebuild_live_state
+    from callrouter.services.calls.live_state import rebuild_live_state
 
     container = build(Settings())
     try:

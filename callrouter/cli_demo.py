@@ -66,7 +66,7 @@ def on_duty(status: str = typer.Option("available", help="available, away, wrap_
     """Set every liaison of the directory to a presence (the demo starts with everybody available)."""
     from callrouter.bootstrap import build
     from callrouter.domain.queueing import Presence
-    from callrouter.services.presence import set_presence
+    from callrouter.services.staff.presence import set_presence
 
     container = build(Settings())
     try:

@@ -207,7 +207,7 @@ def close_open_callbacks(settings: Settings, *, redis_url: str, plan: DayPlan, s
     demo's reconciler, which shares the record, never dials them; the number cancelled."""
     from callrouter.bootstrap import build
     from callrouter.domain.callbacks import OPEN, CallbackState
-    from callrouter.services.callbacks import close
+    from callrouter.services.callbacks.lifecycle import close
 
     demo = settings.model_copy(update={"redis_url": redis_url, "demo_clock_start": plan.clock_start,
                                        "demo_time_scale": scale})

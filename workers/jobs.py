@@ -8,8 +8,8 @@ from functools import cache
 from callrouter.adapters import redis_keys
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
-from callrouter.services.queue_flow import dispatch
-from callrouter.services.reconcile import reconcile
+from callrouter.services.calls.reconcile import reconcile
+from callrouter.services.calls.routing import dispatch
 
 log = logging.getLogger("callrouter.workers")
 QUEUE = "callrouter"
@@ -36,15 +36,22 @@ def dispatch_organisation(org: str) -> int:
     return dispatch(container().voice, org=org)
 
 
+def end_wrap_up(liaison_id: int) -> bool:
+    """A liaison's wrap-up time is up (scheduled with RQ's enqueue_at when their call ended)."""
+    from callrouter.services.staff.presence import end_wrap_up as end
+
+    return end(container().voice, liaison_id=liaison_id)
+
+
 def start_callback_attempt(callback_id: int, liaison_id: int) -> bool:
     """Claim the attempt on the row and call the liaison; False when another run already took it."""
-    from callrouter.services.callbacks import start_attempt
+    from callrouter.services.callbacks.lifecycle import start_attempt
 
     return start_attempt(container().voice, callback_id=callback_id, liaison_id=liaison_id)
 
 
 def make_callback_due(callback_id: int) -> bool:
     """A callback's moment has come (scheduled with RQ's enqueue_at): it joins the line."""
-    from callrouter.services.callbacks import make_due
+    from callrouter.services.callbacks.lifecycle import make_due
 
     return make_due(container().voice, callback_id=callback_id)

@@ -17,7 +17,7 @@ import redis as redis_lib
 from redis.commands.core import Script
 
 from callrouter.adapters import redis_keys as keys
-from callrouter.services.ports import LiveDims, LiveOrgState, LiveWaiting
+from callrouter.ports.calls import LiveDims, LiveOrgState, LiveWaiting
 
 DAY_TTL_SECONDS = 2 * 24 * 3600 + 3600  # today's keys live through tomorrow (and a DST hour)
 SEPARATOR = "|"

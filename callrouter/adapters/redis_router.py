@@ -32,7 +32,8 @@ from callrouter.domain.queueing import (
 
 HISTORY_SIZE = 50
 _STALE_RETRIES = 8
-_REASONS = {"ok": "", "refused": "busy_with_call", "stale": "not_this_call", "unknown": "unknown_liaison"}
+_REASONS = {"ok": "", "refused": "busy_with_call", "stale": "not_this_call", "unknown": "unknown_liaison",
+            "moved": "status_changed"}
 
 
 def _text(value: bytes | str) -> str:
@@ -131,15 +132,19 @@ class RedisRouter:
     # -- liaisons -------------------------------------------------------------------------------
 
     def set_presence(
-        self, *, liaison_id: int, org: str, topics: Iterable[str], status: Presence | str, now_ms: int
+        self, *, liaison_id: int, org: str, topics: Iterable[str], status: Presence | str, now_ms: int,
+        only_from: Presence | None = None,
     ) -> PresenceResult:
-        """Set status and topics; refused while the liaison holds a call (release it instead)."""
+        """Set status and topics; refused while the liaison holds a call (release it instead), and
+        with `only_from` unless the liaison's status is that one now (reason "status_changed")."""
         status = Presence(status)
         if status is Presence.BUSY:
             raise ValueError("busy is set by the router when it claims a call")
         wanted = sorted({keys.check_topic(t) for t in topics} - {ANY_TOPIC})
         reply = self._run(
-            "presence", org, ["set", int(liaison_id), status.value, int(now_ms), json.dumps(wanted)], topics=wanted
+            "presence", org,
+            ["set", int(liaison_id), status.value, int(now_ms), json.dumps(wanted), only_from.value if only_from else ""],
+            topics=wanted,
         )
         return self._presence_result(reply)
 

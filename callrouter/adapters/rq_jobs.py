@@ -23,3 +23,6 @@ class RqJobs:
     def make_due_at(self, *, callback_id: int, at: datetime) -> None:
         # RQ's scheduler (a worker started --with-scheduler) moves it to the queue at `at`.
         self._queue.enqueue_at(self._real_moment(at), "workers.jobs.make_callback_due", callback_id, job_timeout=60)
+
+    def end_wrap_up_at(self, *, liaison_id: int, at: datetime) -> None:
+        self._queue.enqueue_at(self._real_moment(at), "workers.jobs.end_wrap_up", liaison_id, job_timeout=60)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+
+from callrouter.domain.call_flow import Goto
 
 log = logging.getLogger("callrouter.twilio")
 TWILIO_API = "https://api.twilio.com"
@@ -31,25 +34,25 @@ class BaseUrlHttpClient(TwilioHttpClient):
 
 
 class TwilioCalls:
-    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str, public_url: str):
+    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str, url_of: Callable[[Goto], str]):
         http = None if api_base_url.rstrip("/") == TWILIO_API else BaseUrlHttpClient(api_base_url, timeout=10)
         self._client = Client(account_sid, auth_token, http_client=http)
-        self._public = public_url.rstrip("/")
+        self._url_of = url_of
 
-    def redirect(self, *, call_sid: str, path: str) -> None:
-        """Make a live call (also one waiting in a queue) fetch new TwiML from our path."""
+    def redirect(self, *, call_sid: str, to: Goto) -> None:
+        """Make a live call (also one waiting in a queue) fetch new TwiML from that step's webhook."""
         try:
-            self._client.calls(call_sid).update(url=self._public + path, method="POST")
+            self._client.calls(call_sid).update(url=self._url_of(to), method="POST")
         except TwilioRestException as exc:
             if exc.status in (400, 404):  # 21220 not in progress, 20404 unknown
                 raise CallGone(f"{exc.code}: {exc.msg}") from exc
             raise
 
-    def create_call(self, *, to: str, from_: str, path: str, status_path: str, timeout: int) -> str:
+    def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str:
         """Place an outbound call (a callback's liaison leg); returns Twilio's CallSid."""
         call = self._client.calls.create(
-            to=to, from_=from_, url=self._public + path, method="POST", timeout=timeout,
-            status_callback=self._public + status_path, status_callback_method="POST",
+            to=to, from_=from_, url=self._url_of(answer), method="POST", timeout=timeout,
+            status_callback=self._url_of(status), status_callback_method="POST",
             status_callback_event=["initiated", "ringing", "answered", "completed"],
         )
         return str(call.sid)

@@ -1,21 +1,26 @@
-"""Render the domain's voice actions to TwiML with twilio's VoiceResponse; URLs made absolute."""
+"""Render the domain's voice actions to TwiML with twilio's VoiceResponse; each `Goto` becomes an absolute URL."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from twilio.twiml.voice_response import Dial as TwDial
 from twilio.twiml.voice_response import Gather as TwGather
 from twilio.twiml.voice_response import VoiceResponse
 
 from callrouter.domain import voice as v
+from callrouter.domain.call_flow import Goto
 
 VOICES = {"nl": "Polly.Lotte", "en": "Polly.Amy"}
 
 
 class TwimlRenderer:
-    def __init__(self, public_url: str):
+    def __init__(self, public_url: str, *, url_of: Callable[[Goto], str]):
         self._base = public_url.rstrip("/")
+        self._url_of = url_of
 
     def url(self, path: str) -> str:
+        """A media URL (hold music, a recording): absolute as given, or a path on the public URL."""
         return path if path.startswith(("http://", "https://")) else self._base + path
 
     def _prompt(self, target: VoiceResponse | TwGather, prompt: v.Prompt) -> None:
@@ -34,7 +39,7 @@ class TwimlRenderer:
                 self._prompt(response, action)
             elif isinstance(action, v.Gather):
                 gather = TwGather(
-                    input="dtmf", action=self.url(action.action), method="POST", timeout=action.timeout,
+                    input="dtmf", action=self._url_of(action.action), method="POST", timeout=action.timeout,
                     num_digits=action.num_digits, finish_on_key=action.finish_on_key,
                     action_on_empty_result=action.action_on_empty_result,
                 )
@@ -42,23 +47,23 @@ class TwimlRenderer:
                     self._prompt(gather, prompt)
                 response.append(gather)
             elif isinstance(action, v.Record):
-                response.record(action=self.url(action.action), method="POST", max_length=action.max_length,
+                response.record(action=self._url_of(action.action), method="POST", max_length=action.max_length,
                                 timeout=action.timeout, finish_on_key=action.finish_on_key, play_beep=True)
             elif isinstance(action, v.Enqueue):
-                response.enqueue(action.queue, action=self.url(action.action), method="POST",
-                                 wait_url=self.url(action.wait_url), wait_url_method="POST")
+                response.enqueue(action.queue, action=self._url_of(action.action), method="POST",
+                                 wait_url=self._url_of(action.wait), wait_url_method="POST")
             elif isinstance(action, v.Leave):
                 response.leave()
             elif isinstance(action, v.Redirect):
-                response.redirect(self.url(action.url), method="POST")
+                response.redirect(self._url_of(action.to), method="POST")
             elif isinstance(action, v.Dial):
-                dial = TwDial(action=self.url(action.action), method="POST", timeout=action.timeout,
+                dial = TwDial(action=self._url_of(action.action), method="POST", timeout=action.timeout,
                               caller_id=action.caller_id)
                 target: dict[str, str] = {}
-                if action.whisper_url:
-                    target.update(url=self.url(action.whisper_url), method="POST")
-                if action.status_callback:
-                    target.update(status_callback=self.url(action.status_callback),
+                if action.whisper is not None:
+                    target.update(url=self._url_of(action.whisper), method="POST")
+                if action.status_callback is not None:
+                    target.update(status_callback=self._url_of(action.status_callback),
                                   status_callback_event="initiated ringing answered completed",
                                   status_callback_method="POST")
                 if action.address.startswith("sip:"):

@@ -23,6 +23,44 @@ class CallState(enum.StrEnum):
 
 OPEN_STATES = frozenset({CallState.IDENTIFYING, CallState.MENU, CallState.QUEUED, CallState.OFFERED, CallState.CONNECTED,
                          CallState.CALLBACK})
+WAITING_STATES = frozenset({CallState.QUEUED, CallState.OFFERED})  # in line, or claimed for a liaison
+
+
+class CallMove(enum.StrEnum):
+    """Every change of a call's state, by name; `MOVES` says from where each may be made."""
+
+    IDENTIFY = "identify"  # the caller is known (number, PIN) or a citizen line needs no identity
+    ENQUEUE = "enqueue"  # organisation and topic chosen: into the line
+    OFFER = "offer"  # the router claimed a liaison for the call
+    ANSWER = "answer"  # the liaison picked up
+    RETURN = "return"  # the liaison did not take it (no answer, busy, lost offer, hung up in the whisper)
+    ARRANGE_CALLBACK = "arrange_callback"  # the caller hears a callback offer or arranges one
+    END = "end"  # the call is over, however it ended
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[CallState]
+    target: CallState
+
+
+MOVES: dict[CallMove, Move] = {
+    CallMove.IDENTIFY: Move(frozenset({CallState.IDENTIFYING}), CallState.MENU),
+    CallMove.ENQUEUE: Move(frozenset({CallState.MENU}), CallState.QUEUED),
+    CallMove.OFFER: Move(frozenset({CallState.QUEUED}), CallState.OFFERED),
+    CallMove.ANSWER: Move(frozenset({CallState.OFFERED}), CallState.CONNECTED),
+    CallMove.RETURN: Move(frozenset({CallState.OFFERED, CallState.CONNECTED}), CallState.QUEUED),
+    CallMove.ARRANGE_CALLBACK: Move(frozenset({CallState.MENU, CallState.QUEUED}), CallState.CALLBACK),
+    CallMove.END: Move(OPEN_STATES, CallState.ENDED),
+}
+
+
+def can_move(source: CallState, move: CallMove) -> bool:
+    return source in MOVES[move].sources
+
+
+class IllegalMove(ValueError):
+    """A state change that names no move, or a move the table does not allow from the call's state."""
 
 
 class EventKind(enum.StrEnum):
@@ -43,6 +81,7 @@ class EventKind(enum.StrEnum):
     OFFERED = "offered"
     LIAISON_NO_ANSWER = "liaison_no_answer"
     ANSWERED = "answered"
+    NOT_BRIDGED = "not_bridged"  # the liaison hung up before the bridge (in the whisper): their answer does not count
     ABANDONED = "abandoned"
     COMPLETED = "completed"
     CALLBACK_REQUESTED = "callback_requested"
@@ -62,11 +101,31 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
 
 
+# The outcome of a call that ends in each state, unless the end says otherwise (a failure, a callback).
+END_OUTCOME: dict[CallState, Outcome] = {
+    CallState.IDENTIFYING: Outcome.ABANDONED_IN_MENU,
+    CallState.MENU: Outcome.ABANDONED_IN_MENU,
+    CallState.QUEUED: Outcome.ABANDONED_IN_QUEUE,
+    CallState.OFFERED: Outcome.ABANDONED_IN_QUEUE,
+    CallState.CONNECTED: Outcome.ANSWERED,
+    CallState.CALLBACK: Outcome.ABANDONED_IN_MENU,  # arranging a callback: one already asked for stands
+}
+
+
+def end_outcome(record: CallRecord, *, failed: bool = False, answered: bool = False) -> Outcome:
+    """How a call that ends now ends: answered once connected, failed on a technical failure before that."""
+    if record.state == CallState.CONNECTED or answered:
+        return Outcome.ANSWERED
+    if failed:
+        return Outcome.FAILED
+    if record.state == CallState.CALLBACK and record.outcome is not None:
+        return record.outcome
+    return END_OUTCOME[record.state]
+
+
 class PriorityClass(enum.StrEnum):
     PROFESSIONAL = "pro"
     CITIZEN = "cit"
-
-
 
 
 @dataclass(frozen=True)

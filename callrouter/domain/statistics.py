@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from callrouter.domain.call_flow import LegStatus
+
 # Event kinds as stored (callrouter.domain.calls.EventKind values; plain strings so a kind this
 # module does not know yet, such as "transferred", can be recognised before the voice flow writes it).
 RECEIVED = "received"
@@ -29,9 +31,10 @@ CLOSED = "closed"
 NO_LIAISON = "no_liaison"
 ERROR = "error"
 STATUS = "status"
+NOT_BRIDGED = "not_bridged"
 TRANSFERRED = "transferred"  # not written by the voice flow yet: transfers are not built
 
-TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+TERMINAL_STATUSES = frozenset(status.value for status in LegStatus if status.ended)
 # Events after which the caller's call is over (a terminal status callback of the caller's leg too).
 ENDING_KINDS = frozenset({COMPLETED, ABANDONED, REFUSED, LOCKED_OUT, ERROR})
 
@@ -122,9 +125,17 @@ def _ends(kind: str, detail: Mapping[str, object]) -> bool:
 
 
 def canonical(events: Iterable[Event]) -> list[Event]:
-    """One order for any delivery order: by time, then kind, then detail."""
-    return sorted(((str(kind), at, detail) for kind, at, detail in events),
-                  key=lambda e: (e[1], e[0], sorted((k, str(v)) for k, v in e[2].items())))
+    """One order for any delivery order: by time, then kind, then detail; a pickup that was never bridged
+    (an `answered` followed by `not_bridged`: the liaison hung up in the whisper) is no answer."""
+    ordered = sorted(((str(kind), at, detail) for kind, at, detail in events),
+                     key=lambda e: (e[1], e[0], sorted((k, str(v)) for k, v in e[2].items())))
+    retracted: set[int] = set()
+    for position, (kind, _at, _detail) in enumerate(ordered):
+        if kind == NOT_BRIDGED:
+            answers = [i for i in range(position) if ordered[i][0] == ANSWERED and i not in retracted]
+            if answers:
+                retracted.add(answers[-1])
+    return [event for i, event in enumerate(ordered) if i not in retracted]
 
 
 def _first(events: list[Event], kinds: frozenset[str] | set[str], *, after: datetime | None = None) -> Event | None:

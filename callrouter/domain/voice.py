@@ -1,12 +1,14 @@
 """What a caller hears and does next, decided in the domain and rendered to TwiML at the edge.
 
-URLs here are paths with query strings (e.g. "/twilio/voice/menu?step=topic"); the renderer makes
-them absolute against the configured public URL, the same base that signatures are checked on.
+Where a reply sends the call next is a `Goto` (a step and its parameters), never a URL: the
+renderer at the edge maps it to the webhook's absolute URL (the same base signatures are checked on).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from callrouter.domain.call_flow import Goto
 
 LANGUAGE_CODES = {"nl": "nl-NL", "en": "en-GB"}
 
@@ -34,7 +36,7 @@ Prompt = Say | Play | Pause
 class Gather:
     """Ask for keys; the prompts are barge-in (a key press interrupts them)."""
 
-    action: str
+    action: Goto
     prompts: tuple[Prompt, ...]
     timeout: int = 8
     num_digits: int | None = 1
@@ -45,9 +47,9 @@ class Gather:
 
 @dataclass(frozen=True)
 class Record:
-    """Record a short message; Twilio posts RecordingUrl to the action (silence: the next verb runs)."""
+    """Record a short message; the recording is posted to the action (silence: the next verb runs)."""
 
-    action: str
+    action: Goto
     max_length: int = 30
     timeout: int = 5
     finish_on_key: str = "#"
@@ -56,8 +58,8 @@ class Record:
 @dataclass(frozen=True)
 class Enqueue:
     queue: str
-    wait_url: str
-    action: str
+    wait: Goto  # the hold loop
+    action: Goto  # when the caller leaves the queue
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,15 @@ class Leave:
 
 @dataclass(frozen=True)
 class Redirect:
-    url: str
+    to: Goto
 
 
 @dataclass(frozen=True)
 class Dial:
     address: str  # E.164, "sip:..." or "client:..."
-    action: str
-    whisper_url: str = ""  # said to the callee before the bridge; "" for none
-    status_callback: str = ""  # the callee leg's status callbacks; "" for none
+    action: Goto
+    whisper: Goto | None = None  # said to the callee before the bridge
+    status_callback: Goto | None = None  # the callee leg's status callbacks
     timeout: int = 20
     caller_id: str | None = None
 

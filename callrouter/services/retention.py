@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from callrouter.domain.retention import Category, RetentionPolicy, recording_sid
-from callrouter.services.ports import Clock
+from callrouter.ports.calls import Clock
 
 log = logging.getLogger("callrouter.retention")
 RECORDINGS_PER_RUN = 500

@@ -26,8 +26,8 @@ from callrouter.domain.statistics_intervals import (
     period_bounds,
 )
 from callrouter.domain.statistics_totals import DIMENSION_NAMES, Dimensions, IntervalInput, Totals, rollup
+from callrouter.ports.calls import Clock
 from callrouter.services.errors import CallRouterError
-from callrouter.services.ports import Clock
 
 log = logging.getLogger("callrouter.statistics")
 MAX_PERIOD_DAYS = 732  # two years (and a leap day) per view

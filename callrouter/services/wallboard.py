@@ -1,6 +1,6 @@
 """The supervisors' wallboard: live figures per organisation, topic, counter and line kind.
 
-Counted as calls move (queue_flow calls the `on_*` functions right after the SQL state change
+Counted as calls move (the call steps call the `on_*` functions right after the SQL state change
 they follow, which happens once per call), kept in Redis through the LiveCounters port, read
 without touching SQL. A call counts on the local day it arrived (Europe/Amsterdam, as the
 rollups); the definitions are those of docs/statistics.md:
@@ -24,7 +24,7 @@ from callrouter.domain.calls import CallRecord, Outcome
 from callrouter.domain.queueing import ANY_TOPIC, Presence
 from callrouter.domain.statistics import StatsPolicy
 from callrouter.domain.statistics_intervals import AMSTERDAM
-from callrouter.services.ports import Directory, LiveCounters, LiveDims, LiveOrgState
+from callrouter.ports.calls import Directory, LiveCounters, LiveDims, LiveOrgState
 from callrouter.services.statistics import StatsStore
 
 log = logging.getLogger("callrouter.wallboard")

@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from callrouter.domain.callbacks import OPEN, CallbackState
 from callrouter.domain.queueing import Presence
-from callrouter.services import presence as presence_service
 from callrouter.services.errors import Forbidden, NotFound
+from callrouter.services.staff import presence as presence_service
 from callrouter.web.api_auth import ApiUser, api_user
 
 router = APIRouter(prefix="/api", tags=["api"])

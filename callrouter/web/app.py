@@ -10,8 +10,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from twilio.request_validator import RequestValidator
 
-from callrouter.adapters.redis_guard import ReplayGuard
-from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
 from callrouter.logging_setup import configure_logging
@@ -46,10 +44,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.api_tokens = parse_tokens(settings.api_tokens.get_secret_value())
     token = settings.twilio_auth_token.get_secret_value()
     edge = WebhookEdge(
-        deps=container.voice, renderer=TwimlRenderer(settings.public_url),
-        validator=RequestValidator(token) if token else None,
-        replay=ReplayGuard(container.redis, window_seconds=settings.replay_window_seconds),
-        public_url=settings.public_url,
+        deps=container.voice, after=container.after, renderer=container.renderer,
+        validator=RequestValidator(token) if token else None, replay=container.replay, public_url=settings.public_url,
     )
     app.include_router(voice_router(edge))
     install_metrics(app, container, settings, edge)

@@ -44,7 +44,7 @@ from callrouter.config import Settings
 from callrouter.domain.callbacks import CallbackState
 from callrouter.domain.queueing import Presence
 from callrouter.web.twilio_webhook import WebhookEdge
-from callrouter.web.voice_routes import CALLBACKS, VOICE
+from callrouter.web.voice_paths import PATHS, PREFIX
 
 log = logging.getLogger("callrouter.metrics")
 
@@ -189,8 +189,8 @@ def _refuse(status: int, text: str, headers: dict[str, str] | None = None) -> Re
 # -- installation ----------------------------------------------------------------------------------
 
 def webhook_paths() -> frozenset[str]:
-    """The fixed webhook routes of voice_routes (its router's prefix is /twilio/voice)."""
-    return frozenset(f"{WEBHOOK_PREFIX}{name}" for name in (*VOICE, *CALLBACKS))
+    """The fixed webhook routes (web/voice_paths.py)."""
+    return frozenset(PREFIX + path for path in PATHS.values())
 
 
 def latency_hook(histogram: Histogram, paths: frozenset[str]) -> Callable[[str, float], None]:

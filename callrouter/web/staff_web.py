@@ -15,7 +15,7 @@ from callrouter.adapters.sql.outcome_repository import SqlOutcomes
 from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
 from callrouter.bootstrap import Container
 from callrouter.config import Settings
-from callrouter.services.console import ConsoleDeps
+from callrouter.services.staff.console import ConsoleDeps
 from callrouter.web.console.callback_routes import router as callback_router
 from callrouter.web.console.routes import router as console_router
 from callrouter.web.dashboard.routes import install_dashboard

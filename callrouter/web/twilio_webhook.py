@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -22,8 +22,9 @@ from twilio.request_validator import RequestValidator
 from callrouter.adapters.redis_guard import ReplayGuard
 from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.domain.voice import Hangup, Say, VoiceReply
-from callrouter.services.queue_flow import dispatch
-from callrouter.services.voice import VoiceDeps, public_phone
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.routing import RouteAfterReply, dispatch
+from callrouter.services.calls.speech import public_phone
 
 log = logging.getLogger("callrouter.webhook")
 TWIML = "application/xml"
@@ -51,12 +52,13 @@ class TwilioRequest:
         return int(raw) if raw.lstrip("-").isdigit() else None
 
 
-Handler = Callable[[VoiceDeps, TwilioRequest], VoiceReply | None]
+Handler = Callable[[CallDeps, TwilioRequest], VoiceReply | None]
 
 
 @dataclass
 class WebhookEdge:
-    deps: VoiceDeps
+    deps: CallDeps
+    after: RouteAfterReply  # the deps' AfterReply port: routing waits until the reply is sent
     renderer: TwimlRenderer
     validator: RequestValidator | None  # None when no auth token is configured: every request is refused
     replay: ReplayGuard
@@ -112,11 +114,11 @@ class WebhookEdge:
                 log.info("webhook.replayed path=%s", path)
                 return cached, []
 
-        after: list[str] = []
-        deps = replace(self.deps, after=after)
         form = twilio_request.form
+        after: list[str] = []
         try:
-            reply = handler(deps, twilio_request)
+            with self.after.collect() as after:
+                reply = handler(self.deps, twilio_request)
         except Exception as exc:  # noqa: BLE001 - a caller must never hear "an application error"
             if isinstance(exc, MissingField):
                 log.warning("webhook.bad_request path=%s %s", path, exc)

@@ -1,137 +1,152 @@
-"""Twilio's voice webhooks. Each route parses Twilio's fields and calls one service function."""
+"""Twilio's voice webhooks: each path (web/voice_paths.py) is one step of the call flow.
+
+A route reads Twilio's fields, translates Twilio's words (CallStatus, DialCallStatus, QueueResult)
+into the service's own (domain/call_flow.py), and runs the step; nothing below web/ knows them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
 from fastapi import APIRouter, Request, Response
 
-from callrouter.services import callback_flow, case_flow, queue_flow, voice
-from callrouter.services.voice import VoiceDeps
+from callrouter.domain.call_flow import DialEnd, LegStatus, QueueExit, Step
+from callrouter.domain.voice import VoiceReply
+from callrouter.services.calls import flow
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.step import StepInput
+from callrouter.services.calls.steps.callback_request import PARTS
+from callrouter.services.calls.steps.menus import MENUS
 from callrouter.web.twilio_webhook import MissingField, TwilioRequest, WebhookEdge
+from callrouter.web.voice_paths import PATHS, PREFIX
+
+LEG_STATUS = {"queued": LegStatus.STARTING, "initiated": LegStatus.STARTING, "ringing": LegStatus.STARTING,
+              "in-progress": LegStatus.ANSWERED, "answered": LegStatus.ANSWERED, "completed": LegStatus.COMPLETED,
+              "busy": LegStatus.BUSY, "no-answer": LegStatus.NOT_ANSWERED, "failed": LegStatus.FAILED,
+              "canceled": LegStatus.CANCELLED}
+DIAL_END = {"completed": DialEnd.TALKED, "answered": DialEnd.TALKED, "busy": DialEnd.BUSY,
+            "no-answer": DialEnd.NOT_ANSWERED, "failed": DialEnd.FAILED, "canceled": DialEnd.CANCELLED}
+QUEUE_EXIT = {"leave": QueueExit.LEFT, "hangup": QueueExit.HUNG_UP, "error": QueueExit.FAILED,
+              "system-error": QueueExit.FAILED, "queue-full": QueueExit.FAILED, "bridged": QueueExit.MOVED_ON,
+              "redirected": QueueExit.MOVED_ON, "bridging-in-process": QueueExit.MOVED_ON}
+
+Reader = Callable[[TwilioRequest], StepInput]
 
 
-def _liaison(req: TwilioRequest) -> int:
-    value = req.integer("liaison", source="query")
+def _query_int(req: TwilioRequest, name: str) -> int:
+    value = req.integer(name, source="query")
     if value is None:
-        raise MissingField("liaison (query)")
+        raise MissingField(f"{name} (query)")
     return value
 
 
-def incoming(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return voice.incoming(deps, call_sid=req.field("CallSid"), from_number=req.field("From"), to_number=req.field("To"))
+def _query_text(req: TwilioRequest, name: str, allowed: tuple[str, ...] | None = None) -> str:
+    value = req.query.get(name, "")
+    if not value or (allowed is not None and value not in allowed):
+        raise MissingField(f"{name} (query{': ' + ', '.join(allowed) if allowed else ''})")
+    return value
 
 
-def pin(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return voice.pin_entered(deps, call_sid=req.field("CallSid"), digits=req.form.get("Digits", ""))
+def _leg(req: TwilioRequest) -> LegStatus:
+    word = req.field("CallStatus")
+    if word not in LEG_STATUS:
+        raise MissingField(f"CallStatus (unknown value {word[:20]!r})")
+    return LEG_STATUS[word]
 
 
-def menu(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    step = req.query.get("step", "")
-    if step not in ("organisation", "topic"):
-        raise MissingField("step (query: organisation or topic)")
-    return voice.menu_key(deps, call_sid=req.field("CallSid"), step=step, digits=req.form.get("Digits"))
+def _dial_end(req: TwilioRequest) -> DialEnd:
+    ended = DIAL_END.get(req.field("DialCallStatus"), DialEnd.FAILED)  # an unknown word: as a failed dial
+    # Picked up, then hung up before the bridge (during the whisper): Twilio says completed, not bridged.
+    if ended == DialEnd.TALKED and req.form.get("DialBridged", "").lower() == "false":
+        return DialEnd.NOT_BRIDGED
+    return ended
 
 
-def case_reference(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return case_flow.case_reference_entered(deps, call_sid=req.field("CallSid"), digits=req.form.get("Digits"))
+def _timestamp(req: TwilioRequest) -> datetime | None:
+    """When Twilio says the status changed (RFC 2822); a late delivery keeps its own time."""
+    raw = req.form.get("Timestamp", "")
+    if not raw:
+        return None
+    try:
+        moment = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
-def wait(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return queue_flow.wait(deps, call_sid=req.field("CallSid"), queue_seconds=float(req.integer("QueueTime") or 0))
+def _callback(req: TwilioRequest) -> tuple[int, int]:
+    return _query_int(req, "cb"), _query_int(req, "a")
 
 
-def queue_exit(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return queue_flow.queue_exit(deps, call_sid=req.field("CallSid"), result=req.form.get("QueueResult", ""))
+def _menu(req: TwilioRequest) -> StepInput:
+    return StepInput(call_sid=req.field("CallSid"), choice=_query_text(req, "step", MENUS), digits=req.form.get("Digits"))
 
 
-def connect(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return queue_flow.connect(deps, call_sid=req.field("CallSid"), liaison_id=_liaison(req))
+def _dialogue(req: TwilioRequest) -> StepInput:
+    return StepInput(call_sid=req.field("CallSid"), choice=_query_text(req, "step", PARTS),
+                     digits=req.form.get("Digits", ""), from_number=req.field("From"),
+                     callback_id=req.integer("cb", source="query"), recording_url=req.form.get("RecordingUrl") or None)
 
 
-def whisper(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    call = req.query.get("call", "")
-    if not call:
-        raise MissingField("call (query)")
-    return queue_flow.whisper(deps, call_sid=call)
+def _callback_leg(req: TwilioRequest, **fields: object) -> StepInput:
+    callback, attempt = _callback(req)
+    return StepInput(callback_id=callback, attempt=attempt, **fields)  # type: ignore[arg-type]
 
 
-def dial_result(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return queue_flow.dial_result(deps, call_sid=req.field("CallSid"), liaison_id=_liaison(req),
-                                  status=req.field("DialCallStatus"), duration=req.integer("DialCallDuration"))
+READERS: dict[Step, Reader] = {
+    Step.INCOMING: lambda r: StepInput(call_sid=r.field("CallSid"), from_number=r.field("From"), to_number=r.field("To")),
+    Step.PIN: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits", "")),
+    Step.MENU: _menu,
+    Step.CASE_REFERENCE: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits")),
+    Step.WAIT: lambda r: StepInput(call_sid=r.field("CallSid"), queue_seconds=float(r.integer("QueueTime") or 0)),
+    Step.QUEUE_EXIT: lambda r: StepInput(call_sid=r.field("CallSid"), choice=r.form.get("QueueResult", ""),
+                                         queue_exit=QUEUE_EXIT.get(r.form.get("QueueResult", ""))),
+    Step.CONNECT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison")),
+    Step.WHISPER: lambda r: StepInput(call_sid=_query_text(r, "call")),
+    Step.DIAL_RESULT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison"),
+                                          dial=_dial_end(r), talk_seconds=r.integer("DialCallDuration")),
+    Step.LIAISON_LEG: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison"),
+                                          leg=_leg(r), at=_timestamp(r)),
+    Step.STATUS: lambda r: StepInput(call_sid=r.field("CallSid"), leg=_leg(r), sequence=r.integer("SequenceNumber"),
+                                     at=_timestamp(r)),
+    Step.CALLBACK_OFFER: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits", ""),
+                                             from_number=r.field("From")),
+    Step.CALLBACK_DIALOGUE: _dialogue,
+    Step.CALLBACK_LIAISON: lambda r: _callback_leg(r, call_sid=r.field("CallSid")),
+    Step.CALLBACK_LIAISON_CHOICE: lambda r: _callback_leg(r, digits=r.form.get("Digits", "")),
+    Step.CALLBACK_DIALLED: lambda r: _callback_leg(r, dial=_dial_end(r)),
+    Step.CALLBACK_LEG_STATUS: lambda r: _callback_leg(r, leg=_leg(r), at=_timestamp(r)),
+}
+# Status callbacks: Twilio reads no TwiML from their answers.
+STATUS_CALLBACKS = frozenset({Step.STATUS, Step.LIAISON_LEG, Step.CALLBACK_LEG_STATUS})
 
 
-def liaison_status(deps: VoiceDeps, req: TwilioRequest) -> None:
-    call = req.query.get("call", "")
-    if not call:
-        raise MissingField("call (query)")
-    queue_flow.liaison_leg(deps, call_sid=call, liaison_id=_liaison(req), status=req.field("CallStatus"))
+def handler_for(step: Step) -> Callable[[CallDeps, TwilioRequest], VoiceReply]:
+    read = READERS[step]
 
+    def handle(deps: CallDeps, req: TwilioRequest) -> VoiceReply:
+        return flow.run(deps, step, read(req))
 
-def status(deps: VoiceDeps, req: TwilioRequest) -> None:
-    queue_flow.call_status(deps, call_sid=req.field("CallSid"), status=req.field("CallStatus"),
-                           sequence=req.integer("SequenceNumber"))
-
-
-def _callback_query(req: TwilioRequest) -> tuple[int, int]:
-    callback, attempt = req.integer("cb", source="query"), req.integer("a", source="query")
-    if callback is None or attempt is None:
-        raise MissingField("cb and a (query)")
-    return callback, attempt
-
-
-def callback_offer(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    return callback_flow.accept_in_queue(deps, call_sid=req.field("CallSid"), digits=req.form.get("Digits", ""),
-                                         from_number=req.field("From"))
-
-
-def callback_dialogue(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    step = req.query.get("step", "")
-    if step not in ("closed", "nobody", "slot", "number", "enter", "recorded"):
-        raise MissingField("step (query)")
-    return callback_flow.dialogue(deps, call_sid=req.field("CallSid"), step=step, digits=req.form.get("Digits", ""),
-                                  from_number=req.field("From"), callback_id=req.integer("cb", source="query"),
-                                  recording_url=req.form.get("RecordingUrl") or None)
-
-
-def callback_liaison(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    callback, attempt = _callback_query(req)
-    return callback_flow.liaison_answers(deps, callback_id=callback, attempt=attempt, call_sid=req.field("CallSid"))
-
-
-def callback_liaison_choice(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    callback, attempt = _callback_query(req)
-    return callback_flow.liaison_choice(deps, callback_id=callback, attempt=attempt, digits=req.form.get("Digits", ""))
-
-
-def callback_dialled(deps: VoiceDeps, req: TwilioRequest):  # type: ignore[no-untyped-def]
-    callback, attempt = _callback_query(req)
-    return callback_flow.caller_dialled(deps, callback_id=callback, attempt=attempt, status=req.field("DialCallStatus"))
-
-
-def callback_leg_status(deps: VoiceDeps, req: TwilioRequest) -> None:
-    callback, attempt = _callback_query(req)
-    callback_flow.liaison_leg_status(deps, callback_id=callback, attempt=attempt, status=req.field("CallStatus"))
-
-
-VOICE = {"incoming": incoming, "pin": pin, "menu": menu, "case-reference": case_reference, "wait": wait, "queue-exit": queue_exit,
-         "connect": connect, "whisper": whisper, "dial-result": dial_result,
-         "callback/offer": callback_offer, "callback/dialogue": callback_dialogue,
-         "callback/liaison": callback_liaison, "callback/liaison-choice": callback_liaison_choice,
-         "callback/dialled": callback_dialled}
-CALLBACKS = {"status": status, "liaison-status": liaison_status, "callback/leg-status": callback_leg_status}
+    return handle
 
 
 def voice_router(edge: WebhookEdge) -> APIRouter:
-    router = APIRouter(prefix="/twilio/voice", include_in_schema=False)
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-    def bind(name: str, handler, *, is_voice: bool) -> None:  # type: ignore[no-untyped-def]
+    def bind(step: Step) -> None:
+        handler, is_voice = handler_for(step), step not in STATUS_CALLBACKS
+
         async def endpoint(request: Request) -> Response:
             return await edge.handle(request, handler, voice=is_voice)
 
-        endpoint.__name__ = f"twilio_{name.replace('-', '_').replace('/', '_')}"
-        router.add_api_route(f"/{name}", endpoint, methods=["POST"])
+        endpoint.__name__ = f"twilio_{step.value}"
+        router.add_api_route(PATHS[step], endpoint, methods=["POST"])
 
-    for name, handler in VOICE.items():
-        bind(name, handler, is_voice=True)
-    for name, handler in CALLBACKS.items():
-        bind(name, handler, is_voice=False)
+    missing = set(PATHS) - set(READERS)
+    if missing:
+        raise RuntimeError(f"webhook steps without a reader: {sorted(s.value for s in missing)}")
+    for step in PATHS:
+        bind(step)
     return router

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Grant, Role
-from callrouter.services.presence import set_presence
+from callrouter.services.staff.presence import set_presence
 from tests.browser.checks import axe_and_screenshot
 from tests.browser.conftest import Live
 

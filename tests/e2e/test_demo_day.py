@@ -28,7 +28,7 @@ from callrouter.demo_day import DayShapeInvalid, load_shape, plan_day, shape_fro
 from callrouter.demo_day_run import DaySummary, default_day, run_demo_day
 from callrouter.demo_day_stack import demo_redis_url
 from callrouter.services import statistics
-from callrouter.services.directory_import import import_directory
+from callrouter.adapters.sql.directory_import import import_directory
 from tests.e2e.stack import FAST_PINS, ROOT, open_all_hours_directory
 
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -15,8 +15,10 @@ from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
-from callrouter.services.directory_import import import_directory
+from callrouter.domain.call_flow import Goto
+from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.web.app import create_app
+from callrouter.web.voice_paths import path_of
 from tests.e2e.stack import FAST_PINS, open_all_hours_directory
 
 PUBLIC_URL = "https://callrouter.example.nl"
@@ -41,11 +43,11 @@ class RecordingTelephony:
         self.redirects: list[tuple[str, str]] = []
         self.created: list[dict[str, object]] = []
 
-    def redirect(self, *, call_sid: str, path: str) -> None:
-        self.redirects.append((call_sid, path))
+    def redirect(self, *, call_sid: str, to: Goto) -> None:
+        self.redirects.append((call_sid, path_of(to)))
 
-    def create_call(self, *, to: str, from_: str, path: str, status_path: str, timeout: int) -> str:
-        self.created.append({"to": to, "from": from_, "path": path, "status_path": status_path})
+    def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str:
+        self.created.append({"to": to, "from": from_, "path": path_of(answer), "status_path": path_of(status)})
         return f"CA{len(self.created):032d}"
 
 

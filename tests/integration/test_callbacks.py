@@ -9,7 +9,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from callrouter.domain.callbacks import CallbackState
-from callrouter.services import callbacks as service
+from callrouter.services.callbacks import lifecycle as service
 from callrouter.services.errors import Conflict, NotFound
 from tests.integration.conftest import AMSTERDAM, App
 from tests.integration.test_voice_webhooks import call_params, new_sid, said, twiml, verbs
@@ -211,7 +211,7 @@ def test_a_callback_counts_in_the_positions_later_callers_hear(app: App) -> None
 
 
 def test_an_open_callback_expires_and_leaves_the_line(app_factory) -> None:  # noqa: ANN001
-    from callrouter.services.reconcile import reconcile
+    from callrouter.services.calls.reconcile import reconcile
 
     app = app_factory(callback_expiry_hours=1)
     sid = new_sid()

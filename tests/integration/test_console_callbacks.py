@@ -7,7 +7,7 @@ import re
 from rq import Queue
 
 from callrouter.domain.callbacks import CallbackState
-from callrouter.services import callbacks as service
+from callrouter.services.callbacks import lifecycle as service
 from tests.integration.staff_fixtures import Staff
 from tests.integration.test_voice_webhooks import call_params, new_sid, twiml
 

@@ -25,7 +25,7 @@ from callrouter.adapters.sql.directory_tables import CaseworkerPhoneRow, Casewor
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.cli_directory import app as directory_app
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation
-from callrouter.services.directory_import import ImportReport, import_directory
+from callrouter.adapters.sql.directory_import import ImportReport, import_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "directory.yaml"

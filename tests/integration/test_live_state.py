@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from callrouter.domain.calls import CallState
-from callrouter.services.reconcile import reconcile
+from callrouter.services.calls.reconcile import reconcile
 from tests.integration.conftest import App
 from tests.integration.test_voice_webhooks import call_params, new_sid, twiml
 

@@ -36,7 +36,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from callrouter.domain.staff import Grant, Role
-from callrouter.services.directory_import import import_directory
+from callrouter.adapters.sql.directory_import import import_directory
 from tests.e2e.stack import FAST_PINS, open_all_hours_directory
 from tests.integration.conftest import AMSTERDAM, PUBLIC_URL, App
 from tests.integration.staff_fixtures import Staff

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, SimpleWorker
 
 from callrouter.domain.callbacks import CallbackState
-from callrouter.services import callbacks as service
+from callrouter.services.callbacks import lifecycle as service
 from tests.integration.conftest import AUTH_TOKEN, PUBLIC_URL, App
 from tests.integration.test_callbacks import SATURDAY_NOON, closed_call, dialogue, only_callback
 from tests.integration.test_live_state import queue_call

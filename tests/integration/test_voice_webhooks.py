@@ -251,8 +251,9 @@ def test_a_failure_inside_gives_an_apology_with_the_public_number_never_a_5xx(ap
     def broken(**_kwargs: object) -> None:
         raise ConnectionError("redis went away")
 
-    monkeypatch.setattr(app.container.router, "enqueue", broken)
-    root = twiml(app.post("/twilio/voice/menu?step=topic", call_params(sid, Digits="1")))
+    twiml(app.post("/twilio/voice/menu?step=topic", call_params(sid, Digits="1")))
+    monkeypatch.setattr(app.container.router, "enqueue", broken)  # the call joins the router's line at its first hold turn
+    root = twiml(app.post("/twilio/voice/wait", call_params(sid, QueueTime="0")))
     assert "Sorry, er ging iets mis" in said(root) and "088 898 929 4" in said(root)
     assert verbs(root)[-1] == "Hangup"
 
@@ -283,6 +284,8 @@ def test_waiting_callers_hear_position_and_wait_after_30_s_then_about_every_90_s
         assert "U gaat voor op de wachtende burgers" in said(queued)  # acknowledged at once
         enqueue = queued.find("Enqueue")
         assert enqueue is not None and enqueue.get("waitUrl", "").endswith("/twilio/voice/wait")
+        # Twilio starts the hold loop once the acknowledgement is said: the call joins the router's line then.
+        twiml(app.post("/twilio/voice/wait", call_params(sid, from_=caller, QueueTime="0")))
         sids.append(sid)
         app.clock.moment += timedelta(seconds=5)
     second = sids[1]

@@ -32,7 +32,7 @@ import pytest
 
 from callrouter.domain.calls import CallState
 from callrouter.domain.staff import Grant, Role
-from callrouter.services.reconcile import reconcile
+from callrouter.services.calls.reconcile import reconcile
 from tests.integration.conftest import AMSTERDAM, App
 from tests.integration.staff_fixtures import Staff
 from tests.integration.test_voice_webhooks import call_params, new_sid

@@ -81,7 +81,7 @@ def test_an_end_status_that_arrives_before_the_answer_event_counts_from_the_answ
     ([ev(K.RECEIVED, 0), ev(K.MENU_CHOICE, 5), ev(K.STATUS, 9, status="completed")], StatOutcome.ABANDONED_IN_MENU),
     ([ev(K.RECEIVED, 0), ev(K.QUEUED, 5), ev(K.ABANDONED, 50, status="completed"),
       ev(K.STATUS, 50, status="completed")], StatOutcome.ABANDONED_IN_QUEUE),
-    ([ev(K.RECEIVED, 0), ev(K.QUEUED, 5), ev(K.OFFERED, 20), ev(K.ABANDONED, 25, status="canceled")],
+    ([ev(K.RECEIVED, 0), ev(K.QUEUED, 5), ev(K.OFFERED, 20), ev(K.ABANDONED, 25, status="cancelled")],
      StatOutcome.ABANDONED_IN_QUEUE),  # hung up while the liaison's phone rang
     ([ev(K.RECEIVED, 0), ev(K.QUEUED, 5), ev(K.CALLBACK_REQUESTED, 130, callback=1),
       ev(K.COMPLETED, 170, callback="arranged")], StatOutcome.CALLBACK_REQUESTED),
@@ -216,3 +216,19 @@ def test_every_figure_has_a_dutch_and_english_definition_and_a_formula() -> None
     level = definition("service_level_20s")
     assert level is not None and level.formula.startswith("answered_within_20 / (answered + abandoned - short_abandoned)")
     assert "short_abandoned" in DEFINITIONS and definition("nonsense") is None
+
+
+def test_a_pickup_that_was_never_bridged_is_no_answer() -> None:
+    """The liaison picked up and hung up in the whisper: the call went back in line and was abandoned there."""
+    log = [ev(K.RECEIVED, 0), ev(K.QUEUED, 5), ev(K.OFFERED, 20), ev(K.ANSWERED, 22, liaison=1),
+           ev(K.NOT_BRIDGED, 25, liaison=1), ev(K.ABANDONED, 60, status="completed")]
+    assert decide_outcome(log) == StatOutcome.ABANDONED_IN_QUEUE
+    assert call_facts(log).answered_at is None
+
+
+def test_after_a_pickup_that_was_never_bridged_the_next_liaisons_answer_counts() -> None:
+    log = [ev(K.RECEIVED, 0), ev(K.QUEUED, 5), ev(K.OFFERED, 20), ev(K.ANSWERED, 22, liaison=1),
+           ev(K.NOT_BRIDGED, 25, liaison=1), ev(K.OFFERED, 40), ev(K.ANSWERED, 45, liaison=2),
+           ev(K.COMPLETED, 300, status="completed")]
+    facts = call_facts(log)
+    assert facts.outcome == StatOutcome.ANSWERED and facts.answered_at == call_facts(log[5:7]).answered_at

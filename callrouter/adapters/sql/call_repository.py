@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceRow
-from callrouter.domain.calls import CallEvent, CallRecord, CallState, EventKind, Outcome
+from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 
 _FIELDS = {f.name for f in dataclasses.fields(CallRecord)}
 _CALLS = CallRow.__table__
@@ -126,25 +126,31 @@ class SqlCallStore:
         *,
         event: EventKind,
         at: datetime,
+        move: CallMove | None = None,
         detail: dict[str, object] | None = None,
         dedupe: str | None = None,
-        expect: frozenset[CallState] | None = None,
+        only_in: frozenset[CallState] | None = None,
         **changes: object,
     ) -> CallRecord | None:
-        """Append an event and change fields in one transaction; None when not applied.
+        """Append an event, make `move` and change fields in one transaction; None when not applied.
 
-        Not applied: unknown sid, a state outside `expect` (compare-and-set), or an event whose
-        dedupe key this call already has (a repeated delivery).
+        Not applied: unknown sid, a move the call's state does not allow (domain.calls.MOVES), a state
+        outside `only_in`, or an event whose dedupe key this call already has (a repeated delivery).
+        A state change that names no move is a programming error: IllegalMove.
         """
         unknown = set(changes) - _FIELDS
         if unknown:
             raise ValueError(f"unknown call fields {sorted(unknown)}")
+        if "state" in changes:
+            raise IllegalMove("a call's state changes only by a named move (domain.calls.MOVES)")
+        allowed = MOVES[move].sources if move is not None else None
         with self._transaction() as conn:
             row = conn.execute(select(_CALLS).where(_CALLS.c.sid == sid).with_for_update()).one_or_none()
             if row is None:
                 return None
             values = dict(row._mapping)
-            if expect is not None and CallState(values["state"]) not in expect:
+            state = CallState(values["state"])
+            if (allowed is not None and state not in allowed) or (only_in is not None and state not in only_in):
                 return None
             call_id = values["id"]
             if dedupe is not None and conn.execute(
@@ -152,6 +158,8 @@ class SqlCallStore:
             ).first():
                 return None
             conn.execute(_INSERT_EVENT, [_event(call_id, at, event, detail or {}, dedupe)])
+            if move is not None:
+                changes["state"] = MOVES[move].target
             if changes:
                 plain = {name: _plain(value) for name, value in changes.items()}
                 conn.execute(update(_CALLS).where(_CALLS.c.id == call_id).values(plain))

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from callrouter.domain.callbacks import CallbackState
-from callrouter.services import callbacks as service
+from callrouter.services.callbacks import lifecycle as service
 from callrouter.services.errors import CallRouterError, NotFound
 from callrouter.web.console.routes import NOT_FOUND, _liaison
 from callrouter.web.staff_auth.context import Who, check_csrf, staff_web, who

@@ -9,9 +9,9 @@ from starlette.responses import Response
 
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import NOTE_MAX, RESULT_NAMES_NL, ConversationResult, OutcomeInvalid
-from callrouter.services import console as service
 from callrouter.services.errors import CallRouterError, Conflict, NotFound
-from callrouter.services.presence import SETTABLE
+from callrouter.services.staff import console as service
+from callrouter.services.staff.presence import SETTABLE
 from callrouter.web.staff_auth.context import StaffPageError, Who, check_csrf, staff_web, who, who_polling
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import load_snapshot
 from callrouter.domain.directory import Organisation
-from callrouter.services.voice import VoiceDeps
+from callrouter.services.calls.deps import CallDeps
 from callrouter.services.wallboard import LiveFilters, read_wallboard
 from callrouter.web.dashboard.figures import DashboardTargets
 from callrouter.web.dashboard.query import LINE_KINDS_NL, DashboardRefused, Scope, scope_of
@@ -81,7 +81,7 @@ def parse(params: Mapping[str, str], *, scope: Scope, organisations: Mapping[str
     return WallQuery(LiveFilters(org, topic, location, kind), shown, visible, fixed, raw)
 
 
-def _voice(request: Request) -> VoiceDeps:
+def _voice(request: Request) -> CallDeps:
     return staff_web(request).console.voice
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from callrouter.domain.queueing import ANY_TOPIC
-from callrouter.services.ports import Directory
+from callrouter.ports.calls import Directory
 from callrouter.services.wallboard import PRESENCES, LiveFigures, Wallboard
 from callrouter.web.dashboard.figures import STATES_NL, Band, DashboardTargets, pct
 from callrouter.web.dashboard.query import LINE_KINDS_NL

@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callrouter.domain.directory import Liaison
+from callrouter.domain.presence import Actor
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, check_outcome
-from callrouter.services import presence as presence_service
+from callrouter.services.calls.deps import CallDeps
 from callrouter.services.errors import CallRouterError, Conflict, NotFound
-from callrouter.services.presence import PresenceView
+from callrouter.services.staff import presence as presence_service
+from callrouter.services.staff.presence import PresenceView
 from callrouter.services.staff_ports import CallQueries, CallSummary, Outcomes
-from callrouter.services.voice import VoiceDeps
 
 
 @dataclass(frozen=True)
 class ConsoleDeps:
-    voice: VoiceDeps
+    voice: CallDeps
     calls: CallQueries
     outcomes: Outcomes
     outcome_edit_seconds: int = 28800
@@ -113,8 +114,10 @@ def record_outcome(deps: ConsoleDeps, *, account: Account, liaison: Liaison, sid
     chosen, referred, clean_note = check_outcome(result=result, referred_organisation=referred_organisation,
                                                  note=note, own_organisation=liaison.organisation,
                                                  known_organisations=known)
-    return deps.outcomes.save(call_sid=sid, liaison_id=liaison.id, result=chosen, referred_organisation=referred,
-                              note=clean_note, at=deps.voice.clock.now(), by=account.id)
+    saved = deps.outcomes.save(call_sid=sid, liaison_id=liaison.id, result=chosen, referred_organisation=referred,
+                               note=clean_note, at=deps.voice.clock.now(), by=account.id)
+    presence_service.end_wrap_up(deps.voice, liaison_id=liaison.id, actor=Actor.LIAISON)  # the outcome ends wrap-up
+    return saved
 
 
 def waited_text(seconds: float | None) -> str:

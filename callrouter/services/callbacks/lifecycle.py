@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import (
     OPEN,
     Callback,
@@ -22,9 +23,9 @@ from callrouter.domain.callbacks import (
 )
 from callrouter.domain.calls import CallRecord
 from callrouter.domain.queueing import Presence
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.speech import ms
 from callrouter.services.errors import Conflict, NotFound
-from callrouter.services.queue_flow import ms, request_dispatch
-from callrouter.services.voice import VoiceDeps
 
 log = logging.getLogger("callrouter.callbacks")
 ATTEMPT_LOST_AFTER = timedelta(hours=2)
@@ -35,7 +36,7 @@ def open_key(*, record: CallRecord, organisation: str, topic: str) -> str:
     return f"{who}:{organisation}:{topic}"
 
 
-def request_callback(deps: VoiceDeps, *, record: CallRecord, origin: CallbackOrigin, phone_number: str,
+def request_callback(deps: CallDeps, *, record: CallRecord, origin: CallbackOrigin, phone_number: str,
                      due_at: datetime | None = None, voice_message_url: str | None = None) -> tuple[Callback, bool]:
     """Create the callback (or join the caller's open one); due now: it takes the caller's place in line."""
     now = deps.clock.now()
@@ -63,13 +64,13 @@ def request_callback(deps: VoiceDeps, *, record: CallRecord, origin: CallbackOri
     return callback, True
 
 
-def wait_in_line(deps: VoiceDeps, callback: Callback) -> None:
+def wait_in_line(deps: CallDeps, callback: Callback) -> None:
     deps.router.enqueue(call_sid=router_member(callback.id), org=callback.organisation, topic=callback.topic,
                         klass=callback.priority_class, enqueued_at_ms=ms(callback.place_at))
-    request_dispatch(deps, org=callback.organisation)
+    deps.after.route(org=callback.organisation)
 
 
-def make_due(deps: VoiceDeps, *, callback_id: int) -> bool:
+def make_due(deps: CallDeps, *, callback_id: int) -> bool:
     """A requested or retrying callback's moment has come: it joins the line in its old place."""
     moved = deps.callbacks.move(callback_id, to=CallbackState.SCHEDULED, cause="due", at=deps.clock.now(),
                                 expect=frozenset({CallbackState.REQUESTED, CallbackState.RETRY}))
@@ -79,12 +80,12 @@ def make_due(deps: VoiceDeps, *, callback_id: int) -> bool:
     return True
 
 
-def claimed(deps: VoiceDeps, *, callback_id: int, liaison_id: int) -> None:
+def claimed(deps: CallDeps, *, callback_id: int, liaison_id: int) -> None:
     """The router gave a due callback to a liaison: a worker makes the attempt."""
     deps.jobs.start_attempt(callback_id=callback_id, liaison_id=liaison_id)
 
 
-def start_attempt(deps: VoiceDeps, *, callback_id: int, liaison_id: int) -> bool:
+def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
     """Claim the attempt on the row, then call the liaison. False: nothing dialled (already taken)."""
     current = deps.callbacks.get(callback_id)
     member = router_member(callback_id)
@@ -106,10 +107,9 @@ def start_attempt(deps: VoiceDeps, *, callback_id: int, liaison_id: int) -> bool
     if liaison is None:
         back_in_line(deps, taken, liaison_id=liaison_id, cause="liaison unknown")
         return False
-    query = f"cb={callback_id}&a={attempt}"
     sid = deps.telephony.create_call(to=liaison.address, from_=taken.line_number,
-                                     path=f"/twilio/voice/callback/liaison?{query}",
-                                     status_path=f"/twilio/voice/callback/leg-status?{query}",
+                                     answer=Goto.to(Step.CALLBACK_LIAISON, cb=callback_id, a=attempt),
+                                     status=Goto.to(Step.CALLBACK_LEG_STATUS, cb=callback_id, a=attempt),
                                      timeout=deps.dial_timeout_seconds)
     deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause="liaison leg placed", at=deps.clock.now(),
                         expect=frozenset({CallbackState.DIALLING}), expect_attempts=attempt, attempt_call_sid=sid)
@@ -117,17 +117,17 @@ def start_attempt(deps: VoiceDeps, *, callback_id: int, liaison_id: int) -> bool
     return True
 
 
-def release(deps: VoiceDeps, *, organisation: str, liaison_id: int, member: str,
+def release(deps: CallDeps, *, organisation: str, liaison_id: int, member: str,
             status: Presence = Presence.AVAILABLE) -> None:
     now = deps.clock.now()
     result = deps.router.release_liaison(liaison_id=liaison_id, org=organisation, status=status, now_ms=ms(now),
                                          call_sid=member)
     if result.accepted:
         deps.presence.save(liaison_id=liaison_id, organisation=organisation, status=status.value, since=now)
-        request_dispatch(deps, org=organisation)
+        deps.after.route(org=organisation)
 
 
-def back_in_line(deps: VoiceDeps, callback: Callback, *, liaison_id: int, cause: str) -> None:
+def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: str) -> None:
     """The liaison did not take it (no answer, busy, gone): the callback keeps its place; the liaison is away."""
     moved = deps.callbacks.move(callback.id, to=CallbackState.SCHEDULED, cause=cause, at=deps.clock.now(),
                                 expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts,
@@ -138,22 +138,22 @@ def back_in_line(deps: VoiceDeps, callback: Callback, *, liaison_id: int, cause:
                                         org=callback.organisation)
     deps.presence.save(liaison_id=liaison_id, organisation=callback.organisation, status=Presence.AWAY.value,
                        since=deps.clock.now())
-    request_dispatch(deps, org=callback.organisation)
+    deps.after.route(org=callback.organisation)
 
 
-def current_attempt(deps: VoiceDeps, *, callback_id: int, attempt: int) -> Callback | None:
+def current_attempt(deps: CallDeps, *, callback_id: int, attempt: int) -> Callback | None:
     callback = deps.callbacks.get(callback_id)
     if callback is None or callback.state != CallbackState.DIALLING or callback.attempts != attempt:
         return None
     return callback
 
 
-def caller_reached(deps: VoiceDeps, *, callback: Callback) -> None:
+def caller_reached(deps: CallDeps, *, callback: Callback) -> None:
     deps.callbacks.move(callback.id, to=CallbackState.COMPLETED, cause="caller answered", at=deps.clock.now(),
                         expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts)
 
 
-def caller_not_reached(deps: VoiceDeps, *, callback: Callback, status: str) -> Callback | None:
+def caller_not_reached(deps: CallDeps, *, callback: Callback, status: str) -> Callback | None:
     """Retry after the delay, up to the maximum of attempts; then failed, for liaisons and supervisors to see."""
     now = deps.clock.now()
     policy = deps.callback_policy
@@ -171,7 +171,7 @@ def caller_not_reached(deps: VoiceDeps, *, callback: Callback, status: str) -> C
     return moved
 
 
-def postpone(deps: VoiceDeps, *, callback_id: int, until: datetime, note: str | None, expect_attempts: int | None = None,
+def postpone(deps: CallDeps, *, callback_id: int, until: datetime, note: str | None, expect_attempts: int | None = None,
              organisation: str | None = None) -> Callback:
     callback = deps.callbacks.get(callback_id)
     if callback is None or (organisation and callback.organisation != organisation):
@@ -188,7 +188,7 @@ def postpone(deps: VoiceDeps, *, callback_id: int, until: datetime, note: str | 
     return moved
 
 
-def close(deps: VoiceDeps, *, callback_id: int, to: CallbackState, cause: str, organisation: str | None) -> Callback:
+def close(deps: CallDeps, *, callback_id: int, to: CallbackState, cause: str, organisation: str | None) -> Callback:
     """Cancel (with a reason) or mark completed by hand, from the console."""
     callback = deps.callbacks.get(callback_id)
     if callback is None or (organisation and callback.organisation != organisation):
@@ -201,7 +201,7 @@ def close(deps: VoiceDeps, *, callback_id: int, to: CallbackState, cause: str, o
     return moved
 
 
-def request_callback_for_abandoned(deps: VoiceDeps, *, record: CallRecord) -> Callback | None:
+def request_callback_for_abandoned(deps: CallDeps, *, record: CallRecord) -> Callback | None:
     """A caseworker who hung up after a long wait is called back (a setting), on a registered number.
 
     The call record keeps no phone number; a caseworker known only by PIN is not called back.
@@ -214,7 +214,7 @@ def request_callback_for_abandoned(deps: VoiceDeps, *, record: CallRecord) -> Ca
     return callback
 
 
-def take(deps: VoiceDeps, *, callback_id: int, liaison_id: int, organisation: str) -> Callback:
+def take(deps: CallDeps, *, callback_id: int, liaison_id: int, organisation: str) -> Callback:
     """A liaison picks this callback from the list: due now, claimed for them, dialled agent-first."""
     callback = deps.callbacks.get(callback_id)
     if callback is None or callback.organisation != organisation:
@@ -240,7 +240,7 @@ def take(deps: VoiceDeps, *, callback_id: int, liaison_id: int, organisation: st
     return callback
 
 
-def open_and_failed(deps: VoiceDeps, *, organisation: str) -> list[Callback]:
+def open_and_failed(deps: CallDeps, *, organisation: str) -> list[Callback]:
     """The organisation's callback list: open ones in line order, then failed ones to follow up."""
     listed = deps.callbacks.in_states(OPEN | {CallbackState.FAILED}, organisation=organisation)
     return sorted(listed, key=lambda c: (c.state == CallbackState.FAILED, c.place_at, c.id))

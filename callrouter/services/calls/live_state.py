@@ -12,10 +12,10 @@ from callrouter.domain.calls import CallRecord, CallState
 from callrouter.domain.queueing import CallClass, CallSnapshot, LiaisonSnapshot, OrgSnapshot, Presence
 from callrouter.domain.statistics_intervals import day_start
 from callrouter.domain.statistics_totals import DIMENSION_NAMES
+from callrouter.ports.calls import LiveDims, LiveWaiting
 from callrouter.services import statistics
-from callrouter.services.ports import LiveDims, LiveWaiting
-from callrouter.services.queue_flow import ms
-from callrouter.services.voice import VoiceDeps
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.speech import ms
 from callrouter.services.wallboard import ABANDONED, ANSWERED, OFFERED, SHORT, WITHIN, dims_of, local_day
 
 WAITING = frozenset({CallState.QUEUED, CallState.OFFERED})
@@ -29,7 +29,7 @@ class RebuildReport:
     liaisons: int
 
 
-def rebuild_live_state(deps: VoiceDeps) -> RebuildReport:
+def rebuild_live_state(deps: CallDeps) -> RebuildReport:
     calls = deps.calls.calls_in_states(frozenset({CallState.QUEUED, CallState.OFFERED, CallState.CONNECTED}))
     by_org: dict[str, list[CallSnapshot]] = defaultdict(list)
     holding: dict[int, str] = {}
@@ -79,7 +79,7 @@ def _waiting_by_org(calls: Sequence[CallRecord]) -> dict[str, list[LiveWaiting]]
     return waiting
 
 
-def todays_counts(deps: VoiceDeps, *, now: datetime) -> dict[str, dict[LiveDims, dict[str, int]]]:
+def todays_counts(deps: CallDeps, *, now: datetime) -> dict[str, dict[LiveDims, dict[str, int]]]:
     """Today's wallboard counts per organisation, from SQL: today's rollups recomputed from the event log
     (idempotent), then read, so they follow the history's definitions exactly."""
     board = deps.live
@@ -101,7 +101,7 @@ def todays_counts(deps: VoiceDeps, *, now: datetime) -> dict[str, dict[LiveDims,
     return counts
 
 
-def rebuild_live_counters(deps: VoiceDeps, *, open_calls: Sequence[CallRecord] | None = None) -> int:
+def rebuild_live_counters(deps: CallDeps, *, open_calls: Sequence[CallRecord] | None = None) -> int:
     """Replace the wallboard's counts of today and its waiting calls with what SQL says; organisations written."""
     board = deps.live
     if board is None:
@@ -117,7 +117,7 @@ def rebuild_live_counters(deps: VoiceDeps, *, open_calls: Sequence[CallRecord] |
     return len(orgs)
 
 
-def sync_live_waiting(deps: VoiceDeps, *, open_calls: Sequence[CallRecord], read_at: datetime) -> tuple[int, int]:
+def sync_live_waiting(deps: CallDeps, *, open_calls: Sequence[CallRecord], read_at: datetime) -> tuple[int, int]:
     """Repair the wallboard's waiting calls (a count lost to a crash): add what SQL says waits, drop what
     no longer does. Returns (added, removed)."""
     board = deps.live

@@ -3,6 +3,7 @@
 - Redis lost its data (restart, flush): rebuild every queue and every liaison's presence from SQL.
 - A call claimed for a liaison whose redirect never happened (a process died between the claim
   and the REST call): after the dial timeout and a margin, it goes back to its place in line.
+- A wrap-up whose timer was lost (the process that scheduled it died): it ends when its time is up.
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
   even when no Twilio request comes by.
 """
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callrouter.domain.callbacks import OPEN, CallbackState, router_member
-from callrouter.domain.calls import CallState, EventKind
-from callrouter.services.callbacks import ATTEMPT_LOST_AFTER, back_in_line, make_due
-from callrouter.services.live_state import rebuild_live_state, sync_live_waiting
-from callrouter.services.queue_flow import dispatch, ms
-from callrouter.services.voice import VoiceDeps
+from callrouter.domain.calls import CallMove, CallState, EventKind
+from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
+from callrouter.services.calls.routing import dispatch
+from callrouter.services.calls.speech import ms
+from callrouter.services.staff import presence
 
 log = logging.getLogger("callrouter.reconcile")
 STUCK_MARGIN_SECONDS = 30
@@ -31,7 +34,7 @@ class ReconcileReport:
     dispatched: int
 
 
-def reconcile(deps: VoiceDeps, *, live_state_present: bool) -> ReconcileReport:
+def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
     rebuilt = False
     if not live_state_present:
         report = rebuild_live_state(deps)
@@ -48,7 +51,7 @@ def reconcile(deps: VoiceDeps, *, live_state_present: bool) -> ReconcileReport:
             continue
         back = deps.calls.apply(call.sid, event=EventKind.LIAISON_NO_ANSWER, at=now,
                                 detail={"liaison": call.liaison_id, "status": "lost offer"},
-                                expect=frozenset({CallState.OFFERED}), state=CallState.QUEUED, liaison_id=None)
+                                move=CallMove.RETURN, only_in=frozenset({CallState.OFFERED}), liaison_id=None)
         if back is None or not call.organisation or call.queued_at is None:
             continue
         org = call.organisation
@@ -58,13 +61,14 @@ def reconcile(deps: VoiceDeps, *, live_state_present: bool) -> ReconcileReport:
         returned += 1
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
+    presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
     orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
     dispatched = sum(dispatch(deps, org=org) for org in sorted(orgs))
     return ReconcileReport(rebuilt, returned, dispatched)
 
 
-def _reconcile_callbacks(deps: VoiceDeps, *, now: datetime, limit: datetime) -> int:
+def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> int:
     """Due rows whose scheduled job was lost join the line; attempts that never reached Twilio go back;
     open callbacks past their expiry end."""
     for callback in deps.callbacks.due(now=now):

@@ -1,0 +1,1 @@
+"""Callbacks, exactly once: their life from request to completion (lifecycle.py)."""

@@ -1,0 +1,55 @@
+"""What the steps of a call work with: the ports, the voice menus and the settings that shape a call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from callrouter.domain import ivr
+from callrouter.ports.calls import (
+    AfterReply,
+    CallbackStore,
+    CallStore,
+    Clock,
+    Directory,
+    Guard,
+    Jobs,
+    PinVerifier,
+    PresenceStore,
+    Router,
+    Telephony,
+)
+from callrouter.services.callback_policy import CallbackPolicy
+from callrouter.services.cases import CaseStore
+from callrouter.services.wallboard import LiveBoard
+
+
+@dataclass(frozen=True)
+class CallDeps:
+    flows: dict[str, ivr.Flow]
+    directory: Directory
+    calls: CallStore
+    router: Router
+    presence: PresenceStore
+    telephony: Telephony
+    guard: Guard
+    pins: PinVerifier
+    clock: Clock
+    pseudonym_key: bytes
+    holidays: Callable[[date], str | None]
+    callbacks: CallbackStore
+    jobs: Jobs
+    after: AfterReply  # routing after the reply is sent (web), or at once (API, workers)
+    callback_policy: CallbackPolicy = field(default_factory=lambda: CallbackPolicy())
+    general_public_phone: str = "1400"
+    dial_timeout_seconds: int = 20
+    hold_music_url: str = ""
+    wrap_up_seconds: int = 0
+    # The wallboard's live counters (None: not kept, as in unit tests).
+    live: LiveBoard | None = None
+    # Cases for the multi-organisation figures (None: calls are not grouped into cases).
+    cases: CaseStore | None = None
+
+    def flow_for(self, kind: str) -> ivr.Flow:
+        return self.flows[kind]

@@ -1,0 +1,1 @@
+"""Staff use cases: liaison presence and the liaison console."""

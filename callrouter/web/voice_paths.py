@@ -1,0 +1,51 @@
+"""The one table from a call's steps to Twilio webhook paths, and the URL of a `Goto` built from it.
+
+Steps without a path (opening hours, into the queue, the end) are only ever reached from another
+step inside one request; a reply can send the call to a step only when it has a path here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from callrouter.domain.call_flow import Goto, Step
+
+PREFIX = "/twilio/voice"
+PATHS: dict[Step, str] = {
+    Step.INCOMING: "/incoming",
+    Step.PIN: "/pin",
+    Step.CASE_REFERENCE: "/case-reference",
+    Step.MENU: "/menu",
+    Step.WAIT: "/wait",
+    Step.QUEUE_EXIT: "/queue-exit",
+    Step.CONNECT: "/connect",
+    Step.WHISPER: "/whisper",
+    Step.DIAL_RESULT: "/dial-result",
+    Step.LIAISON_LEG: "/liaison-status",
+    Step.STATUS: "/status",
+    Step.CALLBACK_OFFER: "/callback/offer",
+    Step.CALLBACK_DIALOGUE: "/callback/dialogue",
+    Step.CALLBACK_LIAISON: "/callback/liaison",
+    Step.CALLBACK_LIAISON_CHOICE: "/callback/liaison-choice",
+    Step.CALLBACK_DIALLED: "/callback/dialled",
+    Step.CALLBACK_LEG_STATUS: "/callback/leg-status",
+}
+
+
+def path_of(target: Goto) -> str:
+    """'/twilio/voice/menu?step=topic' for Goto(Step.MENU, (("step", "topic"),))."""
+    try:
+        path = PREFIX + PATHS[target.step]
+    except KeyError:
+        raise ValueError(f"step {target.step.value} has no webhook: a reply cannot send a call there") from None
+    return path + (f"?{urlencode(target.params)}" if target.params else "")
+
+
+def url_maker(public_url: str) -> Callable[[Goto], str]:
+    base = public_url.rstrip("/")
+
+    def url_of(target: Goto) -> str:
+        return base + path_of(target)
+
+    return url_of
