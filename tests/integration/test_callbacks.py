@@ -203,6 +203,8 @@ def test_a_callback_counts_in_the_positions_later_callers_hear(app: App) -> None
     twiml(app.post("/twilio/voice/incoming", call_params(later, from_="+31612345602")))
     twiml(app.post("/twilio/voice/menu?step=organisation", call_params(later, from_="+31612345602", Digits="1")))
     twiml(app.post("/twilio/voice/menu?step=topic", call_params(later, from_="+31612345602", Digits="1")))
+    # Twilio starts the hold loop once the acknowledgement is said: the call joins the router's line then.
+    twiml(app.post("/twilio/voice/wait", call_params(later, from_="+31612345602", QueueTime="0")))
     place = app.container.router.position(call_sid=later, org="UWV")
     assert place is not None and place.position == 2  # the callback, with the first caller's place, is ahead
     assert app.container.router.position(call_sid=f"cb:{callback.id}", org="UWV").position == 1  # type: ignore[union-attr]

@@ -23,7 +23,7 @@ from callrouter.adapters.sql.staff_tables import ConversationOutcomeRow, StaffAc
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.adapters.sql.stats_tables import CallStatsRow
 from callrouter.domain.callbacks import CallbackState
-from callrouter.domain.calls import CallRecord, CallState, EventKind
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.retention import RetentionPolicy
 from callrouter.services import statistics
 from callrouter.services.retention import RetentionDeps, run_retention
@@ -80,7 +80,7 @@ class World:
         self.calls.apply(sid, event=EventKind.ANSWERED, at=start + timedelta(seconds=20), detail={}, dedupe="answered")
         if ended:
             self.calls.apply(sid, event=EventKind.COMPLETED, at=start + timedelta(seconds=200),
-                             detail={"status": "completed"}, dedupe="ended", state=CallState.ENDED)
+                             detail={"status": "completed"}, dedupe="ended", move=CallMove.END)
         call_id = self._call_id(sid)
         if note:
             with self.sessions.begin() as session:  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from callrouter.config import DEV_OIDC_SECRET, InsecureSettings, Settings
-from callrouter.domain.calls import CallRecord, CallState, EventKind
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.web.staff_auth.providers import parse_providers
 from callrouter.web.staff_auth.sessions import login_key
 from tests.integration.conftest import PUBLIC_URL
@@ -215,7 +215,7 @@ def answered_call(staff: Staff, *, org: str, liaison: str, topic: str) -> str:
     calls.open_call(CallRecord(sid=sid, line_number="+31850001000", line_kind="professional", caller_pseudonym="p",
                                caller_masked="+316****01", state=CallState.MENU, received_at=now - timedelta(minutes=5)),
                     detail={})
-    calls.apply(sid, event=EventKind.COMPLETED, at=now, state=CallState.ENDED, organisation=org, topic=topic,
+    calls.apply(sid, event=EventKind.COMPLETED, at=now, move=CallMove.END, organisation=org, topic=topic,
                 location="AMS", liaison_id=staff.liaison_id(liaison), queued_at=now - timedelta(minutes=4),
                 offered_at=now - timedelta(minutes=3), answered_at=now - timedelta(minutes=3), ended_at=now)
     return sid

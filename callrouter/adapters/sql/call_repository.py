@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,8 +17,8 @@ from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceR
 from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 
 _FIELDS = {f.name for f in dataclasses.fields(CallRecord)}
-_CALLS = CallRow.__table__
-_EVENTS = CallEventRow.__table__
+_CALLS = cast(Table, CallRow.__table__)
+_EVENTS = cast(Table, CallEventRow.__table__)
 # Built once: SQLAlchemy then finds the compiled form in its cache without rebuilding the statement.
 _INSERT_CALL = {
     name: dialect_insert(_CALLS).on_conflict_do_nothing(index_elements=[_CALLS.c.sid]).returning(_CALLS.c.id)
@@ -34,7 +34,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes; they were stored as UTC
 
 
-def _record(row: CallRow | Mapping[str, Any]) -> CallRecord:
+def _record(row: CallRow | RowMapping | Mapping[str, Any]) -> CallRecord:
     """A record from an ORM row or a Core row mapping (column name -> value)."""
     if isinstance(row, CallRow):
         values = {name: getattr(row, name) for name in _FIELDS}
@@ -52,6 +52,10 @@ def _plain(value: object) -> object:
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value
     return value.value if hasattr(value, "value") else value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value
 
 
 def _as_row(record: CallRecord) -> dict[str, object]:
@@ -197,9 +201,9 @@ class SqlPresenceStore:
             row = session.get(PresenceRow, liaison_id, with_for_update=True)
             if row is None:
                 session.add(PresenceRow(liaison_id=liaison_id, organisation=organisation, status=status,
-                                        since=_plain(since)))
+                                        since=_utc(since)))
             else:
-                row.organisation, row.status, row.since = organisation, status, _plain(since)
+                row.organisation, row.status, row.since = organisation, status, _utc(since)
 
     def all(self) -> list[tuple[int, str, str, datetime]]:
         with self._sessions() as session:

@@ -76,7 +76,8 @@ def dialogue(deps: CallDeps, given: StepInput) -> StepResult:
     if part in ("closed", "nobody"):
         if key == "1":
             origin = CallbackOrigin.CLOSED if part == "closed" else CallbackOrigin.NO_LIAISON
-            due = (_openings(deps, record) or [None])[0] if part == "closed" else None
+            openings = _openings(deps, record) if part == "closed" else []
+            due = openings[0] if openings else None
             return _create_then_number(deps, record, origin=origin, from_number=given.from_number, due=due)
         if key == "2" and part == "closed":
             return _slot_menu(deps, record)

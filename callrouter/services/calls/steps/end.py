@@ -44,7 +44,7 @@ def end_call(deps: CallDeps, record: CallRecord, *, leg: LegStatus, reason: str,
         answered_at = now - timedelta(seconds=talk_seconds or 0)
     if outcome == Outcome.ANSWERED and record.state == CallState.OFFERED:
         # The liaison's "answered" report has not come (yet): the dial result says they talked.
-        picked_up = deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=answered_at, move=CallMove.ANSWER,
+        picked_up = deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=answered_at or now, move=CallMove.ANSWER,
                                      detail={"liaison": record.liaison_id, "from": "dial result"}, dedupe="answered",
                                      answered_at=answered_at)
         if picked_up is not None:

@@ -40,7 +40,7 @@ def incoming(deps: CallDeps, given: StepInput) -> StepResult:
     now = deps.clock.now()
     caller = pseudonym(from_number, key=deps.pseudonym_key)
     flow = deps.flow_for(line.kind)
-    received = {"line": line.number, "kind": line.kind.value}
+    received: dict[str, object] = {"line": line.number, "kind": line.kind.value}
     # Read-only checks first (Redis, the cached directory), so the usual first webhook (a
     # registered caseworker's number) is recorded in one write: open_call + identified() in one.
     professional = line.kind != LineKind.CITIZEN

@@ -24,7 +24,7 @@ def opening(deps: CallDeps, given: StepInput) -> StepResult:
     if record is None or record.state != CallState.MENU or org is None:
         return Stale(record)
     lead = given.lead
-    by = {"by": "service"} if given.flag("by_service") else {}
+    by: dict[str, object] = {"by": "service"} if given.flag("by_service") else {}
     ended = _closed(deps, record, org, lead=lead, detail=by) or _nobody_on_duty(deps, record, org, lead=lead, detail=by)
     if ended is not None:
         return ended
