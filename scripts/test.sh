@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Lint (ruff), then run the whole test suite with the project's venv. Arguments go to pytest.
+# Lint (ruff), type-check (mypy --strict; its settings are in pyproject.toml), then run the whole
+# test suite with the project's venv. Arguments go to pytest.
 # Exit code is pytest's, except that "no tests collected" (5) is a failure too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 .venv/bin/ruff check callrouter workers twilio_emulator tests || exit 1
+.venv/bin/mypy callrouter workers || exit 1
 .venv/bin/pytest "$@"
 rc=$?
 if ((rc == 5)); then
