@@ -10,7 +10,7 @@ STAMP := $(VENV)/.callrouter-installed
 PYTEST_ARGS ?=
 DEMO_DAY_ARGS ?=
 
-.PHONY: help run demo-day test lint bench deps venv clean
+.PHONY: help run demo-day test lint typecheck bench deps venv clean
 
 help: ## list the targets
 	@echo "make <target>:"
@@ -25,8 +25,12 @@ demo-day: $(STAMP) ## play a working day at high speed into the dashboard (make 
 test: deps $(STAMP) ## install what is missing, then run all tests (PYTEST_ARGS=... for pytest)
 	@bash scripts/test.sh $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff on the code and the tests
+lint: $(STAMP) ## ruff on the code and the tests, then mypy --strict (make typecheck)
 	@.venv/bin/ruff check callrouter workers twilio_emulator tests
+	@.venv/bin/mypy callrouter workers
+
+typecheck: $(STAMP) ## mypy --strict with the pydantic plugin on callrouter and workers (settings in pyproject.toml)
+	@.venv/bin/mypy callrouter workers
 
 bench: $(STAMP) ## run tests/benchmarks/bench_*.py (BENCH=routing for one)
 	@bash scripts/install-deps.sh redis postgres wrk

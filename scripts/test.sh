@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Lint (ruff), the import contracts (import-linter), then run the whole test suite with the project's venv. Arguments go to pytest.
+# Lint (ruff), the import contracts (import-linter), type-check (mypy --strict; its settings are in
+# pyproject.toml), then run the whole test suite with the project's venv. Arguments go to pytest.
 # Exit code is pytest's, except that "no tests collected" (5) is a failure too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 .venv/bin/ruff check callrouter workers twilio_emulator tests || exit 1
 .venv/bin/lint-imports --no-cache || exit 1  # the import contracts in .importlinter
+.venv/bin/mypy callrouter workers || exit 1
 .venv/bin/pytest "$@"
 rc=$?
 if ((rc == 5)); then

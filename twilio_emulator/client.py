@@ -12,7 +12,7 @@ from twilio.rest import Client
 _TWILIO_API = re.compile(r"^https://api(\.[a-z0-9-]+)*\.twilio\.com")
 
 
-class RewritingHttpClient(TwilioHttpClient):
+class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio has no type information (no py.typed)
     """A TwilioHttpClient that sends requests for https://api.twilio.com to base_url instead."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:

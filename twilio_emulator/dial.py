@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import twiml
 from .calls import Call, Fetch, Pending, StatusCallbackSpec
-from .twiml import ENDED, Ctx, attr_bool, attr_int, text_of
+from .twiml import ENDED, Ctx, Outcome, attr_bool, attr_int, text_of
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -42,7 +42,8 @@ async def ring(engine: Engine, leg: Call, timeout: float | None) -> bool:
     engine.status_event(leg, "ringing")
     if leg.parent is not None:
         leg.parent.record(engine.clock.now(), "callee_ringing", to=address, sid=leg.sid)
-    ring_for = float("inf") if behaviour == "no-answer" else phone.answer_after  # type: ignore[union-attr]
+    # No phone at the address: behaviour is "no-answer" (it rings on, unanswered).
+    ring_for = phone.answer_after if phone is not None and behaviour != "no-answer" else float("inf")
     if timeout is not None and ring_for > timeout:
         await engine.clock.sleep(timeout)
         engine.end(leg, "no-answer", by="timeout")
@@ -122,7 +123,7 @@ class DialExit:
             await engine.post_ignored(call, self.action, self.method, self.params, "action")
 
 
-async def dial_verb(ctx: Ctx, el: ET.Element) -> Any:
+async def dial_verb(ctx: Ctx, el: ET.Element) -> Outcome | None:
     engine, parent = ctx.engine, ctx.call
     action = ctx.resolve(el.get("action"))
     method = el.get("method", "POST").upper()
@@ -132,7 +133,8 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Any:
     answer_on_bridge = attr_bool(el, "answerOnBridge")
     targets = _targets(ctx, el)
     if isinstance(targets, str) or not targets:
-        engine.application_error(parent, 13223, targets or "Dial: no number to dial", ctx.doc_url)
+        message = targets if isinstance(targets, str) and targets else "Dial: no number to dial"
+        engine.application_error(parent, 13223, message, ctx.doc_url)
         return ENDED
     attempt = DialAttempt()
     legs: list[Call] = []

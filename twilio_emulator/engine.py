@@ -18,7 +18,7 @@ from typing import Any
 from . import dial, twiml
 from .calls import Call, CallQueue, Fetch, Pending, StatusCallbackSpec
 from .clock import SimClock
-from .config import EmulatorConfig
+from .config import EmulatorConfig, NumberConfig
 from .people import CallerScript, Person, Phone
 from .recordings import Recording
 from .webhooks import WebhookClient, standard_params
@@ -76,7 +76,7 @@ class Engine:
     # calls ------------------------------------------------------------------------------
     def new_call(self, *, from_: str, to: str, direction: str, person: Person | None = None,
                  parent: Call | None = None, status_callback: StatusCallbackSpec | None = None,
-                 number: Any = None) -> Call:
+                 number: NumberConfig | None = None) -> Call:
         call = Call(account_sid=self.config.account_sid, from_=from_, to=to, direction=direction, person=person,
                     parent=parent, status_callback=status_callback, lock=self.lock, clock_now=self.clock.now(),
                     number=number)
@@ -117,13 +117,12 @@ class Engine:
                                      number.status_callback_method)
         call = self.new_call(from_=from_, to=to, direction="inbound", person=person, status_callback=spec,
                              number=number)
-        call.runner = self.spawn(self._run_leg(call, self._inbound(call)))
+        call.runner = self.spawn(self._run_leg(call, self._inbound(call, number)))
         if person.hangup_after is not None:
             self.spawn(self._hangup_later(call, person.hangup_after, "caller"))
         return call
 
-    async def _inbound(self, call: Call) -> None:
-        number = call.number
+    async def _inbound(self, call: Call, number: NumberConfig) -> None:
         call.status = "ringing"
         # Twilio docs unclear: which progress events a phone number's status callback can get;
         # the emulator sends whichever of initiated/ringing/answered/completed the NumberConfig lists.

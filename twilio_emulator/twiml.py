@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urljoin
 
 from .calls import Call, CallQueue, Fetch, Pending
@@ -24,6 +25,7 @@ WAIT_URL_VERBS = {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather
 NOT_IN_WHISPER = {"Dial", "Enqueue"}
 GATHER_NESTABLE = {"Say", "Play", "Pause"}
 INFINITE_LOOP = 1000  # loop="0" means "until the call moves on"; Twilio caps it at 1000 too
+Outcome: TypeAlias = "str | Fetch"  # DONE, ENDED or LEAVE, or the document to continue with
 
 
 @dataclass
@@ -166,7 +168,7 @@ async def load(engine: Engine, call: Call, fetch: Fetch) -> tuple[ET.Element, st
     return root, url
 
 
-async def execute(ctx: Ctx, verbs: list[ET.Element]) -> Any:
+async def execute(ctx: Ctx, verbs: list[ET.Element]) -> Outcome:
     """Execute verbs in order. Returns DONE, ENDED, LEAVE or a Fetch to continue with."""
     engine, call = ctx.engine, ctx.call
     for el in verbs:
@@ -270,11 +272,12 @@ async def do_gather(ctx: Ctx, el: ET.Element) -> Fetch | None:
         if nested:
             # Barge-in: the caller presses keys straight away, so the prompt stops at once.
             first = nested[0]
-            data = {"say": {"text": text_of(first), "voice": first.get("voice", "man"),
-                            "language": first.get("language", "en-US")},
-                    "play": {"url": ctx.resolve(text_of(first))},
-                    "pause": {"length": attr_int(first, "length", 1)}}[first.tag.lower()]
-            call.record(ctx.now(), first.tag.lower(), interrupted=True, **data)
+            by_verb: dict[str, dict[str, object]] = {
+                "say": {"text": text_of(first), "voice": first.get("voice", "man"),
+                        "language": first.get("language", "en-US")},
+                "play": {"url": ctx.resolve(text_of(first))},
+                "pause": {"length": attr_int(first, "length", 1)}}
+            call.record(ctx.now(), first.tag.lower(), interrupted=True, **by_verb[first.tag.lower()])
         for ch in entry:
             await ctx.sleep(ctx.engine.config.digit_seconds)
             if finish and ch == finish:
@@ -458,7 +461,7 @@ def _queue_result(exit_: EnqueueExit, result: str) -> dict[str, str]:
     return {"QueueResult": result, "QueueSid": exit_.queue.sid, "QueueTime": str(exit_.queue_time)}
 
 
-async def do_enqueue(ctx: Ctx, el: ET.Element) -> Any:
+async def do_enqueue(ctx: Ctx, el: ET.Element) -> Outcome | None:
     engine, call = ctx.engine, ctx.call
     name = text_of(el)
     action = ctx.resolve(el.get("action"))
@@ -527,13 +530,14 @@ async def _wait_in_queue(ctx: Ctx, queue: CallQueue, started: float, wait_url: s
             await ctx.sleep(1.0)
 
 
-async def do_dial(ctx: Ctx, el: ET.Element) -> Any:
+async def do_dial(ctx: Ctx, el: ET.Element) -> Outcome | None:
     from .dial import dial_verb
 
     return await dial_verb(ctx, el)
 
 
-HANDLERS: dict[str, Any] = {
+# A verb's handler: None to go on with the next verb, or the outcome that ends this document.
+HANDLERS: dict[str, Callable[[Ctx, ET.Element], Awaitable[Outcome | None]]] = {
     "Say": do_say,
     "Play": do_play,
     "Pause": do_pause,

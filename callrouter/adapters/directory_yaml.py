@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from callrouter.adapters.directory_checker import Checker
-from callrouter.adapters.located_yaml import DirectoryFileInvalid, Problem, YMap, read_located
+from callrouter.adapters.located_yaml import DirectoryFileInvalid as DirectoryFileInvalid  # re-exported for callers
+from callrouter.adapters.located_yaml import Problem, YMap, read_located
 from callrouter.domain.directory import Line, LineKind, Location, Organisation, Topic
 
 MAX_TOPICS = 4  # the menu rule: at most 4 options per menu

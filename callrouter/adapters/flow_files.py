@@ -13,7 +13,7 @@ import yaml
 from callrouter.domain.flow_lint import lint_flow
 from callrouter.domain.ivr import STEPS, Flow, placeholders
 
-COMMON_PROMPTS = {
+COMMON_PROMPTS: dict[str, set[str]] = {
     "option": {"name", "key"}, "person_option": set(), "repeat_option": set(), "no_input": set(),
     "invalid": set(), "to_person": {"organisation"}, "closed": {"organisation", "opening"},
     "closed_long": {"organisation", "public_phone"}, "no_liaison": {"organisation", "public_phone"},
@@ -21,14 +21,14 @@ COMMON_PROMPTS = {
     "returned_to_queue": set(), "whisper": {"location", "organisation", "topic", "waited"},
     "error": {"public_phone"}, "not_in_use": set(), "language_offer": set(),
 }
-STEP_PROMPTS = {
+STEP_PROMPTS: dict[str, dict[str, set[str]]] = {
     "identify": {"greeting_caseworker": {"location"}, "greeting_unknown": set(), "ask_code": set(),
                  "code_wrong": set(), "code_failed": {"public_phone"}, "locked": {"public_phone"}},
     "organisation": {"organisation_question": set(), "more_option": {"key"}},
     "topic": {"topic_question": set()},
 }
-CITIZEN_PROMPTS = {"greeting_citizen": {"organisation"}}
-CALLBACK_PROMPTS = {
+CITIZEN_PROMPTS: dict[str, set[str]] = {"greeting_citizen": {"organisation"}}
+CALLBACK_PROMPTS: dict[str, set[str]] = {
     "callback_offer": set(), "callback_closed_offer": set(), "callback_no_liaison_offer": set(),
     "callback_slot_question": set(), "callback_number_question": set(), "callback_number_enter": set(),
     "callback_number_wrong": set(), "callback_record": set(), "callback_done": set(),
@@ -36,7 +36,7 @@ CALLBACK_PROMPTS = {
     "callback_liaison_intro": {"location", "organisation", "topic"}, "callback_liaison_message": set(),
     "callback_liaison_choice": set(), "callback_liaison_no_answer": set(), "callback_liaison_postponed": set(),
 }
-CASE_REFERENCE_PROMPTS = {
+CASE_REFERENCE_PROMPTS: dict[str, set[str]] = {
     "case_reference_question": set(), "case_reference_citizen_number": set(), "case_reference_wrong": set(),
     "case_reference_skipped": set(),
 }
@@ -182,11 +182,11 @@ def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
     if problems:
         return None, problems
     for finding in lint_flow(flow):
-        node = top.get(finding.field.split(".")[0]) if finding.field else None
+        found = top.get(finding.field.split(".")[0]) if finding.field else None
         if finding.field.startswith("prompts."):
             _, language, key = (finding.field.split(".") + ["", ""])[:3]
-            node = _mapping(_mapping(top["prompts"]).get(language, root)).get(key, node)
-        fault(node if node is not None else root, finding.message)
+            found = _mapping(_mapping(top["prompts"]).get(language, root)).get(key, found)
+        fault(found if found is not None else root, finding.message)
     return (None if problems else flow), problems
 
 

@@ -75,7 +75,7 @@ def _build(node: yaml.Node, problems: list[Problem]) -> Any:
             items.item_lines.append(_line(item))
         return items
     value = str(node.value)
-    if node.style is None:  # plain scalar: only booleans and empty are not text
+    if isinstance(node, yaml.ScalarNode) and node.style is None:  # plain scalar: only booleans and empty are not text
         if value in ("true", "True", "TRUE", "false", "False", "FALSE"):
             return value.lower() == "true"
         if value in ("", "~", "null", "Null", "NULL"):

@@ -83,6 +83,8 @@ class ReplayGuard:
             value = self._redis.get(keys.webhook_replay(digest))
             if value is None:
                 return None
+            # redis-py types GET as bytes | str; the client is made without decode_responses.
+            assert isinstance(value, bytes), "ReplayGuard needs a Redis client that returns bytes"
             if value.startswith(b"1"):
                 return value[1:]
             time.sleep(0.05)

@@ -17,7 +17,7 @@ import enum
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -172,7 +172,7 @@ def _most_first(counts: Counter[str]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _rows(cases: list[CaseFacts], keys_of) -> list[Row]:  # type: ignore[no-untyped-def]
+def _rows(cases: list[CaseFacts], keys_of: Callable[[CaseFacts], Iterable[str]]) -> list[Row]:
     total: Counter[str] = Counter()
     multi: Counter[str] = Counter()
     for case in cases:

@@ -70,7 +70,8 @@ class ConversationResult(enum.StrEnum):
     NOT_FOR_US = "not_for_us"
 
 
-RESULT_NAMES_NL = {
+# Keyed by the result's value: a ConversationResult, or the same text as read from the database.
+RESULT_NAMES_NL: dict[str, str] = {
     ConversationResult.RESOLVED: "Opgelost",
     ConversationResult.FOLLOW_UP: "Vervolg door onze organisatie",
     ConversationResult.REFERRED: "Doorverwezen naar een andere organisatie",

@@ -55,8 +55,12 @@ class PerLiaisonOff(Forbidden):
 
 
 class RecordedOutcomeLike(Protocol):
-    result: str
-    referred_organisation: str | None
+    # Read-only members, so a frozen dataclass (the SQL adapter's RecordedOutcome) matches.
+    @property
+    def result(self) -> str: ...
+
+    @property
+    def referred_organisation(self) -> str | None: ...
 
 
 class DrilldownStore(Protocol):

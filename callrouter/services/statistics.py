@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from callrouter.domain.statistics import StatsPolicy, call_facts
@@ -155,6 +155,15 @@ def _check(*, grain: str, first_day: date, last_day: date, by: tuple[str, ...], 
     return chosen
 
 
+class StatsFilters(TypedDict, total=False):
+    """The filters of a view by day, week, month or hour of day (each: calls matching it only)."""
+
+    organisation: str | None
+    topic: str | None
+    location: str | None
+    line_kind: str | None
+
+
 def view(deps: StatsDeps, *, grain: Grain | str, first_day: date, last_day: date, organisation: str | None = None,
          topic: str | None = None, location: str | None = None, line_kind: str | None = None,
          by: tuple[str, ...] = ()) -> list[ViewRow]:
@@ -174,17 +183,18 @@ def view(deps: StatsDeps, *, grain: Grain | str, first_day: date, last_day: date
     return [ViewRow(key, dict(zip(by, dims, strict=True)), totals) for (key, dims), totals in sorted(folded.items())]
 
 
-def by_day(deps: StatsDeps, *, first_day: date, last_day: date, **filters: str | None) -> list[ViewRow]:
-    return view(deps, grain=Grain.DAY, first_day=first_day, last_day=last_day, **filters)  # type: ignore[arg-type]
+def by_day(deps: StatsDeps, *, first_day: date, last_day: date, **filters: Unpack[StatsFilters]) -> list[ViewRow]:
+    return view(deps, grain=Grain.DAY, first_day=first_day, last_day=last_day, **filters)
 
 
-def by_week(deps: StatsDeps, *, first_day: date, last_day: date, **filters: str | None) -> list[ViewRow]:
-    return view(deps, grain=Grain.WEEK, first_day=first_day, last_day=last_day, **filters)  # type: ignore[arg-type]
+def by_week(deps: StatsDeps, *, first_day: date, last_day: date, **filters: Unpack[StatsFilters]) -> list[ViewRow]:
+    return view(deps, grain=Grain.WEEK, first_day=first_day, last_day=last_day, **filters)
 
 
-def by_month(deps: StatsDeps, *, first_day: date, last_day: date, **filters: str | None) -> list[ViewRow]:
-    return view(deps, grain=Grain.MONTH, first_day=first_day, last_day=last_day, **filters)  # type: ignore[arg-type]
+def by_month(deps: StatsDeps, *, first_day: date, last_day: date, **filters: Unpack[StatsFilters]) -> list[ViewRow]:
+    return view(deps, grain=Grain.MONTH, first_day=first_day, last_day=last_day, **filters)
 
 
-def by_hour_of_day(deps: StatsDeps, *, first_day: date, last_day: date, **filters: str | None) -> list[ViewRow]:
-    return view(deps, grain=Grain.HOUR_OF_DAY, first_day=first_day, last_day=last_day, **filters)  # type: ignore[arg-type]
+def by_hour_of_day(deps: StatsDeps, *, first_day: date, last_day: date,
+                   **filters: Unpack[StatsFilters]) -> list[ViewRow]:
+    return view(deps, grain=Grain.HOUR_OF_DAY, first_day=first_day, last_day=last_day, **filters)

@@ -37,8 +37,9 @@ def api_user(request: Request, credentials: HTTPAuthorizationCredentials | None 
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)",
                             headers={"WWW-Authenticate": "Bearer"})
-    found = None
-    for token, user in request.app.state.api_tokens:
+    tokens: list[tuple[str, ApiUser]] = request.app.state.api_tokens
+    found: ApiUser | None = None
+    for token, user in tokens:
         if hmac.compare_digest(token.encode(), credentials.credentials.encode()):
             found = user
     if found is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -16,3 +18,8 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+    if TYPE_CHECKING:
+        # DeclarativeBase types __table__ as any FromClause; every class here is mapped to a Table
+        # of its own (__tablename__), so Core statements such as insert(Row.__table__) type-check.
+        __table__: ClassVar[Table]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from typing import overload
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,10 @@ _FIELDS = {f.name for f in dataclasses.fields(Callback)}
 _TIMES = ("place_at", "due_at", "expires_at", "created_at", "attempt_started_at", "next_attempt_at")
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: datetime | None) -> datetime | None: ...
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None

@@ -19,12 +19,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.directory_yaml import DirectoryFile, load_directory_file
+from callrouter.adapters.sql.base import Base
 from callrouter.adapters.sql.directory_tables import (
     CaseworkerPhoneRow,
     CaseworkerRow,
@@ -41,6 +42,7 @@ from callrouter.adapters.sql.directory_tables import (
 
 log = logging.getLogger("callrouter.directory")
 KINDS = ("organisations", "topics", "locations", "caseworkers", "liaisons", "lines")
+_Row = TypeVar("_Row", bound=Base)
 
 
 class PinHasher(Protocol):
@@ -105,7 +107,8 @@ class _Sync:
         self.hasher = hasher
         self.report = ImportReport()
 
-    def upsert(self, model: type[Any], existing: Any, key: dict[str, Any], values: dict[str, Any]) -> tuple[Any, str]:
+    def upsert(self, model: type[_Row], existing: _Row | None, key: dict[str, Any],
+               values: dict[str, Any]) -> tuple[_Row, str]:
         if existing is None:
             row = model(**key, **values)
             self.session.add(row)
@@ -218,7 +221,7 @@ class _Sync:
         for li in d.liaisons:
             values = {"name": li.name, "organisation_id": org_ids[li.organisation], "address": li.address, "active": True}
             row, status = self.upsert(LiaisonRow, rows.pop(li.code, None), {"code": li.code}, values)
-            known = {topic_ids[(li.organisation, code)]: {} for code in li.topics}
+            known: dict[int, dict[str, Any]] = {topic_ids[(li.organisation, code)]: {} for code in li.topics}
             self.count("liaisons", status, self.links(LiaisonTopicRow, "liaison_id", row.id, "topic_id", known))
         for row in rows.values():  # left the file: keep the row for the call records
             if row.active:
@@ -230,7 +233,7 @@ class _Sync:
         for line in d.lines:
             values = {"kind": line.kind, "label": line.label}
             row, status = self.upsert(LineRow, rows.pop(line.number, None), {"number": line.number}, values)
-            scope = {org_ids[code]: {} for code in line.organisations}
+            scope: dict[int, dict[str, Any]] = {org_ids[code]: {} for code in line.organisations}
             self.count("lines", status, self.links(LineOrganisationRow, "line_id", row.id, "organisation_id", scope))
         self.delete_rows("lines", rows.values(), LineOrganisationRow.line_id)
 

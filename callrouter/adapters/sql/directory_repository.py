@@ -88,8 +88,8 @@ def load_snapshot(session: Session) -> DirectorySnapshot:
     ]
 
     known: dict[int, list[int]] = defaultdict(list)
-    for link in session.scalars(select(LiaisonTopicRow)):
-        known[link.liaison_id].append(link.topic_id)
+    for topic_link in session.scalars(select(LiaisonTopicRow)):
+        known[topic_link.liaison_id].append(topic_link.topic_id)
     liaisons: list[Liaison] = []
     for row in session.scalars(select(LiaisonRow).where(LiaisonRow.active).order_by(LiaisonRow.code)):
         if row.organisation_id not in org_code:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, RowMapping, Select, and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
@@ -40,7 +40,7 @@ class RecordedOutcome:
     referred_organisation: str | None
 
 
-def _dims(row: Mapping[str, Any], *, line_kind: str | None = None) -> Dimensions:
+def _dims(row: RowMapping, *, line_kind: str | None = None) -> Dimensions:
     return Dimensions(organisation=row["organisation"] or "", topic=row["topic"] or "",
                       location=row["location"] or "", line_kind=line_kind or row["line_kind"] or "")
 
@@ -80,7 +80,7 @@ class SqlDrilldown:
                                      _CALLS.c.liaison_id, _EVENTS.c.kind, _EVENTS.c.at, _EVENTS.c.detail)
                               .select_from(_CALLS.outerjoin(_EVENTS, _EVENTS.c.call_id == _CALLS.c.id))
                               .where(where).order_by(_CALLS.c.id, _EVENTS.c.id))
-        calls: dict[int, tuple[Mapping[str, Any], list[Event]]] = {}
+        calls: dict[int, tuple[RowMapping, list[Event]]] = {}
         for row in conn.execute(query).mappings():
             _, events = calls.setdefault(row["id"], (row, []))
             if row["kind"] is not None:

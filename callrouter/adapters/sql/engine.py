@@ -7,9 +7,11 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -110,7 +112,7 @@ def make_engine(database_url: str) -> Engine:
                                                            "factory": _QueuedConnection})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: _QueuedConnection, _record: ConnectionPoolEntry) -> None:
             # Let SQLAlchemy's "begin" below open transactions, so they can be IMMEDIATE: several
             # processes then queue for the write lock instead of failing on a lock upgrade.
             dbapi_connection.isolation_level = None
@@ -128,8 +130,9 @@ def make_engine(database_url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            dbapi_connection = conn.connection.dbapi_connection
+        def _sqlite_begin(conn: Connection) -> None:
+            # The pool's DB-API connection, typed as any DB-API connection: here made by factory=_QueuedConnection.
+            dbapi_connection = cast(_QueuedConnection, conn.connection.dbapi_connection)
             dbapi_connection.enter_queue()
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")

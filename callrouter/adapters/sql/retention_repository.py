@@ -7,6 +7,7 @@ run counts what is due and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
@@ -35,13 +36,13 @@ class SqlRetentionStore:
         self._sessions = session_factory
         self._batch = batch
 
-    def _count(self, query: Select[tuple[int]]) -> int:
+    def _count(self, query: Select[int]) -> int:
         with self._sessions() as session:
             return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
     # -- callback numbers ------------------------------------------------------------------------
 
-    def _unmasked_numbers(self, cutoff: datetime) -> Select[tuple[int]]:
+    def _unmasked_numbers(self, cutoff: datetime) -> Select[int]:
         return select(CallbackRow.id).where(_closed_before(cutoff), CallbackRow.phone_number.not_like("%*%"))
 
     def mask_callback_numbers(self, cutoff: datetime, *, dry_run: bool = False) -> int:
@@ -58,7 +59,7 @@ class SqlRetentionStore:
                     result = session.execute(update(CallbackRow).where(CallbackRow.id == callback_id,
                                                                        CallbackRow.phone_number == number)
                                              .values(phone_number=mask_number(number)))
-                    changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+                    changed += int(result.rowcount or 0)  # type: ignore[attr-defined]  # execute() is typed Result; DML gives CursorResult
             done += changed
             if len(rows) < self._batch or not changed:
                 return done
@@ -77,7 +78,7 @@ class SqlRetentionStore:
             result = session.execute(update(CallbackRow).where(CallbackRow.id == callback_id,
                                                                CallbackRow.voice_message_url == url)
                                      .values(voice_message_url=None))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # execute() is typed Result; DML gives CursorResult
 
     # -- conversation notes ----------------------------------------------------------------------
 
@@ -87,17 +88,17 @@ class SqlRetentionStore:
             return self._count(select(ConversationOutcomeRow.id).where(due))
         with self._sessions.begin() as session:
             result = session.execute(update(ConversationOutcomeRow).where(due).values(note=""))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # execute() is typed Result; DML gives CursorResult
 
     # -- call records ----------------------------------------------------------------------------
 
-    def _old_calls(self, cutoff: datetime) -> Select[tuple[int]]:
+    def _old_calls(self, cutoff: datetime) -> Select[int]:
         return select(CallRow.id).where(CallRow.received_at < cutoff, CallRow.state == CallState.ENDED.value)
 
-    def _old_callbacks(self, cutoff: datetime) -> Select[tuple[int]]:
+    def _old_callbacks(self, cutoff: datetime) -> Select[int]:
         return select(CallbackRow.id).where(CallbackRow.created_at < cutoff, CallbackRow.state.in_(_CLOSED))
 
-    def _old_cases(self, cutoff: datetime) -> Select[tuple[int]]:
+    def _old_cases(self, cutoff: datetime) -> Select[int]:
         """Cases whose last call arrived before `cutoff` and that no kept call points at any more."""
         return select(CaseRow.id).where(CaseRow.last_call_at < cutoff,
                                         CaseRow.id.not_in(select(CallRow.case_id).where(CallRow.case_id.is_not(None))))
@@ -119,7 +120,7 @@ class SqlRetentionStore:
         return self._count(select(CallRow.id).where(CallRow.received_at < cutoff,
                                                     CallRow.state != CallState.ENDED.value))
 
-    def _delete_batches(self, query: Select[tuple[int]], remove) -> int:  # type: ignore[no-untyped-def]
+    def _delete_batches(self, query: Select[int], remove: Callable[[Session, list[int]], None]) -> int:
         done = 0
         while True:
             with self._sessions.begin() as session:

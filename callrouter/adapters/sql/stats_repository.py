@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,7 +43,7 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, int | Decimal) else 0
 
 
-def _dims(row: Mapping[str, Any], *, line_kind: str | None = None) -> Dimensions:
+def _dims(row: RowMapping, *, line_kind: str | None = None) -> Dimensions:
     return Dimensions(organisation=row["organisation"] or "", topic=row["topic"] or "",
                       location=row["location"] or "", line_kind=line_kind or row["line_kind"] or "")
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
@@ -65,7 +64,7 @@ class SqlWaitHonesty:
                 for call_id, (org, said_to) in calls.items()]
 
 
-def _announcement(row: Mapping[str, Any]) -> Announcement:
+def _announcement(row: RowMapping) -> Announcement:
     detail = dict(row["detail"] or {})
     return Announcement(at=utc(row["at"]), estimate_s=_whole_seconds(detail.get("estimate_s")),
                         position=_whole_seconds(detail.get("position")),

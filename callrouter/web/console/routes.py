@@ -7,12 +7,13 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from callrouter.domain.directory import Liaison
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import NOTE_MAX, RESULT_NAMES_NL, ConversationResult, OutcomeInvalid
 from callrouter.services.errors import CallRouterError, Conflict, NotFound
 from callrouter.services.staff import console as service
 from callrouter.services.staff.presence import SETTABLE
-from callrouter.web.staff_auth.context import StaffPageError, Who, check_csrf, staff_web, who, who_polling
+from callrouter.web.staff_auth.context import StaffPageError, StaffWeb, Who, check_csrf, staff_web, who, who_polling
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 PRESENCE_NL = {Presence.AVAILABLE: "Beschikbaar", Presence.AWAY: "Afwezig", Presence.WRAP_UP: "Nawerk",
@@ -20,7 +21,7 @@ PRESENCE_NL = {Presence.AVAILABLE: "Beschikbaar", Presence.AWAY: "Afwezig", Pres
 NOT_FOUND = StaffPageError(404, "Niet gevonden", "Deze pagina bestaat niet, of u hebt er geen toegang toe.")
 
 
-def _liaison(request: Request, person: Who):  # type: ignore[no-untyped-def]
+def _liaison(request: Request, person: Who) -> Liaison:
     try:
         return service.liaison_of(staff_web(request).console, person.account)
     except NotFound:
@@ -83,7 +84,7 @@ def call_page(sid: str, request: Request, person: Who = Depends(who)) -> Respons
     return web.render(request, "call.html", values, who=person)
 
 
-def _others(web, liaison) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _others(web: StaffWeb, liaison: Liaison) -> list[tuple[str, str]]:
     return [(o.code, o.name) for o in web.console.voice.directory.all_organisations() if o.code != liaison.organisation]
 
 

@@ -6,12 +6,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 from callrouter.config import InsecureSettings
@@ -102,7 +102,9 @@ class OidcProvider:
         with self._lock:
             if refresh or self._keys is None:
                 try:
-                    self._keys = KeySet.import_key_set(self._get(meta["jwks_uri"]))  # type: ignore[arg-type]
+                    # Any JSON object: import_key_set raises on one that is not a key set (caught below).
+                    jwks = cast(KeySetSerialization, self._get(meta["jwks_uri"]))
+                    self._keys = KeySet.import_key_set(jwks)
                 except ProviderUnavailable:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a malformed key set

@@ -3,6 +3,7 @@ organisation; the same values for the page and for the poller's JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ def duration(seconds: float | None) -> str:
     return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
 
 
-def _target(band: Band, fmt) -> str:  # type: ignore[no-untyped-def]
+def _target(band: Band, fmt: Callable[[float], str]) -> str:
     word = "minstens" if band.higher_is_better else "hoogstens"
     return f"{word} {fmt(band.good)} (aandacht tot {fmt(band.attention)})"
 
