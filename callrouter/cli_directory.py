@@ -8,9 +8,9 @@ import typer
 
 from callrouter.adapters.directory_yaml import PIN, DirectoryFileInvalid
 from callrouter.adapters.pins import Argon2Pins
+from callrouter.adapters.sql.directory_import import check_directory_file, import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.config import Settings
-from callrouter.adapters.sql.directory_import import check_directory_file, import_directory
 
 app = typer.Typer(help="The directory: organisations, topics, locations, caseworkers, liaisons, lines.", no_args_is_help=True)
 

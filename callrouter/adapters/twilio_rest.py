@@ -20,7 +20,7 @@ class CallGone(Exception):
     """The call has ended or is unknown to Twilio, so it cannot be redirected."""
 
 
-class BaseUrlHttpClient(TwilioHttpClient):
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type information
     """Sends the library's api.twilio.com requests to another base URL (the emulator in tests and demo)."""
 
     def __init__(self, base_url: str, **kwargs: Any):

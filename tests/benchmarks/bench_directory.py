@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
+from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
-from callrouter.adapters.sql.directory_import import import_directory
 from tests.e2e.stack import FAST_PINS, ROOT
 
 HELP_POINTS = 650

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.sql.call_repository import SqlPresenceStore
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
+from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
@@ -28,7 +29,6 @@ from callrouter.demo_day import DayShapeInvalid, load_shape, plan_day, shape_fro
 from callrouter.demo_day_run import DaySummary, default_day, run_demo_day
 from callrouter.demo_day_stack import demo_redis_url
 from callrouter.services import statistics
-from callrouter.adapters.sql.directory_import import import_directory
 from tests.e2e.stack import FAST_PINS, ROOT, open_all_hours_directory
 
 AMS = ZoneInfo("Europe/Amsterdam")

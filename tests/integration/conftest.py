@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
 from callrouter.domain.call_flow import Goto
-from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.web.app import create_app
 from callrouter.web.voice_paths import path_of
 from tests.e2e.stack import FAST_PINS, open_all_hours_directory

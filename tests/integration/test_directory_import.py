@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 from callrouter.adapters.directory_yaml import DirectoryFileInvalid
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.sql.base import Base
+from callrouter.adapters.sql.directory_import import ImportReport, import_directory
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.directory_tables import CaseworkerPhoneRow, CaseworkerRow, LiaisonRow, LocationRow
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.cli_directory import app as directory_app
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation
-from callrouter.adapters.sql.directory_import import ImportReport, import_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "directory.yaml"

@@ -35,8 +35,8 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from callrouter.domain.staff import Grant, Role
 from callrouter.adapters.sql.directory_import import import_directory
+from callrouter.domain.staff import Grant, Role
 from tests.e2e.stack import FAST_PINS, open_all_hours_directory
 from tests.integration.conftest import AMSTERDAM, PUBLIC_URL, App
 from tests.integration.staff_fixtures import Staff

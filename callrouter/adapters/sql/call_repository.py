@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,8 +17,8 @@ from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceR
 from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 
 _FIELDS = {f.name for f in dataclasses.fields(CallRecord)}
-_CALLS = cast(Table, CallRow.__table__)
-_EVENTS = cast(Table, CallEventRow.__table__)
+_CALLS = CallRow.__table__
+_EVENTS = CallEventRow.__table__
 # Built once: SQLAlchemy then finds the compiled form in its cache without rebuilding the statement.
 _INSERT_CALL = {
     name: dialect_insert(_CALLS).on_conflict_do_nothing(index_elements=[_CALLS.c.sid]).returning(_CALLS.c.id)
