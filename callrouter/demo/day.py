@@ -2,7 +2,7 @@
 
 `plan_day` turns a day shape (demo/demo_day.yaml) and the directory into timed actions. It does no
 I/O and draws every choice from one seeded random generator, so a seed always gives the same day.
-callrouter/demo_day_run.py plays the plan through the Twilio emulator.
+callrouter/demo/day_run.py plays the plan through the Twilio emulator.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from callrouter.demo_day_shape import DayShape, DayShapeInvalid, load_shape, shape_from
+from callrouter.demo.day_shape import DayShape, DayShapeInvalid, load_shape, shape_from
 from callrouter.domain import ivr
 from callrouter.domain.directory import Caseworker, Liaison, LineKind, Organisation
 

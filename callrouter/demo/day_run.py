@@ -27,8 +27,8 @@ from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.config import Settings
-from callrouter.demo_day import DayPlan, PhoneChange, PlannedCall, PresenceChange, load_shape, plan_day
-from callrouter.demo_day_stack import (
+from callrouter.demo.day import DayPlan, PhoneChange, PlannedCall, PresenceChange, load_shape, plan_day
+from callrouter.demo.day_stack import (
     ROOT,
     DemoStack,
     Say,

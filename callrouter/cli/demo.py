@@ -129,8 +129,8 @@ def day(
     from zoneinfo import ZoneInfo
 
     from callrouter.adapters.sql.engine import make_engine, make_session_factory
-    from callrouter.demo_day import DayShapeInvalid
-    from callrouter.demo_day_run import DemoDayRefused, calls_on, dashboard_url, default_day, run_demo_day
+    from callrouter.demo.day import DayShapeInvalid
+    from callrouter.demo.day_run import DemoDayRefused, calls_on, dashboard_url, default_day, run_demo_day
 
     settings = Settings()
     zone = ZoneInfo(settings.timezone)
