@@ -1,0 +1,54 @@
+"""Ports of the staff side (accounts, outcomes, console queries); SQL adapters implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from callrouter.domain.staff import Account, ConversationOutcome, ConversationResult, Grant
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """A call as the console shows it: names resolved, no phone numbers."""
+
+    sid: str
+    state: str
+    organisation: str | None
+    topic: str | None
+    location_name: str | None
+    caseworker_name: str | None
+    liaison_id: int | None
+    received_at: datetime
+    queued_at: datetime | None
+    offered_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def waited_seconds(self) -> float | None:
+        if self.queued_at is None:
+            return None
+        until = self.offered_at or self.ended_at
+        return (until - self.queued_at).total_seconds() if until else None
+
+
+class StaffAccounts(Protocol):
+    def record_login(self, *, issuer: str, subject: str, display_name: str | None, at: datetime) -> Account: ...
+    def get(self, account_id: int) -> Account | None: ...
+    def find(self, *, issuer: str, subject: str) -> Account | None: ...
+    def grant(self, *, issuer: str, subject: str, grant: Grant, by: str, at: datetime) -> Account: ...
+    def revoke(self, *, issuer: str, subject: str, grant: Grant) -> bool: ...
+    def all(self) -> list[Account]: ...
+
+
+class Outcomes(Protocol):
+    def get(self, call_sid: str) -> ConversationOutcome | None: ...
+    def save(self, *, call_sid: str, liaison_id: int, result: ConversationResult, referred_organisation: str | None,
+             note: str, at: datetime, by: int) -> ConversationOutcome: ...
+
+
+class CallQueries(Protocol):
+    def call(self, sid: str) -> CallSummary | None: ...
+    def calls_of_liaison(self, liaison_id: int, *, limit: int = 20) -> list[CallSummary]: ...
