@@ -21,8 +21,8 @@ from callrouter.domain.statistics import StatOutcome
 from callrouter.services import cases
 from callrouter.web.dashboard import charts, subpage
 from callrouter.web.dashboard.figures import OUTCOMES_NL
+from callrouter.web.dashboard.pages import refuse
 from callrouter.web.dashboard.query import DashboardRefused, Query
-from callrouter.web.dashboard.routes import refuse
 from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

@@ -24,8 +24,8 @@ from callrouter.services.errors import CallRouterError, NotFound
 from callrouter.web.console.callback_routes import STATE_NL
 from callrouter.web.dashboard import export
 from callrouter.web.dashboard.figures import OUTCOMES_NL, drill_figures, pct, secs
+from callrouter.web.dashboard.pages import TEMPLATES, refuse, stats_deps
 from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, Scope, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES, _deps, refuse
 from callrouter.web.staff_auth.context import StaffPageError, Who, staff_web, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -45,7 +45,7 @@ OUTCOME_NAMES = {**{o.value: name for o, name in OUTCOMES_NL.items()}, "in_progr
 
 
 def _drill_deps(request: Request) -> DrillDeps:
-    stats = _deps(request)
+    stats = stats_deps(request)
     return DrillDeps(store=SqlDrilldown(request.app.state.container.sessions), policy=stats.policy, zone=stats.zone,
                      per_liaison=staff_web(request).settings.stats_per_liaison)
 
@@ -83,7 +83,7 @@ def _parse(request: Request, person: Who, deps: DrillDeps) -> DrillQuery:
     scope = scope_of(person.account)
     with request.app.state.container.sessions() as session:
         directory = load_snapshot(session)
-    query = parse(params, now=_deps(request).clock.now(), zone=deps.zone, scope=scope,
+    query = parse(params, now=stats_deps(request).clock.now(), zone=deps.zone, scope=scope,
                   organisations=directory.organisations, locations=directory.locations, extra=DRILL_PARAMS)
     figures = drill_figures(deps.policy.answer_thresholds_seconds)
     cijfer = params.get("cijfer", "").strip() or "aangeboden"

@@ -30,8 +30,8 @@ from callrouter.domain.menu_usage import (
 )
 from callrouter.web.dashboard import charts, subpage
 from callrouter.web.dashboard.figures import pct
+from callrouter.web.dashboard.pages import refuse
 from callrouter.web.dashboard.query import LINE_KINDS_NL, DashboardRefused, Query
-from callrouter.web.dashboard.routes import refuse
 from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

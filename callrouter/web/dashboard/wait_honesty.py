@@ -25,8 +25,8 @@ from callrouter.domain.wait_honesty import (
 )
 from callrouter.web.dashboard import subpage
 from callrouter.web.dashboard.figures import pct, secs
+from callrouter.web.dashboard.pages import refuse
 from callrouter.web.dashboard.query import DashboardRefused, Query
-from callrouter.web.dashboard.routes import refuse
 from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)

@@ -1,0 +1,44 @@
+"""What every dashboard page shares: its templates, the statistics it reads, and refusing a bad query.
+
+Its own module so that the pages (routes, drilldown, cases, menu_usage, wait_honesty, subpage) import it
+and not each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from callrouter.adapters.sql.stats_repository import SqlStatsStore
+from callrouter.domain.statistics import StatsPolicy
+from callrouter.services.statistics import StatsDeps
+from callrouter.web.dashboard.query import DashboardRefused
+from callrouter.web.staff_auth.context import TEMPLATES_DIR, Who, staff_web
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=[str(HERE / "templates"), str(TEMPLATES_DIR)])
+TITLES = {400: "Ongeldige vraag", 403: "Geen toegang", 422: "Ongeldige vraag"}
+
+
+def stats_deps(request: Request) -> StatsDeps:
+    web = staff_web(request)
+    settings = web.settings
+    policy = StatsPolicy(short_abandon_seconds=settings.stats_short_abandon_seconds,
+                         answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
+    return StatsDeps(store=SqlStatsStore(request.app.state.container.sessions), clock=web.console.voice.clock,
+                     policy=policy, zone=ZoneInfo(settings.timezone))
+
+
+def refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
+    if fmt in ("csv", "json"):
+        return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
+    web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
+    message = f"{exc.message} (parameter: {exc.field})"
+    return web.render(request, "error.html", {"title": TITLES.get(exc.status, "Fout"), "message": message},
+                      status=exc.status, who=person)
