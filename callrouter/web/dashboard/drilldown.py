@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import load_snapshot
-from callrouter.adapters.sql.drilldown_repository import SqlDrilldown
 from callrouter.domain.staff import RESULT_NAMES_NL
 from callrouter.services import drilldown as service
 from callrouter.services.drilldown import PER_LIAISON_OFF, DrillDeps
@@ -24,7 +23,7 @@ from callrouter.services.errors import CallRouterError, NotFound
 from callrouter.web.console.callback_routes import STATE_NL
 from callrouter.web.dashboard import export
 from callrouter.web.dashboard.figures import OUTCOMES_NL, drill_figures, pct, secs
-from callrouter.web.dashboard.pages import TEMPLATES, refuse, stats_deps
+from callrouter.web.dashboard.pages import TEMPLATES, parts, refuse, stats_deps
 from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, Scope, parse, scope_of
 from callrouter.web.staff_auth.context import StaffPageError, Who, staff_web, who
 
@@ -46,7 +45,7 @@ OUTCOME_NAMES = {**{o.value: name for o, name in OUTCOMES_NL.items()}, "in_progr
 
 def _drill_deps(request: Request) -> DrillDeps:
     stats = stats_deps(request)
-    return DrillDeps(store=SqlDrilldown(request.app.state.container.sessions), policy=stats.policy, zone=stats.zone,
+    return DrillDeps(store=parts(request).drilldown, policy=stats.policy, zone=stats.zone,
                      per_liaison=staff_web(request).settings.stats_per_liaison)
 
 

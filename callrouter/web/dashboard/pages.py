@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from callrouter.adapters.sql.stats_repository import SqlStatsStore
-from callrouter.domain.statistics import StatsPolicy
+from callrouter.bootstrap import Parts
 from callrouter.services.statistics import StatsDeps
 from callrouter.web.dashboard.query import DashboardRefused
 from callrouter.web.staff_auth.context import TEMPLATES_DIR, Who, staff_web
@@ -26,13 +25,15 @@ TEMPLATES = Jinja2Templates(directory=[str(HERE / "templates"), str(TEMPLATES_DI
 TITLES = {400: "Ongeldige vraag", 403: "Geen toegang", 422: "Ongeldige vraag"}
 
 
+def parts(request: Request) -> Parts:
+    """The repositories and policies the app was built with (callrouter.bootstrap)."""
+    return request.app.state.container.parts
+
+
 def stats_deps(request: Request) -> StatsDeps:
-    web = staff_web(request)
-    settings = web.settings
-    policy = StatsPolicy(short_abandon_seconds=settings.stats_short_abandon_seconds,
-                         answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
-    return StatsDeps(store=SqlStatsStore(request.app.state.container.sessions), clock=web.console.voice.clock,
-                     policy=policy, zone=ZoneInfo(settings.timezone))
+    web, built = staff_web(request), parts(request)
+    return StatsDeps(store=built.stats_store, clock=web.console.voice.clock, policy=built.stats_policy,
+                     zone=ZoneInfo(web.settings.timezone))
 
 
 def refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
