@@ -19,8 +19,8 @@ from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
-from callrouter.cli.demo import open_all_hours
 from callrouter.demo.day_stack import wait_healthy
+from callrouter.demo.setup import open_all_hours
 from callrouter.services.directory_import import import_directory
 from tests.servers import free_port
 from twilio_emulator.config import EmulatorConfig, NumberConfig
