@@ -21,21 +21,31 @@ from callrouter.adapters.redis_guard import RedisGuard, ReplayGuard
 from callrouter.adapters.redis_live_counters import RedisLiveCounters
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.rq_jobs import RqJobs
+from callrouter.adapters.sql.call_queries import SqlCallQueries
 from callrouter.adapters.sql.call_repository import SqlCallStore, SqlPresenceStore
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
 from callrouter.adapters.sql.case_repository import SqlCaseStore
+from callrouter.adapters.sql.demo_day_repository import SqlDemoDay
 from callrouter.adapters.sql.directory_repository import SqlDirectory
+from callrouter.adapters.sql.drilldown_repository import SqlDrilldown
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
+from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
+from callrouter.adapters.sql.outcome_repository import SqlOutcomes
+from callrouter.adapters.sql.retention_repository import SqlRetentionStore
+from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
-from callrouter.adapters.twilio_rest import TwilioCalls
+from callrouter.adapters.sql.wait_honesty_repository import SqlWaitHonesty
+from callrouter.adapters.twilio_rest import TwilioCalls, TwilioRecordings
 from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.config import Settings
 from callrouter.domain.cases import CasePolicy
+from callrouter.domain.retention import RetentionPolicy
 from callrouter.domain.statistics import StatsPolicy
 from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.routing import RouteAfterReply, dispatch
-from callrouter.services.wallboard import LiveBoard, LivePolicy
+from callrouter.services.retention import RetentionDeps
+from callrouter.services.statistics.wallboard import LiveBoard, LivePolicy
 from callrouter.web.voice_paths import url_maker
 
 log = logging.getLogger("callrouter")
@@ -108,6 +118,87 @@ def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | Scale
                        anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale))
 
 
+# -- the staff side, the figures and retention: each part built once, here --------------------------
+
+def stats_policy(settings: Settings) -> StatsPolicy:
+    return StatsPolicy(short_abandon_seconds=settings.stats_short_abandon_seconds,
+                       answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(callback_number_days=settings.retention_callback_number_days,
+                           voice_message_days=settings.retention_voice_message_days,
+                           conversation_note_days=settings.retention_conversation_note_days,
+                           call_record_days=settings.retention_call_record_days)
+
+
+def build_retention(settings: Settings, sessions: sessionmaker[Session]) -> RetentionDeps:
+    """What the retention job needs (the hourly cron job and `callrouter retention run`); real time."""
+    recordings = TwilioRecordings(account_sid=settings.twilio_account_sid,
+                                  auth_token=settings.twilio_auth_token.get_secret_value(),
+                                  api_base_url=settings.twilio_api_base_url)
+    return RetentionDeps(store=SqlRetentionStore(sessions), recordings=recordings, clock=SystemClock(),
+                         policy=retention_policy(settings))
+
+
+@dataclass
+class Parts:
+    """What the staff pages, the dashboards, the metrics, the jobs and the commands read, beside the voice."""
+
+    stats_policy: StatsPolicy
+    stats_store: SqlStatsStore
+    drilldown: SqlDrilldown
+    menu_usage: SqlMenuUsage
+    wait_honesty: SqlWaitHonesty
+    case_store: SqlCaseStore  # attaches calls to cases (the voice) and reads them (the cases page)
+    callbacks: SqlCallbackStore  # the metrics' count per state
+    staff_accounts: SqlStaffAccounts
+    call_queries: SqlCallQueries
+    outcomes: SqlOutcomes
+    retention: RetentionDeps
+
+
+def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
+    zone = ZoneInfo(settings.timezone)
+    return Parts(
+        stats_policy=stats_policy(settings), stats_store=SqlStatsStore(sessions), drilldown=SqlDrilldown(sessions),
+        menu_usage=SqlMenuUsage(sessions, zone=zone), wait_honesty=SqlWaitHonesty(sessions, zone=zone),
+        case_store=SqlCaseStore(sessions, zone=zone,
+                                policy=CasePolicy(window=timedelta(minutes=settings.case_window_minutes))),
+        callbacks=SqlCallbackStore(sessions), staff_accounts=SqlStaffAccounts(sessions),
+        call_queries=SqlCallQueries(sessions), outcomes=SqlOutcomes(sessions),
+        retention=build_retention(settings, sessions),
+    )
+
+
+@dataclass
+class Record:
+    """The SQL record alone, for the commands that need neither Redis nor the voice flows; a context manager."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    directory: SqlDirectory  # not cached: a command reads it once
+    parts: Parts
+    demo_day: SqlDemoDay
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Record:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def open_record(settings: Settings) -> Record:
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    return Record(settings, engine, sessions, directory=SqlDirectory(sessions, ttl_seconds=0),
+                  parts=build_parts(settings, sessions), demo_day=SqlDemoDay(sessions))
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -117,6 +208,7 @@ class Container:
     router: RedisRouter
     directory: SqlDirectory
     voice: CallDeps
+    parts: Parts
     after: RouteAfterReply
     renderer: TwimlRenderer
     replay: ReplayGuard
@@ -130,6 +222,7 @@ def build(settings: Settings) -> Container:
     flows = load_flows(settings.ivr_flows_dir)  # a broken flow file stops start-up here
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
+    parts = build_parts(settings, sessions)
     redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30)
     clock = clock_for(settings, redis)
     router = RedisRouter(redis, widen_after_ms=int(settings.widen_after_seconds * 1000),
@@ -155,14 +248,11 @@ def build(settings: Settings) -> Container:
             expiry_hours=settings.callback_expiry_hours, offer_after_seconds=settings.callback_offer_after_seconds,
             postpone_seconds=settings.callback_postpone_seconds,
             auto_after_abandon_seconds=settings.auto_callback_after_abandon_seconds),
-        live=LiveBoard(RedisLiveCounters(redis), record=SqlStatsStore(sessions), policy=LivePolicy(
-            zone=ZoneInfo(settings.timezone), stats=StatsPolicy(
-                short_abandon_seconds=settings.stats_short_abandon_seconds,
-                answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds)))),
-        cases=SqlCaseStore(sessions, zone=ZoneInfo(settings.timezone),
-                           policy=CasePolicy(window=timedelta(minutes=settings.case_window_minutes))),
+        live=LiveBoard(RedisLiveCounters(redis), record=parts.stats_store, policy=LivePolicy(
+            zone=ZoneInfo(settings.timezone), stats=parts.stats_policy)),
+        cases=parts.case_store,
     )
-    container = Container(settings, engine, sessions, redis, router, directory, voice, after,
+    container = Container(settings, engine, sessions, redis, router, directory, voice, parts, after,
                           renderer=TwimlRenderer(settings.public_url, url_of=url_maker(settings.public_url)),
                           replay=ReplayGuard(redis, window_seconds=settings.replay_window_seconds))
     # Outside a webhook, routing happens at once, with the deps the container holds then (tests swap them).

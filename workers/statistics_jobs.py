@@ -6,25 +6,17 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.bootstrap import SystemClock
-from callrouter.config import Settings
-from callrouter.domain.statistics import StatsPolicy
-from callrouter.services import statistics
+from callrouter.services.statistics import statistics
 from workers.jobs import container
 
 log = logging.getLogger("callrouter.workers")
 
 
-def policy_from(settings: Settings) -> StatsPolicy:
-    return StatsPolicy(short_abandon_seconds=settings.stats_short_abandon_seconds,
-                       answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
-
-
 def deps() -> statistics.StatsDeps:
     app = container()
-    return statistics.StatsDeps(store=SqlStatsStore(app.sessions), clock=SystemClock(),
-                                policy=policy_from(app.settings), zone=ZoneInfo(app.settings.timezone),
+    return statistics.StatsDeps(store=app.parts.stats_store, clock=SystemClock(), policy=app.parts.stats_policy,
+                                zone=ZoneInfo(app.settings.timezone),
                                 history_kept_days=app.settings.retention_call_record_days)
 
 

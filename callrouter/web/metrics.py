@@ -35,10 +35,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from rq.registry import FailedJobRegistry
-from sqlalchemy import func, select
 
 from callrouter.adapters.rq_jobs import QUEUE
-from callrouter.adapters.sql.callback_tables import CallbackRow
 from callrouter.bootstrap import Container
 from callrouter.config import Settings
 from callrouter.domain.callbacks import CallbackState
@@ -117,11 +115,7 @@ class LiveCollector(Collector):
                 found["liaisons"].add_metric([org, status.value], counts.get(status, 0))
 
     def _callbacks(self, found: dict[str, GaugeMetricFamily]) -> None:
-        counts = {state.value: 0 for state in CallbackState}
-        with self.container.sessions() as session:
-            rows = session.execute(select(CallbackRow.state, func.count()).group_by(CallbackRow.state))
-            for state, count in rows:
-                counts[state] = int(count)
+        counts = {state.value: 0 for state in CallbackState} | self.container.parts.callbacks.count_by_state()
         for state, count in counts.items():
             found["callbacks"].add_metric([state], count)
 

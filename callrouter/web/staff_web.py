@@ -10,9 +10,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from callrouter.adapters.sql.call_queries import SqlCallQueries
-from callrouter.adapters.sql.outcome_repository import SqlOutcomes
-from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
 from callrouter.bootstrap import Container
 from callrouter.config import Settings
 from callrouter.services.staff.console import ConsoleDeps
@@ -35,10 +32,10 @@ def install_staff_web(app: FastAPI, container: Container, settings: Settings) ->
         settings=settings, providers=providers,
         sessions=SessionStore(container.redis, idle_seconds=settings.staff_session_idle_seconds,
                               absolute_seconds=settings.staff_session_absolute_seconds),
-        accounts=SqlStaffAccounts(container.sessions),
+        accounts=container.parts.staff_accounts,
         # container.voice as create_app received it (tests swap its clock and telephony before)
-        console=ConsoleDeps(voice=container.voice, calls=SqlCallQueries(container.sessions),
-                            outcomes=SqlOutcomes(container.sessions),
+        console=ConsoleDeps(voice=container.voice, calls=container.parts.call_queries,
+                            outcomes=container.parts.outcomes,
                             outcome_edit_seconds=settings.staff_outcome_edit_seconds),
         templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
     )

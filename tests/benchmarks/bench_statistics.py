@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
-from callrouter.services import statistics
-from callrouter.services.statistics import StatsDeps
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import StatsDeps
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SMALL_EVENTS, LARGE_EVENTS = 10_000, 10_000_000

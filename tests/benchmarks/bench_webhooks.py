@@ -45,7 +45,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from callrouter.config import Settings
-from callrouter.demo_day_stack import wait_healthy
+from callrouter.demo.day_stack import wait_healthy
 from tests.e2e.stack import ACCOUNT_SID, AMSTERDAM_CASEWORKER, AUTH_TOKEN, PROFESSIONAL_LINE, ROOT, running_stack
 from tests.servers import free_port, postgres_server, redis_server
 

@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.domain.staff import Grant, Role
-from callrouter.services import statistics
-from callrouter.services.statistics import StatsDeps
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import StatsDeps
 from tests.browser.checks import axe_and_screenshot
 from tests.browser.conftest import Live
 from tests.integration.conftest import FixedClock

@@ -16,12 +16,12 @@ import httpx
 from argon2 import PasswordHasher
 
 from callrouter.adapters.pins import Argon2Pins
+from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
-from callrouter.cli_demo import open_all_hours
-from callrouter.demo_day_stack import wait_healthy
-from callrouter.adapters.sql.directory_import import import_directory
+from callrouter.demo.day_stack import wait_healthy
+from callrouter.demo.setup import open_all_hours
 from tests.servers import free_port
 from twilio_emulator.config import EmulatorConfig, NumberConfig
 from twilio_emulator.driver import CallHandle, Emulator

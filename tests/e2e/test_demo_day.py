@@ -25,10 +25,10 @@ from callrouter.adapters.sql.migrate import upgrade
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.bootstrap import SystemClock
 from callrouter.config import Settings
-from callrouter.demo_day import DayShapeInvalid, load_shape, plan_day, shape_from
-from callrouter.demo_day_run import DaySummary, default_day, run_demo_day
-from callrouter.demo_day_stack import demo_redis_url
-from callrouter.services import statistics
+from callrouter.demo.day import DayShapeInvalid, load_shape, plan_day, shape_from
+from callrouter.demo.day_run import DaySummary, default_day, run_demo_day
+from callrouter.demo.day_stack import demo_redis_url
+from callrouter.services.statistics import statistics
 from tests.e2e.stack import FAST_PINS, ROOT, open_all_hours_directory
 
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -26,8 +26,8 @@ from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.domain.calls import CallRecord, CallState, EventKind
 from callrouter.domain.staff import Grant, Role
-from callrouter.services import statistics
-from callrouter.services.statistics import StatsDeps
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import StatsDeps
 from tests.integration.conftest import FixedClock
 from tests.integration.staff_fixtures import Staff
 

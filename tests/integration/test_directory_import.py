@@ -24,7 +24,7 @@ from callrouter.adapters.sql.directory_import import ImportReport, import_direct
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.directory_tables import CaseworkerPhoneRow, CaseworkerRow, LiaisonRow, LocationRow
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
-from callrouter.cli_directory import app as directory_app
+from callrouter.cli.directory import app as directory_app
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,8 +24,8 @@ from callrouter.adapters.sql.outcome_repository import SqlOutcomes
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.domain.calls import EventKind
 from callrouter.domain.staff import ConversationResult, Grant, Role
-from callrouter.services import statistics
-from callrouter.services.statistics import StatsDeps
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import StatsDeps
 from tests.integration.conftest import FixedClock
 from tests.integration.staff_fixtures import Staff
 from tests.integration.test_dashboard import START, answered, call, log_in_as, staff_with_calls  # noqa: F401 - a fixture

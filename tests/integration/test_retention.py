@@ -25,9 +25,9 @@ from callrouter.adapters.sql.stats_tables import CallStatsRow
 from callrouter.domain.callbacks import CallbackState
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.retention import RetentionPolicy
-from callrouter.services import statistics
 from callrouter.services.retention import RetentionDeps, run_retention
-from callrouter.services.statistics import IntervalRetired, StatsDeps
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import IntervalRetired, StatsDeps
 from tests.integration.conftest import directory_database
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

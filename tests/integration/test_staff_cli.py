@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from callrouter.cli_staff import app
+from callrouter.cli.staff import app
 from tests.integration.conftest import directory_database
 
 ISSUER = "https://login.uwv.example.nl"

@@ -18,8 +18,8 @@ from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.adapters.sql.stats_tables import AnsweredWithinRow, CallStatsRow
 from callrouter.domain.callbacks import CallbackState
 from callrouter.domain.calls import CallRecord, CallState, EventKind
-from callrouter.services import statistics
-from callrouter.services.statistics import StatsDeps, StatsQueryInvalid
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import StatsDeps, StatsQueryInvalid
 
 K = EventKind
 A = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday 25 November, 10:00-10:15 in Amsterdam

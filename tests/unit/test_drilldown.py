@@ -33,9 +33,9 @@ from callrouter.domain.statistics_drilldown import (
     select_calls,
 )
 from callrouter.domain.statistics_totals import Dimensions, rollup, total
-from callrouter.services import drilldown
-from callrouter.services.drilldown import DrillDeps, DrilldownInvalid, PerLiaisonOff
 from callrouter.services.errors import NotFound
+from callrouter.services.statistics import drilldown
+from callrouter.services.statistics.drilldown import DrillDeps, DrilldownInvalid, PerLiaisonOff
 
 AMS = ZoneInfo("Europe/Amsterdam")
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # 10:00 in Amsterdam

@@ -12,8 +12,8 @@ from callrouter.domain.calls import CallRecord, CallState, Outcome
 from callrouter.domain.directory import Liaison
 from callrouter.domain.statistics import StatsPolicy
 from callrouter.ports.calls import LiveDims, LiveOrgState, LiveWaiting
-from callrouter.services import wallboard
-from callrouter.services.wallboard import LiveBoard, LiveFilters, LivePolicy, read_wallboard
+from callrouter.services.statistics import wallboard
+from callrouter.services.statistics.wallboard import LiveBoard, LiveFilters, LivePolicy, read_wallboard
 from callrouter.web.wallboard.view import duration
 
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from callrouter.adapters.sql.call_repository import _aware
 from callrouter.adapters.sql.call_tables import CallRow
 from callrouter.adapters.sql.directory_tables import CaseworkerRow, LocationRow
-from callrouter.services.staff_ports import CallSummary
+from callrouter.ports.staff import CallSummary
 
 
 def _query() -> Select[Any]:

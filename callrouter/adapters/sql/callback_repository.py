@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import overload
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,6 +119,12 @@ class SqlCallbackStore:
                 (CallbackRow.state == CallbackState.REQUESTED.value) & (CallbackRow.due_at <= now),
                 (CallbackRow.state == CallbackState.RETRY.value) & (CallbackRow.next_attempt_at <= now)))
             return [_callback(r) for r in session.scalars(query)]
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many callbacks the record holds in each state (only the states that occur)."""
+        with self._sessions() as session:
+            rows = session.execute(select(CallbackRow.state, func.count()).group_by(CallbackRow.state))
+            return {state: int(count) for state, count in rows}
 
     def events(self, callback_id: int) -> list[CallbackEvent]:
         with self._sessions() as session:

@@ -23,7 +23,7 @@ from callrouter.adapters.sql.case_tables import CaseRow
 from callrouter.adapters.sql.reading import utc
 from callrouter.adapters.sql.staff_tables import ConversationOutcomeRow
 from callrouter.domain.cases import CasePolicy, open_key, still_current
-from callrouter.services.cases import StoredCall, StoredCase
+from callrouter.ports.cases import StoredCall, StoredCase
 
 _CASES = CaseRow.__table__
 _CALLS = CallRow.__table__

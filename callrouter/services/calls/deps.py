@@ -21,8 +21,8 @@ from callrouter.ports.calls import (
     Telephony,
 )
 from callrouter.services.callback_policy import CallbackPolicy
-from callrouter.services.cases import CaseStore
-from callrouter.services.wallboard import LiveBoard
+from callrouter.services.statistics.cases import CaseStore
+from callrouter.services.statistics.wallboard import LiveBoard
 
 
 @dataclass(frozen=True)

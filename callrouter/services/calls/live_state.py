@@ -13,10 +13,10 @@ from callrouter.domain.queueing import CallClass, CallSnapshot, LiaisonSnapshot,
 from callrouter.domain.statistics_intervals import day_start
 from callrouter.domain.statistics_totals import DIMENSION_NAMES
 from callrouter.ports.calls import LiveDims, LiveWaiting
-from callrouter.services import statistics
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
-from callrouter.services.wallboard import ABANDONED, ANSWERED, OFFERED, SHORT, WITHIN, dims_of, local_day
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.wallboard import ABANDONED, ANSWERED, OFFERED, SHORT, WITHIN, dims_of, local_day
 
 WAITING = frozenset({CallState.QUEUED, CallState.OFFERED})
 SYNC_MARGIN = timedelta(seconds=60)  # a call queued since the SQL read is not in it: leave recent entries be

@@ -14,11 +14,11 @@ from callrouter.domain.directory import Liaison
 from callrouter.domain.presence import Actor
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, check_outcome
+from callrouter.ports.staff import CallQueries, CallSummary, Outcomes
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.errors import CallRouterError, Conflict, NotFound
 from callrouter.services.staff import presence as presence_service
 from callrouter.services.staff.presence import PresenceView
-from callrouter.services.staff_ports import CallQueries, CallSummary, Outcomes
 
 
 @dataclass(frozen=True)

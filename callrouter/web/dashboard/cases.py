@@ -14,15 +14,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from callrouter.adapters.sql.case_repository import SqlCaseStore
 from callrouter.domain.cases import DEFINITIONS, IN_PROGRESS, NO_OUTCOME, CaseReport
 from callrouter.domain.staff import RESULT_NAMES_NL, ConversationResult
 from callrouter.domain.statistics import StatOutcome
-from callrouter.services import cases
+from callrouter.services.statistics import cases
 from callrouter.web.dashboard import charts, subpage
 from callrouter.web.dashboard.figures import OUTCOMES_NL
+from callrouter.web.dashboard.pages import parts, refuse
 from callrouter.web.dashboard.query import DashboardRefused, Query
-from callrouter.web.dashboard.routes import refuse
 from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -96,7 +95,7 @@ def cases_page(request: Request, person: Who = Depends(who)) -> Response:
     query, window = asked.query, asked.web.settings.case_window_minutes
     filters = cases.CaseFilters(first_day=query.first_day, last_day=query.last_day, organisation=query.organisation,
                                 topic=query.topic, location=query.location, line_kind=query.line_kind)
-    report = cases.report(SqlCaseStore(request.app.state.container.sessions), filters=filters)
+    report = cases.report(parts(request).case_store, filters=filters)
     if query.format == "json":
         return as_json(query, report, window=window)
     if query.format == "csv":

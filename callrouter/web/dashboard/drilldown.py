@@ -16,16 +16,15 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import load_snapshot
-from callrouter.adapters.sql.drilldown_repository import SqlDrilldown
 from callrouter.domain.staff import RESULT_NAMES_NL
-from callrouter.services import drilldown as service
-from callrouter.services.drilldown import PER_LIAISON_OFF, DrillDeps
 from callrouter.services.errors import CallRouterError, NotFound
+from callrouter.services.statistics import drilldown as service
+from callrouter.services.statistics.drilldown import PER_LIAISON_OFF, DrillDeps
 from callrouter.web.console.callback_routes import STATE_NL
 from callrouter.web.dashboard import export
 from callrouter.web.dashboard.figures import OUTCOMES_NL, drill_figures, pct, secs
+from callrouter.web.dashboard.pages import TEMPLATES, parts, refuse, stats_deps
 from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, Query, Scope, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES, _deps, refuse
 from callrouter.web.staff_auth.context import StaffPageError, Who, staff_web, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -45,8 +44,8 @@ OUTCOME_NAMES = {**{o.value: name for o, name in OUTCOMES_NL.items()}, "in_progr
 
 
 def _drill_deps(request: Request) -> DrillDeps:
-    stats = _deps(request)
-    return DrillDeps(store=SqlDrilldown(request.app.state.container.sessions), policy=stats.policy, zone=stats.zone,
+    stats = stats_deps(request)
+    return DrillDeps(store=parts(request).drilldown, policy=stats.policy, zone=stats.zone,
                      per_liaison=staff_web(request).settings.stats_per_liaison)
 
 
@@ -83,7 +82,7 @@ def _parse(request: Request, person: Who, deps: DrillDeps) -> DrillQuery:
     scope = scope_of(person.account)
     with request.app.state.container.sessions() as session:
         directory = load_snapshot(session)
-    query = parse(params, now=_deps(request).clock.now(), zone=deps.zone, scope=scope,
+    query = parse(params, now=stats_deps(request).clock.now(), zone=deps.zone, scope=scope,
                   organisations=directory.organisations, locations=directory.locations, extra=DRILL_PARAMS)
     figures = drill_figures(deps.policy.answer_thresholds_seconds)
     cijfer = params.get("cijfer", "").strip() or "aangeboden"

@@ -18,7 +18,7 @@ from callrouter.domain.statistics import StatsPolicy
 from callrouter.domain.statistics_definitions import definition
 from callrouter.domain.statistics_drilldown import CALLBACK_FIGURES, CallbackLine, CallLine
 from callrouter.domain.statistics_totals import Totals
-from callrouter.services.drilldown import Drill
+from callrouter.services.statistics.drilldown import Drill
 from callrouter.web.dashboard.figures import Dashboard, DashboardTargets
 from callrouter.web.dashboard.query import Query
 

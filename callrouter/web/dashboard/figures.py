@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from callrouter.domain.statistics import StatOutcome
 from callrouter.domain.statistics_definitions import definition
 from callrouter.domain.statistics_totals import Totals
-from callrouter.services import statistics
-from callrouter.services.statistics import StatsDeps
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import StatsDeps
 from callrouter.web.dashboard.query import Query
 
 OUTCOMES_NL = {

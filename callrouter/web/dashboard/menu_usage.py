@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
 from callrouter.domain.ivr import Flow
 from callrouter.domain.menu_usage import (
     DEFINITIONS,
@@ -30,8 +29,8 @@ from callrouter.domain.menu_usage import (
 )
 from callrouter.web.dashboard import charts, subpage
 from callrouter.web.dashboard.figures import pct
+from callrouter.web.dashboard.pages import parts, refuse
 from callrouter.web.dashboard.query import LINE_KINDS_NL, DashboardRefused, Query
-from callrouter.web.dashboard.routes import refuse
 from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -148,9 +147,8 @@ def menu_usage_page(request: Request, person: Who = Depends(who)) -> Response:
         asked = subpage.ask(request, person)
     except DashboardRefused as exc:
         return refuse(request, person, exc, request.query_params.get("format", "html"))
-    query, zone, web, directory = asked.query, asked.zone, asked.web, asked.directory
-    container = request.app.state.container
-    events = SqlMenuUsage(container.sessions, zone=zone).events(
+    query, web, directory = asked.query, asked.web, asked.directory
+    events = parts(request).menu_usage.events(
         first_day=query.first_day, last_day=query.last_day, filters=query.filters())
     usage = tally(events, rules=rules_of(web.console.voice.flows))
     if query.format == "json":

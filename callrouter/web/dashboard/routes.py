@@ -7,21 +7,17 @@ else gets 403. A bad query is refused with 400/422 naming the parameter, before 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import load_snapshot
-from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.config import Settings
-from callrouter.domain.statistics import StatsPolicy
-from callrouter.services.statistics import StatsDeps, StatsQueryInvalid
+from callrouter.services.statistics.statistics import StatsQueryInvalid
 from callrouter.web.dashboard import charts, export
+from callrouter.web.dashboard.drilldown import router as drilldown_router
 from callrouter.web.dashboard.figures import (
     STATES_NL,
     DashboardTargets,
@@ -32,40 +28,18 @@ from callrouter.web.dashboard.figures import (
     pct,
     targets_from_setting,
 )
+from callrouter.web.dashboard.pages import HERE, TEMPLATES, refuse, stats_deps
 from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, DashboardRefused, parse, scope_of
-from callrouter.web.staff_auth.context import TEMPLATES_DIR, Who, staff_web, who
+from callrouter.web.staff_auth.context import Who, staff_web, who
 
-HERE = Path(__file__).resolve().parent
-TEMPLATES = Jinja2Templates(directory=[str(HERE / "templates"), str(TEMPLATES_DIR)])
 router = APIRouter(prefix="/staff", include_in_schema=False)
-TITLES = {400: "Ongeldige vraag", 403: "Geen toegang", 422: "Ongeldige vraag"}
 
 
 def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """At start-up: the targets from CALLROUTER_DASHBOARD_TARGETS (TargetsInvalid naming it stops the app),
     and the drill-down pages."""
-    from callrouter.web.dashboard.drilldown import router as drilldown_router  # it imports this module
-
     app.state.dashboard_targets = targets_from_setting(settings.dashboard_targets)
     app.include_router(drilldown_router)
-
-
-def _deps(request: Request) -> StatsDeps:
-    web = staff_web(request)
-    settings = web.settings
-    policy = StatsPolicy(short_abandon_seconds=settings.stats_short_abandon_seconds,
-                         answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
-    return StatsDeps(store=SqlStatsStore(request.app.state.container.sessions), clock=web.console.voice.clock,
-                     policy=policy, zone=ZoneInfo(settings.timezone))
-
-
-def refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
-    if fmt in ("csv", "json"):
-        return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
-    web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
-    message = f"{exc.message} (parameter: {exc.field})"
-    return web.render(request, "error.html", {"title": TITLES.get(exc.status, "Fout"), "message": message},
-                      status=exc.status, who=person)
 
 
 @router.get("/dashboard/static/dashboard.css")
@@ -77,7 +51,7 @@ def dashboard_css() -> Response:
 def dashboard(request: Request, person: Who = Depends(who)) -> Response:
     params = dict(request.query_params)
     fmt = params.get("format", "html")
-    deps = _deps(request)
+    deps = stats_deps(request)
     try:
         scope = scope_of(person.account)
         with request.app.state.container.sessions() as session:

@@ -1,5 +1,5 @@
 """What the dashboard's further pages share (/staff/dashboard/zaken, /menu, /wachttijd): the query read
-with the role's scope (a bad one is refused by callrouter.web.dashboard.routes.refuse), the downloads and
+with the role's scope (a bad one is refused by callrouter.web.dashboard.pages.refuse), the downloads and
 the values every filter form needs.
 
 Each page keeps only what is its own: which figures it reads and how it shows them.
@@ -18,8 +18,8 @@ from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
 from callrouter.web.dashboard.figures import pct
+from callrouter.web.dashboard.pages import TEMPLATES
 from callrouter.web.dashboard.query import LINE_KINDS_NL, PERIODS, Query, Scope, parse, scope_of
-from callrouter.web.dashboard.routes import TEMPLATES
 from callrouter.web.staff_auth.context import StaffWeb, Who, staff_web
 
 

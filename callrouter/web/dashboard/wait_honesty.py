@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from callrouter.adapters.sql.wait_honesty_repository import SqlWaitHonesty
 from callrouter.domain.wait_honesty import (
     DEFINITIONS,
     HONEST_TARGET,
@@ -25,8 +24,8 @@ from callrouter.domain.wait_honesty import (
 )
 from callrouter.web.dashboard import subpage
 from callrouter.web.dashboard.figures import pct, secs
+from callrouter.web.dashboard.pages import parts, refuse
 from callrouter.web.dashboard.query import DashboardRefused, Query
-from callrouter.web.dashboard.routes import refuse
 from callrouter.web.staff_auth.context import Who, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -93,7 +92,7 @@ def wait_honesty_page(request: Request, person: Who = Depends(who)) -> Response:
     except DashboardRefused as exc:
         return refuse(request, person, exc, request.query_params.get("format", "html"))
     query = asked.query
-    calls = SqlWaitHonesty(request.app.state.container.sessions, zone=asked.zone).announced_calls(
+    calls = parts(request).wait_honesty.announced_calls(
         first_day=query.first_day, last_day=query.last_day, filters=query.filters())
     report = honesty_report(calls, target=TARGET)
     if query.format == "json":

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from callrouter.config import Settings
 from callrouter.domain.staff import ROLE_NAMES_NL, Account
+from callrouter.ports.staff import StaffAccounts
 from callrouter.services.staff.console import ConsoleDeps
-from callrouter.services.staff_ports import StaffAccounts
 from callrouter.web.staff_auth.providers import OidcProvider
 from callrouter.web.staff_auth.sessions import SessionStore, StaffSession
 

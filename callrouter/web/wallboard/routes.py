@@ -22,7 +22,7 @@ from starlette.responses import Response
 from callrouter.adapters.sql.directory_repository import load_snapshot
 from callrouter.domain.directory import Organisation
 from callrouter.services.calls.deps import CallDeps
-from callrouter.services.wallboard import LiveFilters, read_wallboard
+from callrouter.services.statistics.wallboard import LiveFilters, read_wallboard
 from callrouter.web.dashboard.figures import DashboardTargets
 from callrouter.web.dashboard.query import LINE_KINDS_NL, DashboardRefused, Scope, scope_of
 from callrouter.web.staff_auth.context import TEMPLATES_DIR, Who, staff_web, who, who_polling

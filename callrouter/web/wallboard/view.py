@@ -9,7 +9,7 @@ from typing import Any
 
 from callrouter.domain.queueing import ANY_TOPIC
 from callrouter.ports.calls import Directory
-from callrouter.services.wallboard import PRESENCES, LiveFigures, Wallboard
+from callrouter.services.statistics.wallboard import PRESENCES, LiveFigures, Wallboard
 from callrouter.web.dashboard.figures import STATES_NL, Band, DashboardTargets, pct
 from callrouter.web.dashboard.query import LINE_KINDS_NL
 

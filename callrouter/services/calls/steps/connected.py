@@ -13,9 +13,9 @@ from callrouter.domain.call_flow import DialEnd, LegStatus, Step
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
-from callrouter.services import wallboard
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
+from callrouter.services.statistics import wallboard
 
 log = logging.getLogger("callrouter.queue")
 

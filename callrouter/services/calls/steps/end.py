@@ -13,11 +13,11 @@ from callrouter.domain.call_flow import LegStatus, Step
 from callrouter.domain.calls import WAITING_STATES, CallMove, CallRecord, CallState, EventKind, Outcome, end_outcome
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
-from callrouter.services import wallboard
 from callrouter.services.callbacks import lifecycle as callbacks
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import Next, StepInput, StepResult
+from callrouter.services.statistics import wallboard
 
 log = logging.getLogger("callrouter.voice")
 

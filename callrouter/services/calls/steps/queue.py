@@ -15,10 +15,10 @@ from callrouter.domain.call_flow import Goto, LegStatus, QueueExit, Step
 from callrouter.domain.calls import ANY_TOPIC, WAITING_STATES, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence, claim_gaps_s, estimate_wait_seconds
 from callrouter.domain.voice import Enqueue, Gather, Pause, Play, Say, VoiceReply
-from callrouter.services import wallboard
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms, topic_name
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
+from callrouter.services.statistics import wallboard
 
 log = logging.getLogger("callrouter.queue")
 HOLD_PAUSE_SECONDS = 5

@@ -25,9 +25,9 @@ import httpx
 import redis as redis_lib
 
 from callrouter.adapters import redis_keys
-from callrouter.config import Settings
+from callrouter.config import REPO_ROOT, Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 DEMO_REDIS_DB = 14
 WEB_WORKERS = 2
 PAUSE_TTL_SECONDS = 300  # the live workers resume by themselves should this process die

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import typer
-from sqlalchemy import Engine
 
 from callrouter.adapters.sql.directory_repository import SqlDirectory
-from callrouter.adapters.sql.engine import make_engine, make_session_factory
-from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
+from callrouter.bootstrap import Record, open_record
 from callrouter.config import Settings
 from callrouter.domain.staff import Grant, GrantInvalid, Role
 
@@ -37,10 +35,8 @@ def _grant(role: str, organisation: str | None, liaison: str | None, directory: 
         raise typer.BadParameter(str(exc)) from None
 
 
-def _stores() -> tuple[SqlStaffAccounts, SqlDirectory, Engine]:
-    engine = make_engine(Settings().database_url)
-    sessions = make_session_factory(engine)
-    return SqlStaffAccounts(sessions), SqlDirectory(sessions, ttl_seconds=0), engine
+def _record() -> Record:
+    return open_record(Settings())
 
 
 @app.command("grant")
@@ -52,12 +48,10 @@ def grant(
     liaison: str | None = typer.Option(None, help="Liaison code of the directory (liaison role)."),
 ) -> None:
     """Give an account a role (the account is created if it has not logged in yet)."""
-    accounts, directory, engine = _stores()
-    try:
-        chosen = _grant(role, organisation, liaison, directory)
-        account = accounts.grant(issuer=issuer, subject=subject, grant=chosen, by="cli", at=datetime.now(UTC))
-    finally:
-        engine.dispose()
+    with _record() as record:
+        chosen = _grant(role, organisation, liaison, record.directory)
+        account = record.parts.staff_accounts.grant(issuer=issuer, subject=subject, grant=chosen, by="cli",
+                                                    at=datetime.now(UTC))
     typer.echo(f"account {account.id}: {_roles(account.grants)}")
 
 
@@ -67,12 +61,9 @@ def revoke(
     organisation: str | None = typer.Option(None),
 ) -> None:
     """Take a role away; it takes effect at the account's next request."""
-    accounts, _directory, engine = _stores()
-    try:
-        removed = accounts.revoke(issuer=issuer, subject=subject,
-                                  grant=Grant(Role(role), organisation.upper() if organisation else None))
-    finally:
-        engine.dispose()
+    with _record() as record:
+        removed = record.parts.staff_accounts.revoke(
+            issuer=issuer, subject=subject, grant=Grant(Role(role), organisation.upper() if organisation else None))
     typer.echo("revoked" if removed else "no such grant")
 
 
@@ -84,9 +75,6 @@ def _roles(grants: tuple[Grant, ...]) -> str:
 @app.command("list")
 def list_accounts() -> None:
     """Every account with its roles."""
-    accounts, _directory, engine = _stores()
-    try:
-        for account in accounts.all():
+    with _record() as record:
+        for account in record.parts.staff_accounts.all():
             typer.echo(f"{account.id}\t{account.issuer}\t{account.subject}\t{_roles(account.grants)}")
-    finally:
-        engine.dispose()

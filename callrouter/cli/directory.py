@@ -9,7 +9,7 @@ import typer
 from callrouter.adapters.directory_yaml import PIN, DirectoryFileInvalid
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.sql.directory_import import check_directory_file, import_directory
-from callrouter.adapters.sql.engine import make_engine, make_session_factory
+from callrouter.bootstrap import open_record
 from callrouter.config import Settings
 
 app = typer.Typer(help="The directory: organisations, topics, locations, caseworkers, liaisons, lines.", no_args_is_help=True)
@@ -25,14 +25,11 @@ def _fail(error: DirectoryFileInvalid) -> typer.Exit:
 @app.command("import")
 def import_command(path: Path = typer.Argument(..., help="The directory file (YAML).")) -> None:
     """Check the file and make the database match it, in one transaction (nothing is written if it has errors)."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
-        report = import_directory(path=path, session_factory=make_session_factory(engine), hasher=Argon2Pins())
-    except DirectoryFileInvalid as error:
-        raise _fail(error) from None
-    finally:
-        engine.dispose()
+    with open_record(Settings()) as record:
+        try:
+            report = import_directory(path=path, session_factory=record.sessions, hasher=Argon2Pins())
+        except DirectoryFileInvalid as error:
+            raise _fail(error) from None
     for line in report.summary():
         typer.echo(line)
     if not report.changed:

@@ -13,9 +13,9 @@ app = typer.Typer(help="Retention of personal data (docs/privacy.md).", no_args_
 @app.command("show")
 def show() -> None:
     """Each category of personal data: where it is, why, and how long it is kept (from the settings)."""
-    from workers.retention_jobs import policy_from
+    from callrouter.bootstrap import retention_policy
 
-    days = policy_from(Settings()).days()
+    days = retention_policy(Settings()).days()
     for rule in RULES:
         typer.echo(f"{rule.category.value}: {days[rule.category]} days after {rule.counted_from}")
         typer.echo(f"  where:   {rule.where}\n  purpose: {rule.purpose}\n  then:    {rule.action}")
@@ -24,15 +24,10 @@ def show() -> None:
 @app.command("run")
 def run(dry_run: bool = typer.Option(False, "--dry-run", help="Count what is due; change nothing.")) -> None:
     """Apply every retention rule once (the cron worker does this every hour)."""
-    from callrouter.adapters.sql.engine import make_engine, make_session_factory
+    from callrouter.bootstrap import open_record
     from callrouter.services.retention import run_retention
-    from workers.retention_jobs import deps_for
 
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
-        report = run_retention(deps_for(settings, make_session_factory(engine)), dry_run=dry_run)
-    finally:
-        engine.dispose()
+    with open_record(Settings()) as record:
+        report = run_retention(record.parts.retention, dry_run=dry_run)
     for name, value in report.as_dict().items():
         typer.echo(f"{name}: {value}")

@@ -1,8 +1,8 @@
 """The demo working day, planned: who calls when and about what, and how the liaisons work.
 
-`plan_day` turns a day shape (demo/demo_day.yaml) and the directory into timed actions. It does no
-I/O and draws every choice from one seeded random generator, so a seed always gives the same day.
-callrouter/demo_day_run.py plays the plan through the Twilio emulator.
+`plan_day` turns a day shape (demo/demo_day.yaml) and the directory into timed actions (callrouter/demo/day_plan.py).
+It does no I/O and draws every choice from one seeded random generator, so a seed always gives the same day.
+callrouter/demo/day_run.py plays the plan through the Twilio emulator.
 """
 
 from __future__ import annotations
@@ -14,66 +14,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from callrouter.demo_day_shape import DayShape, DayShapeInvalid, load_shape, shape_from
+from callrouter.demo.day_plan import Action, DayPlan, PhoneChange, PlannedCall, PresenceChange
+from callrouter.demo.day_shape import DayShape, DayShapeInvalid, load_shape, shape_from
 from callrouter.domain import ivr
 from callrouter.domain.directory import Caseworker, Liaison, LineKind, Organisation
 
 if TYPE_CHECKING:
     from callrouter.adapters.sql.directory_repository import DirectorySnapshot
 
-__all__ = ["DayPlan", "DayShape", "DayShapeInvalid", "PhoneChange", "PlannedCall", "PresenceChange", "load_shape",
-           "plan_day", "shape_from"]
-
-
-@dataclass(frozen=True)
-class PlannedCall:
-    at: datetime  # arrival, virtual (UTC)
-    caller: str
-    line: str
-    organisation: str
-    topic: str
-    digits: tuple[str | None, ...]  # one entry per Gather (menus, then hold turns and the callback keys)
-    patience_seconds: float  # hangs up after waiting this long in the queue
-    asks_callback: bool
-    record_seconds: tuple[float, ...] = ()  # the voice message left with a callback
-    follow_up: bool = False  # the caseworker's second organisation for one question
-    case_reference: str | None = None  # the counter's own case number, keyed in when the flow asks for it
-
-
-@dataclass(frozen=True)
-class PresenceChange:
-    at: datetime
-    liaison_id: int
-    liaison_code: str
-    status: str  # available, away, offline (set through the JSON API)
-
-
-@dataclass(frozen=True)
-class PhoneChange:
-    at: datetime
-    address: str
-    behaviour: str  # the emulator's Phone behaviour: answer or no-answer
-    answer_after: float
-    talk_seconds: float
-
-
-Action = PlannedCall | PresenceChange | PhoneChange
-
-
-@dataclass(frozen=True)
-class DayPlan:
-    day: date
-    clock_start: datetime  # virtual, UTC
-    end: datetime  # liaisons go home; the day is played until its calls have ended
-    calls: tuple[PlannedCall, ...]
-    presence: tuple[PresenceChange, ...]
-    phones: tuple[PhoneChange, ...]
-    caseworker_phones: tuple[str, ...] = field(default=())  # answer when called back
-
-    def actions(self) -> list[Action]:
-        """Everything in time order; at the same moment phones and presence go before calls."""
-        rank = {PhoneChange: 0, PresenceChange: 1, PlannedCall: 2}
-        return sorted([*self.phones, *self.presence, *self.calls], key=lambda a: (a.at, rank[type(a)]))
+__all__ = ["Action", "DayPlan", "DayShape", "DayShapeInvalid", "PhoneChange", "PlannedCall", "PresenceChange",
+           "load_shape", "plan_day", "shape_from"]
 
 
 # -- the plan ------------------------------------------------------------------------------------

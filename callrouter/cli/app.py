@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from callrouter.cli_demo import app as demo_app
-from callrouter.cli_directory import app as directory_app
-from callrouter.cli_retention import app as retention_app
-from callrouter.cli_staff import app as staff_app
+from callrouter.cli.demo import app as demo_app
+from callrouter.cli.directory import app as directory_app
+from callrouter.cli.retention import app as retention_app
+from callrouter.cli.staff import app as staff_app
 from callrouter.config import Settings
 
 app = typer.Typer(help="callrouter: queue and call routing for the professional lines.", no_args_is_help=True)

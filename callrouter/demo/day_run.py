@@ -17,18 +17,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.flow_files import load_flows
-from callrouter.adapters.sql.call_repository import SqlPresenceStore
-from callrouter.adapters.sql.call_tables import CallRow, PresenceRow
+from callrouter.adapters.sql.demo_day_repository import SqlDemoDay
 from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
-from callrouter.adapters.sql.engine import make_engine, make_session_factory
-from callrouter.adapters.sql.stats_repository import SqlStatsStore
+from callrouter.bootstrap import Record, SystemClock, open_record
 from callrouter.config import Settings
-from callrouter.demo_day import DayPlan, PhoneChange, PlannedCall, PresenceChange, load_shape, plan_day
-from callrouter.demo_day_stack import (
+from callrouter.demo.day import load_shape, plan_day
+from callrouter.demo.day_plan import DayPlan, PhoneChange, PlannedCall, PresenceChange
+from callrouter.demo.day_stack import (
     ROOT,
     DemoStack,
     Say,
@@ -37,11 +34,9 @@ from callrouter.demo_day_stack import (
     live_workers_paused,
     running_stack,
 )
-from callrouter.domain.calls import CallState
-from callrouter.domain.statistics import StatsPolicy
 from callrouter.domain.statistics_intervals import period_bounds
 from callrouter.domain.statistics_totals import Totals
-from callrouter.services import statistics
+from callrouter.services.statistics import statistics
 from twilio_emulator.calls import Event
 from twilio_emulator.config import EmulatorConfig, NumberConfig
 from twilio_emulator.driver import Emulator
@@ -113,13 +108,9 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return period_bounds(first_day=day, last_day=day, zone=zone)
 
 
-def calls_on(sessions: sessionmaker[Session], day: date, zone: ZoneInfo, *, open_only: bool = False) -> int:
+def calls_on(record: SqlDemoDay, day: date, zone: ZoneInfo, *, open_only: bool = False) -> int:
     start, end = day_bounds(day, zone)
-    query = select(func.count()).select_from(CallRow).where(CallRow.received_at >= start, CallRow.received_at < end)
-    if open_only:
-        query = query.where(CallRow.state != CallState.ENDED.value)
-    with sessions() as session:
-        return int(session.scalar(query) or 0)
+    return record.calls_received(start=start, end=end, open_only=open_only)
 
 
 def dashboard_url(settings: Settings, day: date) -> str:
@@ -233,23 +224,11 @@ def close_open_callbacks(settings: Settings, *, redis_url: str, plan: DayPlan, s
         container.close()
 
 
-def restore_presence(sessions: sessionmaker[Session], before: list[tuple[int, str, str, datetime]]) -> None:
-    """The durable presence rows (which a Redis rebuild of the live demo reads) back as they were."""
-    store = SqlPresenceStore(sessions)
-    for liaison_id, organisation, status, since in before:
-        store.save(liaison_id=liaison_id, organisation=organisation, status=status, since=since)
-    with sessions.begin() as session:
-        session.execute(delete(PresenceRow).where(PresenceRow.liaison_id.not_in([row[0] for row in before])))
-
-
-def roll_up(settings: Settings, sessions: sessionmaker[Session], day: date) -> Totals:
+def roll_up(settings: Settings, record: Record, day: date) -> Totals:
     """Recompute the day's 96 intervals and read the day's totals."""
-    from callrouter.bootstrap import SystemClock
-
     zone = ZoneInfo(settings.timezone)
-    deps = statistics.StatsDeps(store=SqlStatsStore(sessions), clock=SystemClock(), zone=zone, policy=StatsPolicy(
-        short_abandon_seconds=settings.stats_short_abandon_seconds,
-        answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds)))
+    deps = statistics.StatsDeps(store=record.parts.stats_store, clock=SystemClock(), zone=zone,
+                                policy=record.parts.stats_policy)
     start, end = day_bounds(day, zone)
     statistics.rollup_since(deps, since=start, until=end - timedelta(microseconds=1))
     rows = statistics.by_day(deps, first_day=day, last_day=day)
@@ -261,31 +240,27 @@ def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale:
     began = time.monotonic()
     if settings.environment == "production":
         raise DemoDayRefused("the demo day refuses to run with CALLROUTER_ENVIRONMENT=production")
-    engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
-    try:
-        with sessions() as session:
+    with open_record(settings) as record:
+        with record.sessions() as session:
             snapshot = load_snapshot(session)
         if not snapshot.lines or not snapshot.liaisons or not snapshot.caseworkers_by_id:
             raise DemoDayRefused("the directory has no lines, liaisons or caseworkers: import one first "
                                  "(make run does: callrouter directory import demo/directory.yaml)")
         plan = plan_day(shape=load_shape(shape_path), directory=snapshot, flows=load_flows(settings.ivr_flows_dir),
                         day=day, calls=calls, seed=seed, zone=ZoneInfo(settings.timezone))
-        presence_before = SqlPresenceStore(sessions).all()
+        presence_before = record.demo_day.presence()
         redis_url = demo_redis_url(settings.redis_url)
         with live_workers_paused(settings.redis_url, say):
             summary = _play(settings, snapshot, plan, scale=scale, redis_url=redis_url, log_dir=log_dir, say=say)
-        restore_presence(sessions, presence_before)
-        totals = roll_up(settings, sessions, day)
+        record.demo_day.restore_presence(presence_before)
+        totals = roll_up(settings, record, day)
         return DaySummary(day=day, placed=len(plan.calls), received=totals.received, offered=totals.offered,
                           answered=totals.answered, abandoned=totals.abandoned,
                           callbacks_requested=totals.callbacks_requested,
                           callbacks_completed=totals.callbacks_completed, callbacks_cancelled=summary[0],
-                          unsettled=calls_on(sessions, day, ZoneInfo(settings.timezone), open_only=True),
+                          unsettled=calls_on(record.demo_day, day, ZoneInfo(settings.timezone), open_only=True),
                           max_lag_seconds=summary[1], seconds=time.monotonic() - began,
                           dashboard_url=dashboard_url(settings, day))
-    finally:
-        engine.dispose()
 
 
 def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, scale: float, redis_url: str,

@@ -25,7 +25,7 @@ from callrouter.domain.queueing import ANY_TOPIC, Presence
 from callrouter.domain.statistics import StatsPolicy
 from callrouter.domain.statistics_intervals import AMSTERDAM
 from callrouter.ports.calls import Directory, LiveCounters, LiveDims, LiveOrgState
-from callrouter.services.statistics import StatsStore
+from callrouter.services.statistics.statistics import StatsStore
 
 log = logging.getLogger("callrouter.wallboard")
 OFFERED, ANSWERED, WITHIN, ABANDONED, SHORT = "offered", "answered", "answered_within", "abandoned", "short_abandoned"

@@ -1,4 +1,4 @@
-"""Cases: the ports for attaching calls and reading cases, and the report of a period.
+"""Cases: the report of a period (the ports for attaching calls and reading cases are in callrouter.ports.cases).
 
 The figures are decided by callrouter.domain.cases.case_report; this module reads the cases opened
 in the period (their calls, events and liaison outcomes), decides each call's statistical outcome
@@ -7,40 +7,14 @@ from its event log, applies the filters and hands the rest to the domain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import date
 
 from callrouter.domain.cases import CaseCall, CaseFacts, CaseReport, case_report
 from callrouter.domain.statistics import decide_outcome
+from callrouter.ports.cases import CaseReader, CaseStore, Event, StoredCall, StoredCase
 
-Event = tuple[str, datetime, dict[str, object]]
-
-
-@dataclass
-class StoredCall:
-    organisation: str | None
-    topic: str | None
-    line_kind: str
-    liaison_outcome: str | None
-    referred_organisation: str | None
-    events: list[Event] = field(default_factory=list)
-
-
-@dataclass
-class StoredCase:
-    case_id: int
-    location: str
-    calls: dict[int, StoredCall] = field(default_factory=dict)  # by call id
-
-
-class CaseStore(Protocol):
-    def attach(self, *, call_sid: str, caseworker_id: int, location: str, reference: str | None,
-               at: datetime) -> int | None: ...
-
-
-class CaseReader(Protocol):
-    def opened_between(self, *, first_day: date, last_day: date, location: str | None = None) -> list[StoredCase]: ...
+__all__ = ["CaseFilters", "CaseReader", "CaseStore", "Event", "StoredCall", "StoredCase", "report"]
 
 
 @dataclass(frozen=True)
