@@ -197,7 +197,7 @@ def _professional_call(p: _Planner, at: datetime, line: str, caseworker: Casewor
     choices = [ivr.Choice(code, p.directory.organisations[code].name)
                for code in p.directory.locations[caseworker.location].organisations
                if code in p.directory.organisations and (not scope or code in scope)]
-    keys = _slip(p) + menu_keys(flow, "organisation", choices, org.code) if len(choices) > 1 else []
+    keys: list[str | None] = [*_slip(p), *menu_keys(flow, "organisation", choices, org.code)] if len(choices) > 1 else []
     topic, topic_keys = _topic(p, flow, org)
     asks = p.rng.random() < p.shape.callback_share
     turns = p.rng.randint(*p.shape.callback_after_turns) if asks else 0

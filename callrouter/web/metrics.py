@@ -220,7 +220,7 @@ def install_metrics(app: FastAPI, container: Container, settings: Settings, edge
         if not multiproc_dir:
             return own
         merged = CollectorRegistry()  # the histogram of every process, from the files
-        MultiProcessCollector(merged, path=multiproc_dir)
+        MultiProcessCollector(merged, path=multiproc_dir)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
         merged.register(live)
         return merged
 

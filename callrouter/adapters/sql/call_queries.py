@@ -13,7 +13,7 @@ from callrouter.adapters.sql.directory_tables import CaseworkerRow, LocationRow
 from callrouter.ports.staff import CallSummary
 
 
-def _query() -> Select[Any]:
+def _query() -> Select[CallRow, str, str]:
     return (select(CallRow, CaseworkerRow.name, LocationRow.name)
             .outerjoin(CaseworkerRow, CaseworkerRow.id == CallRow.caseworker_id)
             .outerjoin(LocationRow, LocationRow.code == CallRow.location))

@@ -87,7 +87,9 @@ class SqlCaseStore:
             result = conn.execute(insert(_CASES).values(
                 caseworker_id=caseworker_id, location=location, reference=reference, open_key=key, opened_at=at,
                 local_day=at.astimezone(self.zone).date(), last_call_at=at, calls=1))
-            case_id = int(result.inserted_primary_key[0])
+            inserted = result.inserted_primary_key
+            assert inserted is not None
+            case_id = int(inserted[0])
         conn.execute(update(_CALLS).where(_CALLS.c.id == call.id).values(case_id=case_id, case_reference=reference))
         return case_id
 

@@ -61,8 +61,8 @@ def nice_max(value: int) -> int:
     magnitude = 10 ** int(math.floor(math.log10(value)))
     for step in (1, 2, 5, 10):
         if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude
+            return int(step * magnitude)
+    return int(10 * magnitude)
 
 
 def _y(value: float, top: float) -> float:

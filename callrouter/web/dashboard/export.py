@@ -118,7 +118,7 @@ def drill_export(query: Query, drill: Drill, *, fmt: str, cijfer: str, hour: int
     if drill.figure in CALLBACK_FIGURES.values():
         columns, rows = CALLBACK_COLUMNS, [_callback_row(c, zone) for c in drill.callbacks]
     else:
-        columns = CALL_COLUMNS + (("liaison_id", "liaison") if per_liaison else ())
+        columns = (*CALL_COLUMNS, *(("liaison_id", "liaison") if per_liaison else ()))
         rows = [_call_row(c, zone, per_liaison=per_liaison, names=drill.liaison_names) for c in drill.calls]
     org = f"-{query.organisation}" if query.organisation else ""
     name = f"callrouter-gesprekken-{cijfer}{org}-{query.first_day.isoformat()}-{query.last_day.isoformat()}.{fmt}"

@@ -185,8 +185,8 @@ def headline(totals: Totals, *, targets: DashboardTargets, threshold: int, short
         make("answered", "Opgenomen", totals.answered, f"{totals.answered} ({pct(answered_share)} van aangeboden)",
              _band_text(t.answered_share, pct) + " van de aangeboden gesprekken", t.answered_share.state(answered_share),
              " Het doel geldt voor het deel van de aangeboden gesprekken (opgenomen / aangeboden)."),
-        make(level_key, f"Servicelevel binnen {threshold} seconden", level, pct(level),  # type: ignore[arg-type]
-             _band_text(t.service_level, pct), t.service_level.state(level)),  # type: ignore[arg-type]
+        make(level_key, f"Servicelevel binnen {threshold} seconden", level, pct(level),
+             _band_text(t.service_level, pct), t.service_level.state(level)),
         make("average_speed_of_answer_seconds", "Gemiddelde wachttijd tot opnemen", asa, secs(asa),
              _band_text(t.average_speed_of_answer_seconds, secs), t.average_speed_of_answer_seconds.state(asa)),
         make("abandoned", "Opgehangen in de wachtrij", totals.abandoned,

@@ -27,7 +27,8 @@ TITLES = {400: "Ongeldige vraag", 403: "Geen toegang", 422: "Ongeldige vraag"}
 
 def parts(request: Request) -> Parts:
     """The repositories and policies the app was built with (callrouter.bootstrap)."""
-    return request.app.state.container.parts
+    parts: Parts = request.app.state.container.parts
+    return parts
 
 
 def stats_deps(request: Request) -> StatsDeps:
