@@ -24,6 +24,7 @@ from callrouter.domain.queueing import percentile
 
 HONEST_TARGET = 0.8  # "most calls" (UX.md): at least this share of the judged announcements is honest
 ANSWERED = "answered"
+NOT_BRIDGED = "not_bridged"
 LEFT_QUEUE_KINDS = frozenset({"abandoned", "callback_requested", "completed"})  # callrouter.domain.calls.EventKind
 
 
@@ -62,15 +63,18 @@ class AnnouncedCall:
     def from_events(cls, *, organisation: str, announcements: Iterable[Announcement],
                     events: Iterable[tuple[str, datetime]]) -> AnnouncedCall:
         """From the call's events (kind, at); every moment is the earliest of its kind, so an event that
-        came twice or out of order changes nothing."""
-        answered: datetime | None = None
+        came twice or out of order changes nothing. A pickup that was never bridged (`not_bridged` after
+        `answered`: the liaison hung up in the whisper) is no answer."""
+        answers: list[datetime] = []
         left: datetime | None = None
-        for kind, at in events:
+        for kind, at in sorted(events, key=lambda e: (e[1], e[0] != ANSWERED)):
             if kind == ANSWERED:
-                answered = at if answered is None else min(answered, at)
+                answers.append(at)
+            elif kind == NOT_BRIDGED and answers:
+                answers.pop()
             elif kind in LEFT_QUEUE_KINDS:
                 left = at if left is None else min(left, at)
-        return cls(organisation, tuple(sorted(announcements, key=lambda a: a.at)), answered, left)
+        return cls(organisation, tuple(sorted(announcements, key=lambda a: a.at)), min(answers, default=None), left)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,8 @@ def _dialogue(req: TwilioRequest) -> StepInput:
 
 def _callback_leg(req: TwilioRequest, **fields: object) -> StepInput:
     callback, attempt = _callback(req)
-    return StepInput(callback_id=callback, attempt=attempt, **fields)  # type: ignore[arg-type]
+    return StepInput(callback_id=callback, attempt=attempt, liaison_id=req.integer("l", source="query"),
+                     **fields)  # type: ignore[arg-type]
 
 
 READERS: dict[Step, Reader] = {

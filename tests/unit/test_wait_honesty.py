@@ -163,3 +163,15 @@ def test_every_definition_is_written_in_dutch_and_english() -> None:
     for nl, en in DEFINITIONS.values():
         assert nl.strip() and en.strip() and nl != en
         assert "{" not in nl.format(target="80 %") + en.format(target="0.8")  # {target} is the only placeholder
+
+
+def test_a_pickup_that_was_never_bridged_does_not_end_the_wait() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from callrouter.domain.wait_honesty import AnnouncedCall
+
+    start = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    call = AnnouncedCall.from_events(organisation="UWV", announcements=(), events=[
+        ("answered", start + timedelta(seconds=40)), ("not_bridged", start + timedelta(seconds=42)),
+        ("answered", start + timedelta(seconds=90))])
+    assert call.answered_at == start + timedelta(seconds=90)

@@ -24,8 +24,8 @@ from callrouter.domain.wait_honesty import AnnouncedCall, Announcement
 _CALLS = CallRow.__table__
 _EVENTS = CallEventRow.__table__
 ANNOUNCED = EventKind.ANNOUNCED.value
-AFTER_KINDS = (EventKind.ANSWERED.value, EventKind.ABANDONED.value, EventKind.CALLBACK_REQUESTED.value,
-               EventKind.COMPLETED.value)
+AFTER_KINDS = (EventKind.ANSWERED.value, EventKind.NOT_BRIDGED.value, EventKind.ABANDONED.value,
+               EventKind.CALLBACK_REQUESTED.value, EventKind.COMPLETED.value)
 
 
 def _whole_seconds(value: object) -> int | None:

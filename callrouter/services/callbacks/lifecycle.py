@@ -108,8 +108,8 @@ def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
         back_in_line(deps, taken, liaison_id=liaison_id, cause="liaison unknown")
         return False
     sid = deps.telephony.create_call(to=liaison.address, from_=taken.line_number,
-                                     answer=Goto.to(Step.CALLBACK_LIAISON, cb=callback_id, a=attempt),
-                                     status=Goto.to(Step.CALLBACK_LEG_STATUS, cb=callback_id, a=attempt),
+                                     answer=Goto.to(Step.CALLBACK_LIAISON, cb=callback_id, a=attempt, l=liaison_id),
+                                     status=Goto.to(Step.CALLBACK_LEG_STATUS, cb=callback_id, a=attempt, l=liaison_id),
                                      timeout=deps.dial_timeout_seconds)
     deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause="liaison leg placed", at=deps.clock.now(),
                         expect=frozenset({CallbackState.DIALLING}), expect_attempts=attempt, attempt_call_sid=sid)
@@ -141,9 +141,12 @@ def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: 
     deps.after.route(org=callback.organisation)
 
 
-def current_attempt(deps: CallDeps, *, callback_id: int, attempt: int) -> Callback | None:
+def current_attempt(deps: CallDeps, *, callback_id: int, attempt: int, liaison_id: int | None = None) -> Callback | None:
+    """The callback while this attempt (its number and, when known, its liaison) is the one being dialled."""
     callback = deps.callbacks.get(callback_id)
     if callback is None or callback.state != CallbackState.DIALLING or callback.attempts != attempt:
+        return None
+    if liaison_id is not None and callback.liaison_id != liaison_id:
         return None
     return callback
 

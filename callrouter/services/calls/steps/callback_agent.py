@@ -15,7 +15,8 @@ from callrouter.services.calls.step import StepInput, StepResult
 
 
 def liaison_answers(deps: CallDeps, given: StepInput) -> StepResult:
-    callback = service.current_attempt(deps, callback_id=given.callback_id or 0, attempt=given.attempt or 0)
+    callback = service.current_attempt(deps, callback_id=given.callback_id or 0, attempt=given.attempt or 0,
+                                       liaison_id=given.liaison_id)
     if callback is None:
         return VoiceReply.of(Hangup())
     attempt = callback.attempts
@@ -33,19 +34,20 @@ def liaison_answers(deps: CallDeps, given: StepInput) -> StepResult:
     if callback.voice_message_url:
         said += [flow.say("callback_liaison_message", "nl"), Play(callback.voice_message_url)]
     said.append(flow.say("callback_liaison_choice", "nl"))
-    return VoiceReply.of(Gather(action=Goto.to(Step.CALLBACK_LIAISON_CHOICE, cb=callback.id, a=attempt),
+    return VoiceReply.of(Gather(action=Goto.to(Step.CALLBACK_LIAISON_CHOICE, cb=callback.id, a=attempt, l=callback.liaison_id),
                                 prompts=tuple(said), timeout=8, num_digits=1, action_on_empty_result=True))
 
 
 def liaison_choice(deps: CallDeps, given: StepInput) -> StepResult:
-    callback = service.current_attempt(deps, callback_id=given.callback_id or 0, attempt=given.attempt or 0)
+    callback = service.current_attempt(deps, callback_id=given.callback_id or 0, attempt=given.attempt or 0,
+                                       liaison_id=given.liaison_id)
     if callback is None:
         return VoiceReply.of(Hangup())
     attempt = callback.attempts
     flow = deps.flow_for("professional")
     if (given.digits or "").strip()[:1] == "1":
         return VoiceReply.of(Dial(address=callback.phone_number,
-                                  action=Goto.to(Step.CALLBACK_DIALLED, cb=callback.id, a=attempt),
+                                  action=Goto.to(Step.CALLBACK_DIALLED, cb=callback.id, a=attempt, l=callback.liaison_id),
                                   timeout=deps.dial_timeout_seconds, caller_id=callback.line_number))
     until = deps.clock.now() + timedelta(seconds=deps.callback_policy.postpone_seconds)
     service.postpone(deps, callback_id=callback.id, until=until, note="postponed by the liaison",
@@ -57,7 +59,8 @@ def liaison_choice(deps: CallDeps, given: StepInput) -> StepResult:
 
 
 def caller_dialled(deps: CallDeps, given: StepInput) -> StepResult:
-    callback = service.current_attempt(deps, callback_id=given.callback_id or 0, attempt=given.attempt or 0)
+    callback = service.current_attempt(deps, callback_id=given.callback_id or 0, attempt=given.attempt or 0,
+                                       liaison_id=given.liaison_id)
     if callback is None:
         return VoiceReply.of(Hangup())
     if given.dial == DialEnd.TALKED:
@@ -74,7 +77,9 @@ def liaison_leg_ended(deps: CallDeps, given: StepInput) -> StepResult:
     callback = deps.callbacks.get(given.callback_id or 0)
     if callback is None or callback.liaison_id is None:
         return VoiceReply()
-    if callback.state == CallbackState.DIALLING and callback.attempts == given.attempt:
+    if callback.attempts != given.attempt or (given.liaison_id is not None and callback.liaison_id != given.liaison_id):
+        return VoiceReply()  # a late or repeated report of an earlier attempt: that attempt's liaison was settled then
+    if callback.state == CallbackState.DIALLING:
         # The liaison never chose (did not answer, or hung up before pressing a key).
         service.back_in_line(deps, callback, liaison_id=callback.liaison_id, cause=f"liaison leg {given.leg.value}")
         return VoiceReply()

@@ -29,8 +29,10 @@ def liaison_leg(deps: CallDeps, given: StepInput) -> StepResult:
     if given.leg != LegStatus.ANSWERED:
         return VoiceReply()
     at = given.at or deps.clock.now()
+    # Once per offer: the move is allowed only from `offered`, so a repeated report changes nothing, and the
+    # next liaison's pickup after one that was never bridged is recorded.
     answered = deps.calls.apply(given.call_sid, event=EventKind.ANSWERED, at=at, move=CallMove.ANSWER,
-                                detail={"liaison": given.liaison_id}, dedupe="answered", answered_at=at)
+                                detail={"liaison": given.liaison_id}, answered_at=at)
     if answered is not None:
         wallboard.on_answered(deps.live, answered)
     return VoiceReply()

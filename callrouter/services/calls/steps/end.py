@@ -45,7 +45,7 @@ def end_call(deps: CallDeps, record: CallRecord, *, leg: LegStatus, reason: str,
     if outcome == Outcome.ANSWERED and record.state == CallState.OFFERED:
         # The liaison's "answered" report has not come (yet): the dial result says they talked.
         picked_up = deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=answered_at or now, move=CallMove.ANSWER,
-                                     detail={"liaison": record.liaison_id, "from": "dial result"}, dedupe="answered",
+                                     detail={"liaison": record.liaison_id, "from": "dial result"},
                                      answered_at=answered_at)
         if picked_up is not None:
             wallboard.on_answered(deps.live, picked_up)
@@ -57,9 +57,10 @@ def end_call(deps: CallDeps, record: CallRecord, *, leg: LegStatus, reason: str,
         return
     wallboard.on_ended(deps.live, record, outcome=outcome, at=now)
     org = record.organisation or ""
-    if record.state in WAITING_STATES:
+    talked = record.state == CallState.CONNECTED or outcome == Outcome.ANSWERED
+    if record.state in WAITING_STATES and not talked:
         deps.router.abandon(call_sid=record.sid, org=org)
-    if record.state == CallState.CONNECTED or outcome == Outcome.ANSWERED:
+    if talked:  # the liaison still holds the call in the router: released into wrap-up or available
         if record.liaison_id is not None:
             _release_liaison(deps, record, liaison_id=record.liaison_id)
         deps.after.route(org=org)

@@ -14,9 +14,9 @@ from callrouter.domain import ivr
 from callrouter.domain.call_flow import Goto, LegStatus, QueueExit, Step
 from callrouter.domain.calls import ANY_TOPIC, WAITING_STATES, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence, claim_gaps_s, estimate_wait_seconds
-from callrouter.domain.voice import Enqueue, Gather, Pause, Play, Say, VoiceReply
+from callrouter.domain.voice import Enqueue, Gather, Hangup, Pause, Play, Say, VoiceReply
 from callrouter.services.calls.deps import CallDeps
-from callrouter.services.calls.speech import ms, topic_name
+from callrouter.services.calls.speech import ms, public_phone, topic_name
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
 from callrouter.services.statistics import wallboard
 
@@ -63,6 +63,9 @@ def wait(deps: CallDeps, given: StepInput) -> StepResult:
     callback offer, then hold. With callbacks on, the hold sits in a Gather, so key 1 asks for a callback."""
     record = deps.calls.get(given.call_sid)
     hold: tuple[Play | Pause, ...] = (Play(deps.hold_music_url),) if deps.hold_music_url else (Pause(HOLD_PAUSE_SECONDS),)
+    if record is not None and record.state == CallState.ENDED:  # ended meanwhile (e.g. a redirect that failed)
+        flow = deps.flow_for(record.line_kind)
+        return VoiceReply.of(flow.say("error", record.language, public_phone=public_phone(deps, record)), Hangup())
     if record is None or record.state != CallState.QUEUED:
         return VoiceReply.of(*hold)
     org = record.organisation or ""
