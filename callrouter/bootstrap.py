@@ -151,7 +151,7 @@ class Parts:
     menu_usage: SqlMenuUsage
     wait_honesty: SqlWaitHonesty
     case_store: SqlCaseStore  # attaches calls to cases (the voice) and reads them (the cases page)
-    callbacks: SqlCallbackStore  # the metrics' count per state
+    callbacks: SqlCallbackStore  # the call flow's callbacks, and the metrics' count per state
     staff_accounts: SqlStaffAccounts
     call_queries: SqlCallQueries
     outcomes: SqlOutcomes
@@ -242,7 +242,7 @@ def build(settings: Settings) -> Container:
         holidays=DutchHolidays(), general_public_phone=settings.general_public_phone,
         dial_timeout_seconds=settings.dial_timeout_seconds, hold_music_url=settings.hold_music_url,
         wrap_up_seconds=settings.wrap_up_seconds, after=after,
-        callbacks=SqlCallbackStore(sessions), jobs=RqJobs(redis, real_moment=clock.real_moment),
+        callbacks=parts.callbacks, jobs=RqJobs(redis, real_moment=clock.real_moment),
         callback_policy=CallbackPolicy(
             max_attempts=settings.callback_max_attempts, retry_delay_seconds=settings.callback_retry_delay_seconds,
             expiry_hours=settings.callback_expiry_hours, offer_after_seconds=settings.callback_offer_after_seconds,

@@ -13,9 +13,6 @@ PACKAGE = ROOT / "callrouter"
 # Constructing an SQL adapter or a policy is wiring: only the composition root (and the adapters themselves).
 CONSTRUCTOR = re.compile(r"\b(Sql[A-Za-z]+|StatsPolicy|RetentionPolicy|CasePolicy|LivePolicy)\(")
 WIRING_ALLOWED = (PACKAGE / "bootstrap.py", PACKAGE / "adapters")
-# callrouter/services/ports.py moves to callrouter/ports/calls.py in the voice-flow rework; until then
-# this adapter imports it from services.
-ADAPTER_SERVICE_IMPORTS_WAITING = {("callrouter/adapters/redis_live_counters.py", "callrouter.services.ports")}
 
 
 def sources(*folders: Path) -> list[Path]:
@@ -62,15 +59,9 @@ def test_callrouter_never_imports_workers() -> None:
     assert not found, found
 
 
-def waiting(path: Path, name: str) -> bool:
-    return any(relative(path) == file and (name == module or name.startswith(module + "."))
-               for file, module in ADAPTER_SERVICE_IMPORTS_WAITING)
-
-
 def test_adapters_import_no_service_and_no_web() -> None:
     found = sorted({f"{relative(p)}: {m}" for p in sources(PACKAGE / "adapters") for m in imported(p)
-                    if m.startswith(("callrouter.services", "callrouter.web", "callrouter.cli", "callrouter.demo"))
-                    and not waiting(p, m)})
+                    if m.startswith(("callrouter.services", "callrouter.web", "callrouter.cli", "callrouter.demo"))})
     assert not found, found
 
 
@@ -132,7 +123,5 @@ def test_no_import_circle_at_module_level() -> None:
     assert cycles(import_graph(lazy=False)) == []
 
 
-def test_no_import_circle_outside_the_services_even_through_lazy_imports() -> None:
-    # The voice services still import each other inside functions; that is the voice-flow rework's to untie.
-    outside = [c for c in cycles(import_graph(lazy=True)) if not all(m.startswith("callrouter.services.") for m in c)]
-    assert outside == []
+def test_no_import_circle_even_through_imports_inside_functions() -> None:
+    assert cycles(import_graph(lazy=True)) == []

@@ -20,8 +20,8 @@ from callrouter.ports.calls import (
     Router,
     Telephony,
 )
+from callrouter.ports.cases import CaseStore
 from callrouter.services.callback_policy import CallbackPolicy
-from callrouter.services.statistics.cases import CaseStore
 from callrouter.services.statistics.wallboard import LiveBoard
 
 
