@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+WALL_CLOCKS = ("simulated", "real")
+
 
 @dataclass(frozen=True)
 class NumberConfig:
@@ -37,6 +39,13 @@ class EmulatorConfig:
     webhook_timeout: float = 15.0
     duplicate_status_callbacks: bool = False
     reorder_status_callbacks: bool = False
+    # Fault: deliver every status callback this many simulated seconds after its event (still in
+    # order per leg); its Timestamp stays the moment of the event, as with a late Twilio delivery.
+    status_callback_delay: float = 0.0
+    # The wall clock of the dates the emulator writes (status callback Timestamp, REST dates):
+    # "simulated" runs time_scale times as fast as real time from the moment the emulator starts,
+    # like the transcript; "real" is the machine's clock, for an application that runs on real time.
+    wall_clock: str = "simulated"
     # Fault: answer a REST call create this many real seconds late (the call is placed at once),
     # so a test can kill the client while its request is in flight.
     rest_create_delay: float = 0.0
@@ -44,6 +53,10 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        if self.wall_clock not in WALL_CLOCKS:
+            raise ValueError(f"wall_clock must be one of {WALL_CLOCKS}, not {self.wall_clock!r}")
+        if self.status_callback_delay < 0:
+            raise ValueError("status_callback_delay must not be negative")
         self.numbers = {num: _number(cfg) for num, cfg in dict(self.numbers).items()}
 
     @classmethod

@@ -68,14 +68,23 @@ async def register_phone(request: Request) -> JSONResponse:
 
 
 @router.post("/faults")
-async def set_faults(request: Request) -> dict[str, bool]:
+async def set_faults(request: Request) -> JSONResponse:
     body = await request.json()
     config = _engine(request).config
+    if "status_callback_delay" in body:
+        try:
+            delay = float(body["status_callback_delay"])
+        except (TypeError, ValueError):
+            delay = -1.0
+        if delay < 0:
+            return JSONResponse({"error": "status_callback_delay must be a number >= 0"}, status_code=400)
+        config.status_callback_delay = delay
     for name in ("duplicate_status_callbacks", "reorder_status_callbacks"):
         if name in body:
             setattr(config, name, bool(body[name]))
-    return {"duplicate_status_callbacks": config.duplicate_status_callbacks,
-            "reorder_status_callbacks": config.reorder_status_callbacks}
+    return JSONResponse({"duplicate_status_callbacks": config.duplicate_status_callbacks,
+                         "reorder_status_callbacks": config.reorder_status_callbacks,
+                         "status_callback_delay": config.status_callback_delay})
 
 
 @router.get("/queues")

@@ -202,29 +202,50 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Outcome | None:
         status = "completed" if winner is not None else "canceled"
         # Twilio docs unclear: the DialCallStatus for a caller who hangs up while the callee
         # rings; the emulator sends "canceled", the status the child leg gets.
-        parent.exit_hooks.append(DialExit(action, method, _dial_params(engine, status, winner or legs[-1])))
+        parent.exit_hooks.append(DialExit(action, method, _dial_params(engine, status, _reported_leg(legs, winner),
+                                                                       bridged=winner is not None)))
         raise
     if winner is not None:
         status = "completed"
     else:
         status = _combined_status(legs)
-    parent.record(ctx.now(), "dial_ended", dial_call_status=status)
+    parent.record(ctx.now(), "dial_ended", dial_call_status=status, bridged=winner is not None)
     if action:
-        return Fetch(action, method, _dial_params(engine, status, winner or legs[-1]), kind="action")
+        return Fetch(action, method, _dial_params(engine, status, _reported_leg(legs, winner),
+                                                  bridged=winner is not None), kind="action")
     return None  # without action, Twilio continues with the verb after <Dial>
 
 
-def _dial_params(engine: Engine, status: str, leg: Call) -> dict[str, str]:
-    params = {"DialCallStatus": status, "DialCallSid": leg.sid}
-    if status == "completed" and leg.answered_at is not None:
-        end = leg.ended_at if leg.ended_at is not None else engine.clock.now()
-        params["DialCallDuration"] = str(max(0, int(round(end - leg.answered_at))))
+def _reported_leg(legs: list[Call], winner: Call | None) -> Call:
+    """The leg the Dial action names in DialCallSid: the bridged one, else the last one picked up, else the last."""
+    if winner is not None:
+        return winner
+    picked_up = [leg for leg in legs if leg.answered_at is not None]
+    return picked_up[-1] if picked_up else legs[-1]
+
+
+def _dial_params(engine: Engine, status: str, leg: Call, *, bridged: bool) -> dict[str, str]:
+    """The Dial action's parameters. DialBridged ("true"/"false") goes with every Dial action request:
+    a callee who picked up but hung up during the whisper gives completed, DialBridged=false and a
+    DialCallDuration of 0 (nobody was connected)."""
+    params = {"DialCallStatus": status, "DialCallSid": leg.sid, "DialBridged": "true" if bridged else "false"}
+    if status == "completed":
+        if bridged and leg.answered_at is not None:
+            end = leg.ended_at if leg.ended_at is not None else engine.clock.now()
+            params["DialCallDuration"] = str(max(0, int(round(end - leg.answered_at))))
+        else:
+            params["DialCallDuration"] = "0"
     return params
 
 
 def _combined_status(legs: list[Call]) -> str:
-    # A callee who answered but hung up during the whisper was never connected.
-    # Twilio docs unclear: the DialCallStatus in that case; the emulator reports "no-answer".
+    """DialCallStatus of a <Dial> whose legs all ended without a bridge."""
+    if any(leg.answered_at is not None for leg in legs):
+        # Picked up, then hung up during the whisper (the phone, or the whisper TwiML): Twilio reports
+        # completed, with DialBridged=false. Twilio docs unclear: the status when, with several nouns,
+        # one callee declined in the whisper and the others did not answer; the emulator reports
+        # completed (somebody picked up) and names the leg that picked up.
+        return "completed"
     statuses = {"no-answer" if leg.status in ("completed", "canceled") else leg.status for leg in legs}
     if len(statuses) == 1:
         return statuses.pop()
@@ -321,5 +342,10 @@ async def _leg_phase(engine: Engine, leg: Call, target: Target, attempt: DialAtt
 
 
 async def _callee_hangs_up(engine: Engine, leg: Call, after: float) -> None:
+    """The phone hangs up `after` seconds into the whisper: the whisper ends there, unbridged."""
     await engine.clock.sleep(after)
+    if leg.is_over:
+        return
     engine.hangup(leg, by="callee")
+    if leg.parent is not None:  # recorded before the <Dial> can see the leg has ended
+        leg.parent.record(engine.clock.now(), "whisper_ended", to=leg.to, sid=leg.sid, outcome="hangup")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any, TypeVar
 
 from .calls import Call, Event
@@ -152,6 +153,11 @@ class Emulator:
 
         return CallHandle(self, self._run(place()))
 
+    def set_wall_clock(self, now_is: datetime) -> None:
+        """From now on the dates the emulator writes (Timestamp, REST dates) read `now_is` at this moment and
+        run on from there, e.g. in step with an application's demo clock that starts at another date."""
+        self.engine.clock.set_wall(now_is)
+
     # faults -----------------------------------------------------------------------------
     @property
     def duplicate_status_callbacks(self) -> bool:
@@ -168,6 +174,17 @@ class Emulator:
     @reorder_status_callbacks.setter
     def reorder_status_callbacks(self, value: bool) -> None:
         self.config.reorder_status_callbacks = value
+
+    @property
+    def status_callback_delay(self) -> float:
+        """Simulated seconds between a status callback's event and its delivery (0: at once)."""
+        return self.config.status_callback_delay
+
+    @status_callback_delay.setter
+    def status_callback_delay(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("status_callback_delay must not be negative")
+        self.config.status_callback_delay = float(value)
 
     @property
     def rest_create_delay(self) -> float:

@@ -29,6 +29,10 @@ _EVENT_STATUS = {"initiated": "initiated", "ringing": "ringing", "answered": "in
 _SIP_CODES = {"completed": "200", "busy": "486", "no-answer": "487", "canceled": "487", "failed": "503"}
 
 
+# A status callback waiting to be sent: where, what, its idempotency token, when (simulated time).
+_QueuedCallback = tuple[StatusCallbackSpec, dict[str, str], str, float]
+
+
 class NotInProgress(Exception):
     """Twilio error 21220: the call cannot be redirected because it is not in progress."""
 
@@ -36,7 +40,7 @@ class NotInProgress(Exception):
 class Engine:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.clock = SimClock(config.time_scale)
+        self.clock = SimClock(config.time_scale, config.wall_clock)
         self.lock = threading.Condition()
         self.calls: dict[str, Call] = {}
         self.phones: dict[str, Phone] = {}
@@ -263,21 +267,23 @@ class Engine:
             params["Duration"] = str(math.ceil(call.duration() / 60))
             params["SipResponseCode"] = _SIP_CODES.get(call.status, "200")
         call.callback_seq += 1
-        item = (spec, params, secrets.token_hex(16))
+        # Sent at `due` (simulated), status_callback_delay after the event: a late delivery.
+        item = (spec, params, secrets.token_hex(16), self.clock.now() + self.config.status_callback_delay)
         if self.config.reorder_status_callbacks:
             call.held_callbacks.append(item)
             return
         self._chain_callback(call, item)
 
-    def _chain_callback(self, call: Call, item: tuple[StatusCallbackSpec, dict[str, str], str]) -> None:
+    def _chain_callback(self, call: Call, item: _QueuedCallback) -> None:
         previous = call.cb_task
         call.cb_task = self.spawn(self._send_callback(call, previous, item))
 
-    async def _send_callback(self, call: Call, previous: asyncio.Task[None] | None,
-                             item: tuple[StatusCallbackSpec, dict[str, str], str]) -> None:
+    async def _send_callback(self, call: Call, previous: asyncio.Task[None] | None, item: _QueuedCallback) -> None:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
-        spec, params, token = item
+        spec, params, token, due = item
+        if due > self.clock.now():
+            await self.clock.sleep(due - self.clock.now())
         times = 2 if self.config.duplicate_status_callbacks else 1
         for _ in range(times):
             await self.http.send(call, spec.url, spec.method, params, "status_callback", token=token)

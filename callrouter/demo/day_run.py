@@ -272,6 +272,8 @@ def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, sca
         with running_stack(settings, emulator_url=emulator.base_url, clock_start=plan.clock_start.isoformat(),
                            scale=scale, log_dir=log_dir, port=port) as stack:
             anchor = stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
+            # The emulator's dates (status callbacks' Timestamp, which the service records) follow the demo clock.
+            emulator.set_wall_clock(plan.clock_start)
             zone = ZoneInfo(settings.timezone)
             say(f"playing {plan.day.isoformat()} {plan.clock_start.astimezone(zone):%H:%M}-"
                 f"{plan.end.astimezone(zone):%H:%M} at {scale:g}x: {len(plan.calls)} calls "

@@ -89,7 +89,9 @@ class Stack:
 @contextmanager
 def running_stack(*, redis_url: str, database_url: str, workdir: Path, web_processes: int = 1,
                   workers_per_process: int = 2, time_scale: float = 20.0,
-                  settings: dict[str, str] | None = None) -> Iterator[Stack]:
+                  settings: dict[str, str] | None = None,
+                  emulator_options: dict[str, object] | None = None) -> Iterator[Stack]:
+    """settings: CALLROUTER_* overrides; emulator_options: more EmulatorConfig fields (e.g. wall_clock)."""
     upgrade(database_url)
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
@@ -101,7 +103,7 @@ def running_stack(*, redis_url: str, database_url: str, workdir: Path, web_proce
                                   status_callback_url=f"{app_url}/twilio/voice/status")
                for line in [PROFESSIONAL_LINE, *(f"+3185000110{i}" for i in range(1, 8))]}
     emulator = Emulator(EmulatorConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, numbers=numbers,
-                                       time_scale=time_scale)).start()
+                                       time_scale=time_scale, **(emulator_options or {}))).start()  # type: ignore[arg-type]
     env = {
         **os.environ,
         "CALLROUTER_ENVIRONMENT": "test",

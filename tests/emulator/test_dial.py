@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.emulator.conftest import CALLER, LIAISON, LINE, no_application_errors, valid_signature
@@ -35,7 +36,9 @@ def test_dial_with_whisper_bridges_and_posts_completed_with_duration(app: Custom
     assert leg.said() == ["Beller voor u"]
     done, = app.to("/twiml/dial-done")
     assert done["DialCallStatus"] == "completed" and done["DialCallSid"] == leg.sid
+    assert done["DialBridged"] == "true"
     assert 60 <= int(done["DialCallDuration"]) <= 75  # talk time plus the whisper
+    assert call.events("dial_ended")[0]["bridged"] is True
     assert [e.kind for e in call.transcript if e.kind.startswith(("callee", "whisper", "bridged"))] == [
         "callee_ringing", "callee_answered", "whisper_started", "whisper_ended", "bridged", "callee_hangup"]
     assert call.events("bridged")[0]["with"] == LIAISON
@@ -58,6 +61,7 @@ def test_unsuccessful_dials_report_their_status(app: CustomerApp, emulator: Emul
     call = emulator.place_call(CALLER, LINE).wait_until_ended()
     done, = app.to("/twiml/dial-done")
     assert done["DialCallStatus"] == status
+    assert done["DialBridged"] == "false"
     assert "DialCallDuration" not in done.params
     assert app.to("/twiml/whisper") == []
     started, = call.events("dial_started")
@@ -87,7 +91,10 @@ def test_whisper_that_hangs_up_is_not_bridged(app: CustomerApp, emulator: Emulat
     leg.wait_until_ended()
     assert call.events("bridged") == []
     assert call.events("whisper_ended")[0]["outcome"] == "hangup"
-    assert app.to("/twiml/dial-done")[0]["DialCallStatus"] == "no-answer"
+    done, = app.to("/twiml/dial-done")
+    # Picked up but never connected: completed, not bridged, no talk time.
+    assert (done["DialCallStatus"], done["DialBridged"], done["DialCallDuration"]) == ("completed", "false", "0")
+    assert done["DialCallSid"] == leg.sid
     assert leg.status == "completed" and leg.ended_by == "twiml"
 
 
@@ -99,18 +106,73 @@ def test_whisper_gather_accepts_with_the_phones_digits(app: CustomerApp, emulato
     call = emulator.place_call(CALLER, LINE).wait_until_ended()
     assert app.to("/twiml/accept")[0]["Digits"] == "1"
     assert len(call.events("bridged")) == 1
-    assert app.to("/twiml/dial-done")[0]["DialCallStatus"] == "completed"
+    done, = app.to("/twiml/dial-done")
+    assert done["DialCallStatus"] == "completed" and done["DialBridged"] == "true"
+    assert int(done["DialCallDuration"]) >= 5
 
 
 def test_phone_that_hangs_up_during_the_whisper(app: CustomerApp, emulator: Emulator) -> None:
+    """The callee picks up and hangs up while the whisper plays: the legs are never bridged, and the
+    Dial action says so (completed, DialBridged=false, DialCallDuration=0), as Twilio reports it."""
     _dial_routes(app, whisper='<Response><Say>Een lange mededeling die even duurt voordat '
                               'de beller wordt doorverbonden</Say></Response>')
     emulator.register_phone(LIAISON, Phone("hangup-on-whisper", answer_after=1, whisper_hangup_after=1))
     call = emulator.place_call(CALLER, LINE).wait_until_ended()
     leg, = call.children
+    leg.wait_until_ended()
+    assert call.events("bridged") == [] and leg.events("bridged") == []
+    assert leg.ended_by == "callee" and leg.status == "completed"
+    assert leg.events("answered")  # it did pick up
+    done, = app.to("/twiml/dial-done")
+    assert (done["DialCallStatus"], done["DialBridged"], done["DialCallDuration"]) == ("completed", "false", "0")
+    assert done["DialCallSid"] == leg.sid
+    assert call.said() == ["Einde completed"]  # the caller is still there: the action's TwiML plays
+    kinds = [e.kind for e in call.transcript if e.kind.startswith(("callee", "whisper", "bridged", "dial_ended"))]
+    assert kinds == ["callee_ringing", "callee_answered", "whisper_started", "callee_hangup", "whisper_ended",
+                     "dial_ended"]
+    assert call.events("whisper_ended")[0]["outcome"] == "hangup"
+    assert call.events("dial_ended")[0]["bridged"] is False
+    # The hang-up came during the whisper, one second after it started.
+    started, = call.events("whisper_started")
+    hung_up, = leg.events("hangup")
+    assert 1 <= hung_up.t - started.t < 10
+    # The leg's own status callbacks: answered, then completed with its (short) duration.
+    statuses = [r["CallStatus"] for r in app.wait_for("/status-leg", 4)]
+    assert statuses == ["initiated", "ringing", "in-progress", "completed"]
+    assert no_application_errors(call, leg)
+
+
+def test_hangup_on_whisper_is_a_behaviour_of_the_control_api(app: CustomerApp, emulator: Emulator) -> None:
+    _dial_routes(app, whisper="<Response><Say>Een lange mededeling voor de medewerker, even geduld</Say></Response>")
+    response = httpx.post(f"{emulator.base_url}/_emulator/phones",
+                          json={"address": LIAISON, "behaviour": "hangup-on-whisper", "answer_after": 1,
+                                "whisper_hangup_after": 0.5}, timeout=5)
+    assert response.status_code == 201
+    call = emulator.place_call(CALLER, LINE).wait_until_ended()
+    done, = app.to("/twiml/dial-done")
+    assert (done["DialCallStatus"], done["DialBridged"]) == ("completed", "false")
     assert call.events("bridged") == []
-    assert leg.ended_by == "callee"
-    assert app.to("/twiml/dial-done")[0]["DialCallStatus"] == "no-answer"
+
+
+def test_a_declined_leg_leaves_the_others_ringing_and_the_action_names_it(app: CustomerApp,
+                                                                          emulator: Emulator) -> None:
+    app.routes["/twiml/voice"] = lambda r: (
+        '<Response><Dial action="/twiml/dial-done" timeout="10">'
+        '<Number url="/twiml/whisper">+31600000010</Number><Number url="/twiml/whisper">+31600000011</Number>'
+        "</Dial></Response>")
+    app.routes["/twiml/whisper"] = lambda r: "<Response><Say>Een lange mededeling voor de medewerker</Say></Response>"
+    emulator.register_phone("+31600000010", Phone("hangup-on-whisper", answer_after=1, whisper_hangup_after=0.5))
+    emulator.register_phone("+31600000011", Phone("no-answer"))
+    call = emulator.place_call(CALLER, LINE).wait_until_ended()
+    declined, ringing = call.children
+    ringing.wait_until_ended()
+    assert ringing.status == "no-answer"  # it rang on until the timeout
+    done, = app.to("/twiml/dial-done")
+    assert (done["DialCallStatus"], done["DialBridged"], done["DialCallSid"]) == ("completed", "false", declined.sid)
+    assert done["DialCallDuration"] == "0"
+    started, = call.events("dial_started")
+    ended, = call.events("dial_ended")
+    assert ended.t - started.t >= 10
 
 
 def test_caller_hanging_up_while_the_phone_rings_cancels_the_leg(app: CustomerApp, emulator: Emulator) -> None:
@@ -124,6 +186,7 @@ def test_caller_hanging_up_while_the_phone_rings_cancels_the_leg(app: CustomerAp
     assert call.status == "completed" and call.ended_by == "caller"
     done, = app.to("/twiml/dial-done")
     assert done["DialCallStatus"] == "canceled" and done["CallStatus"] == "completed"
+    assert done["DialBridged"] == "false" and "DialCallDuration" not in done.params
     assert call.said() == []  # the action's TwiML is not played to a caller who left
     statuses = [r["CallStatus"] for r in app.wait_for("/status-leg", 3)]
     assert statuses == ["initiated", "ringing", "canceled"]
@@ -139,6 +202,7 @@ def test_caller_hanging_up_while_bridged_ends_the_callee_leg(app: CustomerApp, e
     assert leg.status == "completed" and leg.ended_by == "caller"
     done, = app.to("/twiml/dial-done")
     assert done["DialCallStatus"] == "completed" and 9 <= int(done["DialCallDuration"]) <= 20
+    assert done["DialBridged"] == "true"
 
 
 def test_a_phone_on_a_call_answers_busy(app: CustomerApp, emulator: Emulator) -> None:
@@ -162,6 +226,7 @@ def test_simultaneous_dial_connects_the_first_to_answer(app: CustomerApp, emulat
     call = emulator.place_call(CALLER, LINE).wait_until_ended()
     slow, fast = call.children
     assert app.to("/twiml/dial-done")[0]["DialCallSid"] == fast.sid
+    assert app.to("/twiml/dial-done")[0]["DialBridged"] == "true"
     assert fast.status == "completed"
     slow.wait_until_ended()
     assert slow.status == "canceled"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
 import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -119,6 +122,7 @@ def test_redirecting_a_call_in_a_dial_posts_the_dial_action_and_ignores_its_twim
     assert leg.status == "completed"
     done, = app.wait_for("/twiml/dial-done", 1)
     assert valid_signature(done) and done["DialCallStatus"] == "completed" and done["CallSid"] == call.sid
+    assert done["DialBridged"] == "true"  # the legs were bridged when the redirect came
     assert call.said() == ["U wordt doorverbonden"]  # not the action's TwiML, not the verb after <Dial>
 
 
@@ -172,6 +176,89 @@ def test_reordered_status_callbacks(app: CustomerApp, emulator: Emulator, client
     callbacks = app.to("/status-api")
     assert [r["SequenceNumber"] for r in callbacks] == ["3", "2", "1", "0"]
     assert [r["CallStatus"] for r in callbacks] == ["completed", "in-progress", "ringing", "initiated"]
+
+
+def _timestamp(received: object) -> datetime:
+    return parsedate_to_datetime(received["Timestamp"])  # type: ignore[index]
+
+
+def test_late_status_callbacks_keep_the_time_of_their_event(app: CustomerApp, emulator: Emulator,
+                                                            client: Client) -> None:
+    """status_callback_delay: every status callback is delivered that long after its event, in order;
+    its Timestamp is still the moment of the event, as in a late delivery by Twilio."""
+    delay = 30.0
+    emulator.status_callback_delay = delay
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=3))
+    call = client.calls.create(to=LIAISON, from_=LINE, twiml='<Response><Pause length="5"/></Response>',
+                               status_callback=app.url("/status-api"),
+                               status_callback_event=["initiated", "ringing", "answered", "completed"])
+    handle = emulator.call(call.sid)
+    handle.wait_for_event("answered")
+    assert app.to("/status-api") == []  # nothing delivered yet: the first one is due 30 s after "initiated"
+    handle.wait_until_ended(timeout=15)
+    callbacks = app.to("/status-api")  # all delivered once the call counts as done
+    assert [r["CallStatus"] for r in callbacks] == ["initiated", "ringing", "in-progress", "completed"]
+    assert [r["SequenceNumber"] for r in callbacks] == ["0", "1", "2", "3"]
+    clock = emulator.engine.clock
+    moments = {"initiated": handle.events("call_started")[0].t, "ringing": handle.events("ringing")[0].t,
+               "in-progress": handle.events("answered")[0].t, "completed": handle.events("hangup")[0].t}
+    deliveries = handle.events("status_callback")
+    assert len(deliveries) == 4
+    for received, delivered in zip(callbacks, deliveries, strict=True):
+        happened = clock.wall(moments[received["CallStatus"]])
+        stamped = _timestamp(received)
+        assert abs((stamped - happened).total_seconds()) <= 1  # RFC 2822: whole seconds
+        assert (clock.wall(delivered.t) - stamped).total_seconds() >= delay - 1  # delivered late
+        assert delivered["params"]["Timestamp"] == received["Timestamp"]
+    emulator.status_callback_delay = 0
+
+
+def test_the_wall_clock_can_be_the_machine_s(app: CustomerApp) -> None:
+    """wall_clock="real": Timestamps are the machine's clock, while simulated time runs time_scale as fast."""
+    from tests.emulator.conftest import make_config
+
+    with Emulator(make_config(app, wall_clock="real")) as em:
+        client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=rewriting_http_client(em.base_url))
+        em.register_phone(LIAISON, Phone("answer", answer_after=1))
+        before = datetime.now(UTC).replace(microsecond=0)
+        call = client.calls.create(to=LIAISON, from_=LINE, twiml='<Response><Pause length="60"/></Response>',
+                                   status_callback=app.url("/status-api"),
+                                   status_callback_event=["initiated", "completed"])
+        em.call(call.sid).wait_until_ended(timeout=15)
+        after = datetime.now(UTC)
+        initiated, completed = app.to("/status-api")
+        assert int(completed["CallDuration"]) >= 60  # simulated seconds
+        assert before <= _timestamp(initiated) <= _timestamp(completed) <= after  # real ones: about 1.2 s
+        assert (_timestamp(completed) - _timestamp(initiated)).total_seconds() < 10
+        em.wait_until_idle()
+    with pytest.raises(ValueError, match="wall_clock"):
+        make_config(app, wall_clock="sundial")
+
+
+def test_the_wall_clock_can_be_set_to_an_application_s_clock(app: CustomerApp, emulator: Emulator,
+                                                              client: Client) -> None:
+    """set_wall_clock: the dates read the given moment now and run on (simulated time) from there."""
+    demo_morning = datetime(2026, 11, 27, 8, 55, tzinfo=UTC)
+    emulator.set_wall_clock(demo_morning)
+    emulator.register_phone(LIAISON, Phone("answer", answer_after=1))
+    call = client.calls.create(to=LIAISON, from_=LINE, twiml='<Response><Pause length="30"/></Response>',
+                               status_callback=app.url("/status-api"), status_callback_event=["completed"])
+    emulator.call(call.sid).wait_until_ended(timeout=15)
+    completed, = app.to("/status-api")
+    assert timedelta(seconds=30) <= _timestamp(completed) - demo_morning <= timedelta(seconds=60)
+    with pytest.raises(ValueError):
+        emulator.set_wall_clock(datetime(2026, 11, 27, 8, 55))  # no time zone
+
+
+def test_status_callback_delay_through_the_control_api(emulator: Emulator) -> None:
+    base = emulator.base_url + "/_emulator"
+    faults = httpx.post(f"{base}/faults", json={"status_callback_delay": 12.5}, timeout=5).json()
+    assert faults["status_callback_delay"] == 12.5 and emulator.status_callback_delay == 12.5
+    assert httpx.post(f"{base}/faults", json={"status_callback_delay": -1}, timeout=5).status_code == 400
+    assert httpx.post(f"{base}/faults", json={"status_callback_delay": "soon"}, timeout=5).status_code == 400
+    assert httpx.post(f"{base}/faults", json={"status_callback_delay": 0}, timeout=5).json()["status_callback_delay"] == 0
+    with pytest.raises(ValueError):
+        emulator.status_callback_delay = -3
 
 
 def test_list_calls(emulator: Emulator, client: Client) -> None:

@@ -28,6 +28,9 @@ def liaison_leg(deps: CallDeps, given: StepInput) -> StepResult:
     """
     if given.leg != LegStatus.ANSWERED:
         return VoiceReply()
+    current = deps.calls.get(given.call_sid)
+    if current is None or current.liaison_id != given.liaison_id:
+        return VoiceReply()  # a late report of an earlier offer's liaison: that offer is settled
     at = given.at or deps.clock.now()
     # Once per offer: the move is allowed only from `offered`, so a repeated report changes nothing, and the
     # next liaison's pickup after one that was never bridged is recorded.
