@@ -279,9 +279,11 @@ def test_the_cli_imports_checks_and_hashes(
     again = CliRunner().invoke(cli(), ["directory", "import", str(DEMO)])
     assert again.exit_code == 0 and "Nothing changed." in again.stdout
 
-    hashed = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="4711\n4711\n")
+    hashed = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="47114711\n47114711\n")
     assert hashed.exit_code == 0
     pin_hash = hashed.stdout.strip().splitlines()[-1]
-    assert pin_hash.startswith("$argon2id$") and Argon2Pins().verify(pin_hash, "4711")
+    assert pin_hash.startswith("$argon2id$") and Argon2Pins().verify(pin_hash, "47114711")
+    # 8 digits at least (docs/security.md): a 4-digit PIN is refused now
+    assert CliRunner().invoke(cli(), ["directory", "hash-pin"], input="4711\n4711\n").exit_code == 1
     refused = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="12\n12\n")
     assert refused.exit_code == 1
