@@ -39,6 +39,7 @@ from callrouter.adapters.twilio_rest import TwilioCalls, TwilioRecordings
 from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.config import Settings
 from callrouter.domain.cases import CasePolicy
+from callrouter.domain.pin_limits import Backoff, PinLimits
 from callrouter.domain.retention import RetentionPolicy
 from callrouter.domain.statistics import StatsPolicy
 from callrouter.services.callback_policy import CallbackPolicy
@@ -212,10 +213,22 @@ class Container:
     after: RouteAfterReply
     renderer: TwimlRenderer
     replay: ReplayGuard
+    guard: RedisGuard
 
     def close(self) -> None:
         self.redis.close()
         self.engine.dispose()
+
+
+def pin_limits(settings: Settings) -> PinLimits:
+    def backoff(cap: int) -> Backoff:
+        return Backoff(free=settings.pin_free_failures, base_seconds=settings.pin_backoff_base_seconds,
+                       cap_seconds=cap)
+
+    return PinLimits(number=backoff(settings.pin_number_backoff_max_seconds),
+                     code=backoff(settings.pin_code_backoff_max_seconds),
+                     own=backoff(settings.pin_own_backoff_max_seconds),
+                     global_per_hour=settings.pin_global_max_per_hour)
 
 
 def build(settings: Settings) -> Container:
@@ -228,8 +241,7 @@ def build(settings: Settings) -> Container:
     router = RedisRouter(redis, widen_after_ms=int(settings.widen_after_seconds * 1000),
                          citizen_promote_after_ms=int(settings.citizen_promote_after_seconds * 1000))
     directory = SqlDirectory(sessions, ttl_seconds=settings.directory_cache_seconds)
-    guard = RedisGuard(redis, lockout_after=settings.lockout_after_failed_calls, lockout_seconds=settings.lockout_seconds,
-                       announce_after_seconds=settings.announce_wait_after_seconds,
+    guard = RedisGuard(redis, limits=pin_limits(settings), announce_after_seconds=settings.announce_wait_after_seconds,
                        announce_every_seconds=settings.announce_every_seconds)
     telephony = TwilioCalls(account_sid=settings.twilio_account_sid,
                             auth_token=settings.twilio_auth_token.get_secret_value(),
@@ -254,7 +266,7 @@ def build(settings: Settings) -> Container:
     )
     container = Container(settings, engine, sessions, redis, router, directory, voice, parts, after,
                           renderer=TwimlRenderer(settings.public_url, url_of=url_maker(settings.public_url)),
-                          replay=ReplayGuard(redis, window_seconds=settings.replay_window_seconds))
+                          replay=ReplayGuard(redis, window_seconds=settings.replay_window_seconds), guard=guard)
     # Outside a webhook, routing happens at once, with the deps the container holds then (tests swap them).
     after.bind(lambda org: dispatch(container.voice, org=org))
     return container

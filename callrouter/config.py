@@ -48,8 +48,20 @@ class Settings(BaseSettings):
 
     # Identification
     pin_max_tries: int = Field(3, ge=1, le=5)
-    lockout_after_failed_calls: int = Field(3, ge=1)
-    lockout_seconds: int = Field(900, ge=1)
+    # Limits on PIN guessing (docs/security.md has the arithmetic), counted per wrong PIN: each bucket lets
+    # PIN_FREE_FAILURES - 1 wrong PINs through freely, then waits base * 2**k seconds (up to its cap) after each;
+    # a PIN typed during a wait is refused unchecked and uncounted. A bucket is forgotten a day after its
+    # last wait ends.
+    pin_free_failures: int = Field(3, ge=1, le=10)
+    pin_backoff_base_seconds: int = Field(60, ge=1)
+    # per caller number (every failed try)
+    pin_number_backoff_max_seconds: int = Field(86400, ge=60)
+    # per code typed from other numbers: the longest one wrong PIN of someone else can hold the owner off
+    pin_code_backoff_max_seconds: int = Field(900, ge=60, le=3600)
+    # per code typed from its caseworker's own registered numbers (kept apart from the others)
+    pin_own_backoff_max_seconds: int = Field(86400, ge=60)
+    # wrong PINs per clock hour across all codes; then only a code's own numbers may type its PIN
+    pin_global_max_per_hour: int = Field(600, ge=1)
 
     # Routing
     widen_after_seconds: float = Field(60.0, ge=0)

@@ -41,7 +41,7 @@ CASE_REFERENCE_PROMPTS: dict[str, set[str]] = {
     "case_reference_skipped": set(),
 }
 TOP_KEYS = {"flow", "line_kind", "steps", "keys", "timeout_seconds", "max_tries",
-            "organisation_page_size", "callbacks", "case_reference", "prompts"}
+            "organisation_page_size", "callbacks", "case_reference", "pin_for_registered_numbers", "prompts"}
 
 
 class FlowFileError(Exception):
@@ -144,6 +144,11 @@ def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
         fault(top["case_reference"], "case_reference must be true or false")
     elif case_reference == "true" and "identify" not in steps:
         fault(top["case_reference"], "case_reference needs the identify step: only a known caseworker has a case")
+    pin_for_registered = scalar("pin_for_registered_numbers", "false").lower()
+    if pin_for_registered not in ("true", "false"):
+        fault(top["pin_for_registered_numbers"], "pin_for_registered_numbers must be true or false")
+    elif pin_for_registered == "true" and "identify" not in steps:
+        fault(top["pin_for_registered_numbers"], "pin_for_registered_numbers needs the identify step")
     wanted = allowed_prompts(steps, callbacks=callbacks == "true", case_reference=case_reference == "true")
     for language, table_node in _mapping(top["prompts"]).items():
         table: dict[str, str] = {}
@@ -177,7 +182,8 @@ def parse_flow(text: str, source: str) -> tuple[Flow | None, list[str]]:
         person_key=keys["person"], repeat_key=keys["repeat"], language_key=keys["language"],
         timeout_seconds=integer("timeout_seconds", 8), max_tries=integer("max_tries", 3),
         organisation_page_size=integer("organisation_page_size", 3), callbacks=callbacks == "true",
-        case_reference=case_reference == "true", source=source,
+        case_reference=case_reference == "true", pin_for_registered_numbers=pin_for_registered == "true",
+        source=source,
     )
     if problems:
         return None, problems

@@ -98,14 +98,26 @@ def live_state_marker() -> str:
     return f"{PREFIX}:live:built"
 
 
-def failed_calls(caller: str) -> str:
-    """Counter of refused calls from one caller pseudonym (lockout)."""
-    return f"{PREFIX}:guard:failed-calls:{caller}"
+PIN_BUCKETS = ("number", "code", "own")
 
 
-def failed_pins(code: str) -> str:
-    """Counter of wrong PINs typed for one caseworker code (lockout)."""
-    return f"{PREFIX}:guard:failed-pins:{code}"
+def pin_bucket(kind: str, name: str) -> str:
+    """Hash {n: wrong PINs in a row, until: Unix time the bucket is closed until} of one PIN-guessing bucket:
+    kind `number` (a caller pseudonym), `code` (a code typed from other numbers), `own` (a code typed from its
+    caseworker's registered numbers)."""
+    if kind not in PIN_BUCKETS:
+        raise ValueError(f"not a PIN bucket: {kind!r}")
+    return f"{PREFIX}:guard:pin:{kind}:{name}"
+
+
+def pin_bucket_pattern() -> str:
+    """SCAN pattern of every PIN bucket."""
+    return f"{PREFIX}:guard:pin:*"
+
+
+def pin_wrong_in_hour(hour: int) -> str:
+    """Counter of wrong PINs across all codes in one clock hour (Unix time // 3600)."""
+    return f"{PREFIX}:guard:pin-hour:{hour}"
 
 
 def announced(call_sid: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from callrouter.adapters.directory_yaml import PIN, DirectoryFileInvalid
+from callrouter.adapters.directory_yaml import PIN, PIN_MAX_DIGITS, PIN_MIN_DIGITS, DirectoryFileInvalid
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.sql.directory_import import check_directory_file, import_directory
 from callrouter.bootstrap import open_record
@@ -51,9 +51,9 @@ def check_command(path: Path = typer.Argument(..., help="The directory file (YAM
 
 @app.command("hash-pin")
 def hash_pin_command() -> None:
-    """Ask for a PIN (4-8 digits) and print its argon2 hash, for `pin_hash:` in the directory file."""
+    """Ask for a PIN (8-12 digits, docs/security.md) and print its argon2 hash, for `pin_hash:` in the directory file."""
     pin = typer.prompt("PIN", hide_input=True, confirmation_prompt=True)
     if not PIN.fullmatch(pin):
-        typer.echo("A PIN is 4 to 8 digits.", err=True)
+        typer.echo(f"A PIN is {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits (docs/security.md).", err=True)
         raise typer.Exit(code=1)
     typer.echo(Argon2Pins().hash(pin))

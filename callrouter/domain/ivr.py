@@ -35,6 +35,9 @@ class Flow:
     organisation_page_size: int = 3
     callbacks: bool = False  # offer callbacks (while waiting, when closed, when nobody is on duty)
     case_reference: bool = False  # after identification, ask for the counter's own case reference (optional)
+    # Registered numbers are asked for code + PIN too (caller ID can be forged: docs/security.md); the default,
+    # False, lets a call from a registered number in on the number alone.
+    pin_for_registered_numbers: bool = False
     source: str = ""  # file the flow came from, for messages
 
     @property

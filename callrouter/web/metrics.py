@@ -36,6 +36,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from rq.registry import FailedJobRegistry
 
+from callrouter.adapters.redis_keys import PIN_BUCKETS
 from callrouter.adapters.rq_jobs import QUEUE
 from callrouter.bootstrap import Container
 from callrouter.config import Settings
@@ -72,6 +73,12 @@ def _families() -> dict[str, GaugeMetricFamily]:
         "callbacks": _gauge("callrouter_callbacks", "Callbacks in the record, per state.", ["state"]),
         "failures": _gauge("callrouter_worker_job_failures",
                            f"Jobs in RQ's failed job registry of queue {QUEUE!r}."),
+        "pin_locks": _gauge("callrouter_pin_locks",
+                            "PIN-guessing buckets closed now, per kind (number, code, own): docs/security.md.",
+                            ["kind"]),
+        "pin_wrong": _gauge("callrouter_pin_wrong_this_hour",
+                            "Wrong PINs across all codes in the current clock hour (the global limit counts these)."),
+        "pin_limit": _gauge("callrouter_pin_wrong_per_hour_limit", "The global limit on wrong PINs per hour."),
         "up": _gauge("callrouter_metrics_source_up",
                      "1 when the source answered this scrape, 0 when it failed (its gauges are then missing).",
                      ["source"]),
@@ -91,7 +98,7 @@ class LiveCollector(Collector):
         found = _families()
         up = found.pop("up")
         for source, read in (("directory_redis", self._live_queues), ("sql", self._callbacks),
-                             ("rq", self._failed_jobs)):
+                             ("rq", self._failed_jobs), ("guard", self._pin_locks)):
             try:
                 read(found)
                 up.add_metric([source], 1)
@@ -124,8 +131,20 @@ class LiveCollector(Collector):
         found["failures"].add_metric([], registry.count)
 
 
+    def _pin_locks(self, found: dict[str, GaugeMetricFamily]) -> None:
+        guard, now = self.container.guard, self.container.voice.clock.now()
+        closed = {kind: 0 for kind in PIN_BUCKETS}
+        for lock in guard.locks():
+            if lock.closed(now) and lock.kind in closed:
+                closed[lock.kind] += 1
+        for kind, count in closed.items():
+            found["pin_locks"].add_metric([kind], count)
+        found["pin_wrong"].add_metric([], guard.wrong_this_hour(now))
+        found["pin_limit"].add_metric([], guard.limits.global_per_hour)
+
+
 _SOURCE_METRICS = {"directory_redis": ("waiting", "oldest", "liaisons"), "sql": ("callbacks",),
-                   "rq": ("failures",)}
+                   "rq": ("failures",), "guard": ("pin_locks", "pin_wrong", "pin_limit")}
 
 
 # -- access ----------------------------------------------------------------------------------------

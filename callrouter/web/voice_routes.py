@@ -98,7 +98,8 @@ def _callback_leg(req: TwilioRequest, **fields: object) -> StepInput:
 
 READERS: dict[Step, Reader] = {
     Step.INCOMING: lambda r: StepInput(call_sid=r.field("CallSid"), from_number=r.field("From"), to_number=r.field("To")),
-    Step.PIN: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits", "")),
+    Step.PIN: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits", ""),
+                                  from_number=r.form.get("From", "")),
     Step.MENU: _menu,
     Step.CASE_REFERENCE: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits")),
     Step.WAIT: lambda r: StepInput(call_sid=r.field("CallSid"), queue_seconds=float(r.integer("QueueTime") or 0)),

@@ -103,7 +103,7 @@ def test_an_unknown_caller_is_refused_and_never_reaches_a_liaison(live: Stack) -
 def test_a_caseworker_on_an_unregistered_phone_gets_in_with_code_and_pin(live: Stack) -> None:
     live.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=2))
     live.set_presence("uwv-jan", "available")
-    call = live.call(from_="+31698760001", digits=["10048642", *UWV_WW])  # Kees Bakker, AMS
+    call = live.call(from_="+31698760001", digits=["100486420531", *UWV_WW])  # Kees Bakker, AMS
     call.wait_until_ended(timeout=30)
     assert bridged_with(call) == ["client:uwv-jan"]
     record = store(live).get(call.sid)
@@ -114,7 +114,7 @@ def test_repeated_failures_lock_the_number_out(live: Stack) -> None:
     caller = "+31698760002"
     for _ in range(3):
         live.call(from_=caller, digits=["0000", "0000", "0000"]).wait_until_ended(timeout=30)
-    locked = live.call(from_=caller, digits=["10048642"])
+    locked = live.call(from_=caller, digits=["100486420531"])
     locked.wait_until_ended(timeout=30)
     said = " ".join(locked.said())
     assert "geblokkeerd" in said and not locked.events("gather_started")

@@ -218,12 +218,12 @@ def test_pins_are_stored_only_as_argon2_hashes(sessions: sessionmaker[Session]) 
     import_file(DEMO, sessions)
     with sessions() as session:
         stored = dict(session.execute(select(CaseworkerRow.code, CaseworkerRow.pin_hash)).all())
-    clear = {"1001": "1357", "1004": "8642", "2001": "2468", "2003": "9753", "3001": "3141"}
+    clear = {"1001": "13572468", "1004": "86420531", "2001": "24681357", "2003": "97531864", "3001": "31415926"}
     for code, pin in clear.items():
         assert stored[code] is not None and stored[code].startswith("$argon2id$")  # type: ignore[union-attr]
         assert pin not in stored[code]  # type: ignore[operator]
         assert HASHER.verify(stored[code], pin)  # type: ignore[arg-type]
-    assert HASHER.verify(stored["1002"], "2468")  # given as pin_hash, stored as given
+    assert HASHER.verify(stored["1002"], "24681357")  # given as pin_hash, stored as given
     assert stored["1003"] is None
 
 
@@ -279,9 +279,11 @@ def test_the_cli_imports_checks_and_hashes(
     again = CliRunner().invoke(cli(), ["directory", "import", str(DEMO)])
     assert again.exit_code == 0 and "Nothing changed." in again.stdout
 
-    hashed = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="4711\n4711\n")
+    hashed = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="47114711\n47114711\n")
     assert hashed.exit_code == 0
     pin_hash = hashed.stdout.strip().splitlines()[-1]
-    assert pin_hash.startswith("$argon2id$") and Argon2Pins().verify(pin_hash, "4711")
+    assert pin_hash.startswith("$argon2id$") and Argon2Pins().verify(pin_hash, "47114711")
+    # 8 digits at least (docs/security.md): a 4-digit PIN is refused now
+    assert CliRunner().invoke(cli(), ["directory", "hash-pin"], input="4711\n4711\n").exit_code == 1
     refused = CliRunner().invoke(cli(), ["directory", "hash-pin"], input="12\n12\n")
     assert refused.exit_code == 1

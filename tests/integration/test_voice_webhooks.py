@@ -262,7 +262,7 @@ def test_logs_hold_no_phone_number_or_pin(app: App, caplog: pytest.LogCaptureFix
     caplog.set_level(logging.DEBUG, logger="callrouter")
     sid = new_sid()
     twiml(app.post("/twilio/voice/incoming", call_params(sid, from_="+31698765411")))
-    twiml(app.post("/twilio/voice/pin", call_params(sid, from_="+31698765411", Digits="10048642")))
+    twiml(app.post("/twilio/voice/pin", call_params(sid, from_="+31698765411", Digits="100486420531")))
     twiml(app.post("/twilio/voice/incoming", call_params(new_sid(), from_="+31698765411", to="+31859999999")))
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "+31698765411" not in text and "98765411" not in text and "8642" not in text

@@ -88,10 +88,10 @@ lines:
 def test_plain_scalars_stay_text() -> None:
     text = MINIMAL + """\
 caseworkers:
-  - {code: 0123, name: A, location: AMS, phones: [+31612345678], pin: 0042}
+  - {code: 0123, name: A, location: AMS, phones: [+31612345678], pin: 00420042}
 """
     caseworker = parse_directory(text, source="t.yaml").caseworkers[0]
-    assert (caseworker.code, caseworker.phone_numbers, caseworker.pin) == ("0123", ("+31612345678",), "0042")
+    assert (caseworker.code, caseworker.phone_numbers, caseworker.pin) == ("0123", ("+31612345678",), "00420042")
 
 
 def test_hours_and_overrides_are_read() -> None:

@@ -1,7 +1,8 @@
 """Identification: which line was called, and who calls: a caseworker's registered number, else code + PIN.
 
-Unknown callers on a professional line hear the public number after the PIN tries; failed PINs count
-toward a lockout (Guard). A citizen line needs no identity. Then: the case reference, else the menu.
+Unknown callers on a professional line hear the public number after the PIN tries; wrong PINs count
+toward the limits on guessing (Guard, docs/security.md). A line's flow may ask registered numbers for the
+PIN too (`pin_for_registered_numbers`). A citizen line needs no identity. Then: the case reference, else the menu.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ def incoming(deps: CallDeps, given: StepInput) -> StepResult:
     # Read-only checks first (Redis, the cached directory), so the usual first webhook (a
     # registered caseworker's number) is recorded in one write: open_call + identified() in one.
     professional = line.kind != LineKind.CITIZEN
-    locked = professional and deps.guard.is_locked(caller=caller)
-    caseworker = deps.directory.caseworker_by_phone(from_number) if professional and not locked else None
+    locked = professional and deps.guard.is_locked(caller=caller, now=now)
+    registered = deps.directory.caseworker_by_phone(from_number) if professional and not locked else None
+    # A line whose flow asks registered numbers for the PIN too (caller ID can be forged: docs/security.md)
+    # treats them like any number here; the PIN step counts their tries apart (the code's own bucket).
+    caseworker = None if flow.pin_for_registered_numbers else registered
     if caseworker is not None:
         opened = CallRecord(sid=call_sid, line_number=line.number, line_kind=line.kind.value, caller_pseudonym=caller,
                             caller_masked=mask_number(from_number), state=CallState.MENU, received_at=now,
@@ -98,20 +102,39 @@ def pin(deps: CallDeps, given: StepInput) -> StepResult:
     if record is None or record.state != CallState.IDENTIFYING:
         return Stale(record)
     flow = deps.flow_for(record.line_kind)
+    now = deps.clock.now()
+    caller = record.caller_pseudonym
     digits = "".join(ch for ch in (given.digits or "") if ch.isdigit())
     code, entered = digits[:CODE_LENGTH], digits[CODE_LENGTH:]
-    caseworker = deps.directory.caseworker_by_code(code) if len(code) == CODE_LENGTH and entered else None
-    locked = bool(caseworker) and deps.guard.is_locked(caller=record.caller_pseudonym, code=code)
-    if caseworker and caseworker.pin_hash and not locked and deps.pins.verify(caseworker.pin_hash, entered):
-        return _identified(deps, record, caseworker_id=caseworker.id, location_code=caseworker.location, how="pin")
-    if caseworker:
-        deps.guard.record_failed_pin(code=code)
+    checked = False
+    if len(code) == CODE_LENGTH and entered:
+        # Unknown codes go the same way as known ones: the same buckets, and an argon2 check against a dummy
+        # hash, so neither the answer, nor a wait, nor the time taken tells whether a code exists.
+        caseworker = deps.directory.caseworker_by_code(code)
+        own = caseworker is not None and bool(given.from_number) and given.from_number in caseworker.phone_numbers
+        if not deps.guard.pin_closed(caller=caller, code=code, own_number=own, now=now):
+            checked = True
+            if caseworker and caseworker.pin_hash:
+                right = deps.pins.verify(caseworker.pin_hash, entered)
+            else:
+                right = deps.pins.verify_nothing(entered)
+            if right and caseworker:
+                deps.guard.record_right_pin(caller=caller, code=code, own_number=own)
+                return _identified(deps, record, caseworker_id=caseworker.id, location_code=caseworker.location,
+                                   how="pin")
+            deps.guard.record_wrong_pin(caller=caller, code=code, own_number=own, now=now)
+        # else: refused unchecked and uncounted, so guessing during a wait neither learns nor lengthens it
+    else:
+        deps.guard.record_wrong_pin(caller=caller, code=None, own_number=False, now=now)
+        checked = True
     tries = record.pin_tries + 1
     # Only the number of digits is recorded, never the digits.
-    record = deps.calls.apply(record.sid, event=EventKind.PIN_FAILED, at=deps.clock.now(),
-                              detail={"try": tries, "length": len(digits)}, pin_tries=tries) or record
+    detail: dict[str, object] = {"try": tries, "length": len(digits)}
+    if not checked:
+        detail["checked"] = False
+    record = deps.calls.apply(record.sid, event=EventKind.PIN_FAILED, at=now, detail=detail,
+                              pin_tries=tries) or record
     if tries >= flow.max_tries:
-        deps.guard.record_failed_call(caller=record.caller_pseudonym)
         return goodbye(deps, record, prompt="code_failed", event=EventKind.REFUSED, outcome=Outcome.REFUSED,
                        public_phone=public_phone(deps, record))
     return VoiceReply.of(ask_code(deps, record, wrong=True))
