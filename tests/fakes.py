@@ -32,6 +32,7 @@ from callrouter.domain.callbacks import CLOSED, Callback, CallbackOrigin, Callba
 from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation, Topic
 from callrouter.domain.hours import OpeningHours, no_holidays
+from callrouter.domain.pin_limits import Backoff, PinLimits
 from callrouter.domain.queueing import (
     ANY_TOPIC,
     AbandonResult,
@@ -725,29 +726,52 @@ class FakePresenceStore:
 
 
 class FakeGuard:
-    """adapters/redis_guard.RedisGuard's counters, in memory (no expiry)."""
+    """adapters/redis_guard.RedisGuard's PIN buckets, in memory: the backoff of domain/pin_limits.py per caller
+    number, per code (apart for the code's own numbers) and across all codes per hour (no expiry)."""
 
-    def __init__(self, *, lockout_after: int = 3, pin_lockout_after: int = 10, announce_after_seconds: int = 30,
+    def __init__(self, *, limits: PinLimits | None = None, announce_after_seconds: int = 30,
                  announce_every_seconds: int = 90, announce_always: bool = False) -> None:
-        self.lockout_after = lockout_after
-        self.pin_lockout_after = pin_lockout_after
+        self.limits = limits or PinLimits()
         self.announce_after_seconds = announce_after_seconds
         self.announce_every_seconds = announce_every_seconds
         self.announce_always = announce_always
-        self.failed_calls: Counter[str] = Counter()
-        self.failed_pins: Counter[str] = Counter()
+        self.wrong: Counter[tuple[str, str]] = Counter()  # (bucket kind, caller or code) -> wrong PINs in a row
+        self.closed_until: dict[tuple[str, str], datetime] = {}
+        self.wrong_in_hour: Counter[int] = Counter()
         self.announced: dict[str, float] = {}
 
-    def is_locked(self, *, caller: str, code: str | None = None) -> bool:
-        if self.failed_calls[caller] >= self.lockout_after:
+    def _closed(self, bucket: tuple[str, str], now: datetime) -> bool:
+        until = self.closed_until.get(bucket)
+        return until is not None and now < until
+
+    def _count(self, bucket: tuple[str, str], backoff: Backoff, now: datetime) -> None:
+        self.wrong[bucket] += 1
+        wait = backoff.wait_after(self.wrong[bucket])
+        if wait:
+            self.closed_until[bucket] = now + timedelta(seconds=wait)
+
+    def is_locked(self, *, caller: str, now: datetime) -> bool:
+        return self._closed(("number", caller), now)
+
+    def pin_closed(self, *, caller: str, code: str, own_number: bool, now: datetime) -> bool:
+        if self._closed(("number", caller), now):
             return True
-        return code is not None and self.failed_pins[code] >= self.pin_lockout_after
+        if own_number:
+            return self._closed(("own", code), now)
+        hour = int(now.timestamp() // 3600)
+        return self._closed(("code", code), now) or self.wrong_in_hour[hour] >= self.limits.global_per_hour
 
-    def record_failed_pin(self, *, code: str) -> None:
-        self.failed_pins[code] += 1
+    def record_wrong_pin(self, *, caller: str, code: str | None, own_number: bool, now: datetime) -> None:
+        self._count(("number", caller), self.limits.number, now)
+        if code is not None:
+            self._count(("own" if own_number else "code", code), self.limits.own if own_number else self.limits.code,
+                        now)
+            self.wrong_in_hour[int(now.timestamp() // 3600)] += 1
 
-    def record_failed_call(self, *, caller: str) -> None:
-        self.failed_calls[caller] += 1
+    def record_right_pin(self, *, caller: str, code: str, own_number: bool) -> None:
+        for bucket in [("number", caller)] + ([("own", code)] if own_number else []):
+            self.wrong.pop(bucket, None)
+            self.closed_until.pop(bucket, None)
 
     def should_announce(self, *, call_sid: str, queue_seconds: float) -> bool:
         if self.announce_always:
@@ -774,6 +798,10 @@ class FakePins:
     def verify(self, pin_hash: str, pin: str) -> bool:
         self.checked.append(pin_hash)
         return pin_hash == self.hash(pin)
+
+    def verify_nothing(self, pin: str) -> bool:
+        self.checked.append("dummy")
+        return False
 
 
 class FakeCases:

@@ -93,8 +93,8 @@ def test_an_unknown_line_is_not_in_use_and_keeps_no_record() -> None:
 def test_a_locked_out_number_is_refused_with_the_general_public_number() -> None:
     deps = make_deps()
     caller = pseudonym(SANNE_PHONE, key=PSEUDONYM_KEY)
-    for _ in range(3):
-        deps.guard.record_failed_call(caller=caller)
+    for _ in range(3):  # the third wrong PIN from this number starts its wait
+        deps.guard.record_wrong_pin(caller=caller, code=None, own_number=False, now=deps.clock.now())
     reply = flow.run(deps, Step.INCOMING, incoming())
     assert verbs(reply) == ["Say", "Hangup"]
     assert "geblokkeerd" in said(reply) and "1400" in said(reply)
@@ -155,10 +155,11 @@ def test_a_wrong_pin_counts_a_try_and_a_failed_pin_but_records_no_digits() -> No
     record = fakes(deps).calls.get(SID)
     assert record is not None and (record.state, record.pin_tries) == (CallState.IDENTIFYING, 1)
     assert fakes(deps).calls.details(SID, EventKind.PIN_FAILED) == [{"try": 1, "length": 8}]
-    assert fakes(deps).guard.failed_pins["1001"] == 1
+    assert fakes(deps).guard.wrong[("code", "1001")] == 1
     unknown_code = flow.run(deps, Step.PIN, pin_input("77774321"))
     assert gather_of(unknown_code).action == Goto.to(Step.PIN)
-    assert fakes(deps).guard.failed_pins == {"1001": 1}  # no caseworker has code 7777: no PIN to count
+    # An unknown code counts like a known one (and is checked against a dummy hash), so codes cannot be told apart.
+    assert fakes(deps).guard.wrong[("code", "7777")] == 1 and fakes(deps).pins.checked[-1] == "dummy"
 
 
 def test_the_third_wrong_pin_refuses_the_call_and_counts_against_the_number() -> None:
@@ -172,14 +173,14 @@ def test_the_third_wrong_pin_refuses_the_call_and_counts_against_the_number() ->
     record = fakes(deps).calls.get(SID)
     assert record is not None and (record.state, record.outcome, record.pin_tries) == (
         CallState.ENDED, Outcome.REFUSED, 3)
-    assert fakes(deps).guard.failed_calls[pseudonym(UNKNOWN_CALLER, key=PSEUDONYM_KEY)] == 1
+    assert fakes(deps).guard.wrong[("number", pseudonym(UNKNOWN_CALLER, key=PSEUDONYM_KEY))] == 3
     assert fakes(deps).calls.kinds(SID)[-1] == EventKind.REFUSED
 
 
 def test_a_locked_code_refuses_even_the_right_pin() -> None:
     deps = make_deps()
-    for _ in range(10):
-        deps.guard.record_failed_pin(code="1001")
+    for other in range(3):  # others' guessing on the code starts its wait
+        deps.guard.record_wrong_pin(caller=f"other-{other}", code="1001", own_number=False, now=deps.clock.now())
     flow.run(deps, Step.INCOMING, incoming(from_=UNKNOWN_CALLER))
     reply = flow.run(deps, Step.PIN, pin_input("10014321"))
     assert gather_of(reply).action == Goto.to(Step.PIN) and "Die code klopt niet" in said(reply)
