@@ -1,0 +1,67 @@
+"""callback phone numbers sealed at rest (AES-GCM under CALLROUTER_CALLBACK_NUMBER_KEY)
+
+Widens callbacks.phone_number to hold a sealed value and seals every number stored in the clear
+(masked numbers stay as they are). The key comes from the settings (the environment), as for the
+service: run the upgrade with the same CALLROUTER_CALLBACK_NUMBER_KEY the service will use.
+Downgrade opens them again with that key.
+
+Written after 0006 on its own branch; it is chained after 0007 (another branch) when both are merged.
+
+Revision ID: 0008
+Revises: 0006
+Create Date: 2026-12-03 10:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from callrouter.adapters.sql.sealed import PREFIX, STORED_LENGTH, NumberSealer, is_stored_as_is
+from callrouter.config import Settings
+
+revision: str = '0008'
+down_revision: str | None = '0006'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Plain text columns here: this migration reads and writes the stored values itself.
+CALLBACKS = sa.table('callbacks', sa.column('id', sa.Integer()), sa.column('phone_number', sa.String()))
+BATCH = 500
+
+
+def _sealer() -> NumberSealer:
+    return NumberSealer(Settings().callback_number_key.get_secret_value())
+
+
+def _rewrite(change: object) -> None:
+    conn = op.get_bind()
+    last = 0
+    while True:
+        rows = conn.execute(sa.select(CALLBACKS.c.id, CALLBACKS.c.phone_number).where(CALLBACKS.c.id > last)
+                            .order_by(CALLBACKS.c.id).limit(BATCH)).all()
+        for callback_id, stored in rows:
+            new = change(stored)  # type: ignore[operator]
+            if new != stored:
+                conn.execute(sa.update(CALLBACKS).where(CALLBACKS.c.id == callback_id).values(phone_number=new))
+        if len(rows) < BATCH:
+            return
+        last = rows[-1][0]
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('callbacks') as batch:
+        batch.alter_column('phone_number', existing_type=sa.String(length=32), type_=sa.String(length=STORED_LENGTH),
+                           existing_nullable=False)
+    sealer = _sealer()
+    _rewrite(lambda stored: stored if stored.startswith(PREFIX) or is_stored_as_is(stored) else sealer.seal(stored))
+
+
+def downgrade() -> None:
+    sealer = _sealer()
+    _rewrite(sealer.open)
+    with op.batch_alter_table('callbacks') as batch:
+        batch.alter_column('phone_number', existing_type=sa.String(length=STORED_LENGTH), type_=sa.String(length=32),
+                           existing_nullable=False)
