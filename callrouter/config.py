@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callrouter.production_checks import refusals
+
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
 DEV_SECRET = "dev-secret-not-secret"
 DEV_API_TOKEN = "dev-api-token-not-secret"
@@ -163,8 +165,6 @@ class Settings(BaseSettings):
         if bad:
             names = ", ".join(f"CALLROUTER_{name}" for name in bad)
             raise InsecureSettings(f"refusing to start in production with default secrets: {names}")
-        from callrouter.production_checks import refusals
-
         problems = refusals(self)
         if problems:
             raise InsecureSettings("refusing to start in production: " + "; ".join(problems))

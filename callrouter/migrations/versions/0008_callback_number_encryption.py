@@ -51,10 +51,17 @@ def _rewrite(change: object) -> None:
         last = rows[-1][0]
 
 
+def _resize(old: int, new: int) -> None:
+    # SQLite does not enforce VARCHAR lengths, and a batch (copy-and-move) rebuild of callbacks there
+    # would drop the old table under foreign_keys=ON and so cascade-delete callback_events: only elsewhere.
+    if op.get_bind().dialect.name == 'sqlite':
+        return
+    op.alter_column('callbacks', 'phone_number', existing_type=sa.String(length=old), type_=sa.String(length=new),
+                    existing_nullable=False)
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('callbacks') as batch:
-        batch.alter_column('phone_number', existing_type=sa.String(length=32), type_=sa.String(length=STORED_LENGTH),
-                           existing_nullable=False)
+    _resize(32, STORED_LENGTH)
     sealer = _sealer()
     _rewrite(lambda stored: stored if stored.startswith(PREFIX) or is_stored_as_is(stored) else sealer.seal(stored))
 
@@ -62,6 +69,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     sealer = _sealer()
     _rewrite(sealer.open)
-    with op.batch_alter_table('callbacks') as batch:
-        batch.alter_column('phone_number', existing_type=sa.String(length=STORED_LENGTH), type_=sa.String(length=32),
-                           existing_nullable=False)
+    _resize(STORED_LENGTH, 32)
