@@ -103,3 +103,11 @@ def test_security_txt_from_the_settings(tmp_path: Path) -> None:
         Settings(security_contact="mailto:security@example.nl")
     assert Settings(security_contact="mailto:s@example.nl",
                     security_expires=datetime(2027, 1, 1)).security_expires == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_production_logs_what_it_only_warns_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="callrouter")
+    app(tmp_path, **PRODUCTION, redis_url="redis://redis.internal:6379/0", allow_plain_redis=True)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("CALLROUTER_REDIS_URL" in message for message in warned)
+    assert any("CALLROUTER_SECURITY_CONTACT" in message for message in warned)
