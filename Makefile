@@ -10,7 +10,7 @@ STAMP := $(VENV)/.callrouter-installed
 PYTEST_ARGS ?=
 DEMO_DAY_ARGS ?=
 
-.PHONY: help run demo-day test lint typecheck bench deps venv clean
+.PHONY: help run demo-day test lint typecheck bench deps venv lock clean
 
 help: ## list the targets
 	@echo "make <target>:"
@@ -39,9 +39,12 @@ bench: $(STAMP) ## run tests/benchmarks/bench_*.py (BENCH=routing for one)
 deps: ## Debian packages for tests: redis-server, postgresql, chromium, chromium-driver
 	@bash scripts/install-deps.sh python redis postgres chromium
 
-venv: $(STAMP) ## the Python venv .venv, reinstalled when pyproject.toml changes
+venv: $(STAMP) ## the Python venv .venv from requirements.lock, reinstalled when it or pyproject.toml changes
 
-$(STAMP): pyproject.toml scripts/venv.sh
+lock: ## rewrite requirements.lock and requirements-pip.lock from pyproject.toml (PyPI, with hashes; UPGRADE=1 for newer)
+	@bash scripts/lock.sh
+
+$(STAMP): pyproject.toml requirements.lock requirements-pip.lock scripts/venv.sh
 	@bash scripts/install-deps.sh python
 	@bash scripts/venv.sh
 

@@ -32,6 +32,7 @@ from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
 from callrouter.adapters.sql.outcome_repository import SqlOutcomes
 from callrouter.adapters.sql.retention_repository import SqlRetentionStore
+from callrouter.adapters.sql.sealed import use_key as use_callback_number_key
 from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.adapters.sql.wait_honesty_repository import SqlWaitHonesty
@@ -160,6 +161,8 @@ class Parts:
 
 
 def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
+    # The key that seals callback numbers in SQL (callbacks.phone_number): one per process, from the settings.
+    use_callback_number_key(settings.callback_number_key.get_secret_value())
     zone = ZoneInfo(settings.timezone)
     return Parts(
         stats_policy=stats_policy(settings), stats_store=SqlStatsStore(sessions), drilldown=SqlDrilldown(sessions),

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callrouter.production_checks import refusals
+
 DEV_AUTH_TOKEN = "dev-auth-token-not-secret"
 DEV_SECRET = "dev-secret-not-secret"
 DEV_API_TOKEN = "dev-api-token-not-secret"
 DEV_OIDC_SECRET = "dev-oidc-secret-not-secret"
+DEV_CALLBACK_NUMBER_KEY = "dev-callback-number-key-not-secret"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,6 +41,9 @@ class Settings(BaseSettings):
     # Bearer tokens for the JSON API, "token:role:organisation" entries separated by commas;
     # replaced by OpenID Connect sessions for people (see README).
     api_tokens: SecretStr = SecretStr(f"{DEV_API_TOKEN}:admin:*")
+    # Seals callback phone numbers in SQL (AES-GCM, docs/privacy.md); a key of its own, not the
+    # pseudonym key. Changing it makes the numbers of open callbacks unreadable: keep it.
+    callback_number_key: SecretStr = SecretStr(DEV_CALLBACK_NUMBER_KEY)
 
     ivr_flows_dir: Path = REPO_ROOT / "ivr_flows"
     directory_cache_seconds: float = Field(5.0, ge=0)
@@ -127,6 +133,31 @@ class Settings(BaseSettings):
     staff_outcome_edit_seconds: int = Field(28800, ge=0)  # a recorded outcome can be changed this long
     staff_poll_seconds: int = Field(10, ge=2, le=300)  # the console refreshes its live parts this often
 
+    # Production hardening (callrouter/production_checks.py): plain connections are refused unless allowed
+    # here (then a warning is logged at start-up): Redis without TLS (redis:// rather than rediss://) and
+    # PostgreSQL without sslmode=require/verify-ca/verify-full, each to a host other than this one.
+    allow_plain_redis: bool = False
+    allow_plain_database: bool = False
+    # /docs, /redoc and /openapi.json: served in development and test; in production only when this is true.
+    api_docs: bool | None = None
+    # /.well-known/security.txt (RFC 9116): served when the contact is set (a mailto:, tel: or https: URI;
+    # several separated by commas); the expiry is then required (ISO 8601 with a time zone).
+    security_contact: str = ""
+    security_expires: datetime | None = None
+    security_policy_url: str = ""
+    security_preferred_languages: str = "nl, en"
+    # HSTS max-age on an https public URL (0: no Strict-Transport-Security header).
+    hsts_max_age_seconds: int = Field(31536000, ge=0)
+
+    @model_validator(mode="after")
+    def _security_txt_needs_an_expiry(self) -> Settings:
+        if self.security_expires is not None and self.security_expires.tzinfo is None:
+            self.security_expires = self.security_expires.replace(tzinfo=UTC)
+        if self.security_contact and self.security_expires is None:
+            raise ValueError("CALLROUTER_SECURITY_EXPIRES is required with CALLROUTER_SECURITY_CONTACT "
+                             "(RFC 9116: security.txt must say when it expires)")
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.environment != "production":
@@ -141,10 +172,19 @@ class Settings(BaseSettings):
         if self.demo_clock_start is not None or self.demo_time_scale != 1.0:
             raise InsecureSettings("refusing to start in production with a demo clock (CALLROUTER_DEMO_CLOCK_START, "
                                    "CALLROUTER_DEMO_TIME_SCALE)")
+        if self.callback_number_key.get_secret_value() in ("", DEV_CALLBACK_NUMBER_KEY):
+            bad.append("CALLBACK_NUMBER_KEY")
         if bad:
             names = ", ".join(f"CALLROUTER_{name}" for name in bad)
             raise InsecureSettings(f"refusing to start in production with default secrets: {names}")
+        problems = refusals(self)
+        if problems:
+            raise InsecureSettings("refusing to start in production: " + "; ".join(problems))
         return self
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
 
     @property
     def is_sqlite(self) -> bool:

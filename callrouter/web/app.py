@@ -13,12 +13,14 @@ from twilio.request_validator import RequestValidator
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
 from callrouter.logging_setup import configure_logging
+from callrouter.production_checks import warnings as production_warnings
 from callrouter.services.errors import CallRouterError
 from callrouter.web.api_auth import parse_tokens
 from callrouter.web.api_routes import router as api_router
 from callrouter.web.dashboard.cases import router as cases_router
 from callrouter.web.dashboard.menu_usage import router as menu_usage_router
 from callrouter.web.dashboard.wait_honesty import router as wait_honesty_router
+from callrouter.web.hardening import app_options, install_hardening
 from callrouter.web.metrics import install_metrics
 from callrouter.web.staff_web import install_staff_web
 from callrouter.web.twilio_webhook import WebhookEdge
@@ -31,6 +33,8 @@ log = logging.getLogger("callrouter")
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    for warning in production_warnings(settings):
+        log.warning("settings.%s", warning)
     container = container or build(settings)
 
     @asynccontextmanager
@@ -38,7 +42,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         yield
         container.close()
 
-    app = FastAPI(title="callrouter", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="callrouter", version="0.1.0", lifespan=lifespan, **app_options(settings),
                   description="Queue and call routing for the professional lines of government service counters.")
     app.state.container = container
     app.state.api_tokens = parse_tokens(settings.api_tokens.get_secret_value())
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(menu_usage_router)  # /staff/dashboard/menu
     app.include_router(wait_honesty_router)  # /staff/dashboard/wachttijd
     app.include_router(wallboard_router)
+    install_hardening(app, settings)  # /docs and /redoc (vendored assets) or none, security.txt, HSTS
 
     @app.exception_handler(CallRouterError)
     async def _typed_error(_request: Request, exc: CallRouterError) -> JSONResponse:

@@ -26,7 +26,7 @@ from tests.integration.test_voice_webhooks import call_params, new_sid, twiml
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = ("127.0.0.1", 40000)
-METRICS_TOKEN = "metrics-token-for-tests"
+METRICS_TOKEN = "metrics-token-for-tests-of-32-characters"  # production needs 32
 
 
 def scrape(app: App, *, client: tuple[str, int] = LOOPBACK, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -171,8 +171,9 @@ def test_with_a_token_and_a_private_network(app_factory) -> None:  # noqa: ANN00
 
 
 def test_production_serves_metrics_only_with_a_token(app_factory) -> None:  # noqa: ANN001
-    secrets = {"environment": "production", "pseudonym_key": "a-real-pseudonym-key",
-               "api_tokens": "real-admin-token:admin:*"}
+    secrets = {"environment": "production", "pseudonym_key": "a-real-pseudonym-key-of-32-characters",
+               "api_tokens": "real-admin-token-of-32-characters-at-least:admin:*",
+               "twilio_auth_token": "a-real-twilio-auth-token-of-32-chars", "callback_number_key": "c" * 32}
     assert scrape(app_factory(**secrets)).status_code == 403
     app = app_factory(**secrets, metrics_token=METRICS_TOKEN)
     assert scrape(app, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 200

@@ -16,7 +16,8 @@ def test_production_refuses_default_secrets_and_names_them() -> None:
 
 def test_production_starts_with_real_secrets() -> None:
     settings = Settings(environment="production", twilio_auth_token="t" * 32, pseudonym_key="k" * 32,
-                        api_tokens="a-long-random-token:admin:*")
+                        api_tokens="a-long-random-token-of-32-chars-or-more:admin:*", callback_number_key="c" * 32,
+                        public_url="https://bel.example.nl")
     assert settings.environment == "production"
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callrouter.adapters.sql.base import Base
+from callrouter.adapters.sql.sealed import SealedNumber
 
 
 class CallbackRow(Base):
@@ -19,7 +20,9 @@ class CallbackRow(Base):
     organisation: Mapped[str] = mapped_column(String(16), index=True)
     topic: Mapped[str] = mapped_column(String(32))
     priority_class: Mapped[str] = mapped_column(String(8))
-    phone_number: Mapped[str] = mapped_column(String(32))
+    # Sealed at rest (AES-GCM, callrouter/adapters/sql/sealed.py): the number here, ciphertext in SQL; the mask
+    # the retention job leaves is kept as it is.
+    phone_number: Mapped[str] = mapped_column(SealedNumber())
     line_number: Mapped[str] = mapped_column(String(32))
     place_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

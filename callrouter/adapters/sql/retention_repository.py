@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, String, delete, func, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
 from callrouter.adapters.sql.case_tables import CaseRow
+from callrouter.adapters.sql.sealed import sealer
 from callrouter.adapters.sql.staff_tables import ConversationOutcomeRow
 from callrouter.domain.callbacks import CLOSED
 from callrouter.domain.calls import CallState
@@ -43,6 +44,7 @@ class SqlRetentionStore:
     # -- callback numbers ------------------------------------------------------------------------
 
     def _unmasked_numbers(self, cutoff: datetime) -> Select[int]:
+        # Sealed numbers are compared as stored: a sealed one has no '*', a mask has (sealed.py).
         return select(CallbackRow.id).where(_closed_before(cutoff), CallbackRow.phone_number.not_like("%*%"))
 
     def mask_callback_numbers(self, cutoff: datetime, *, dry_run: bool = False) -> int:
@@ -51,13 +53,16 @@ class SqlRetentionStore:
         done = 0
         while True:
             with self._sessions.begin() as session:
-                rows = session.execute(select(CallbackRow.id, CallbackRow.phone_number)
+                # The stored (sealed) text, so the compare-and-set below compares what is in the row.
+                stored = type_coerce(CallbackRow.phone_number, String)
+                rows = session.execute(select(CallbackRow.id, stored)
                                        .where(CallbackRow.id.in_(self._unmasked_numbers(cutoff)))
                                        .order_by(CallbackRow.id).limit(self._batch)).all()
                 changed = 0
-                for callback_id, number in rows:
+                for callback_id, sealed in rows:
+                    number = sealer().open(sealed)
                     result = session.execute(update(CallbackRow).where(CallbackRow.id == callback_id,
-                                                                       CallbackRow.phone_number == number)
+                                                                       stored == sealed)
                                              .values(phone_number=mask_number(number)))
                     changed += int(result.rowcount or 0)  # type: ignore[attr-defined]  # execute() is typed Result; DML gives CursorResult
             done += changed
