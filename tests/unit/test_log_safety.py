@@ -75,3 +75,21 @@ def test_api_tokens_hashed_and_bound_to_a_liaison() -> None:
     for bad in ("t:liaison:UWV", "t:liaison:*:uwv-jan", "sha256:abc:admin:*", "t:root:*", "t"):
         with pytest.raises(ValueError):
             parse_tokens(bad)
+
+
+def test_uvicorns_own_loggers_get_the_scrub_and_the_safe_formatter(capsys: pytest.CaptureFixture[str]) -> None:
+    import uvicorn.config
+
+    from callrouter.logging_setup import configure_uvicorn_logging
+
+    uvicorn.config.Config("callrouter.web.app:create_app", factory=True).configure_logging()  # as uvicorn starts
+    configure_uvicorn_logging()  # as create_app does in every worker
+    access = logging.getLogger("uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "10.0.0.1:5000", "GET",
+                "/staff/auth/callback/rijk?code=SECRETCODE&state=SECRETSTATE", "1.1", 303)
+    logging.getLogger("uvicorn.error").warning("Invalid HTTP request: %s", "x\r\nFORGED")
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "SECRET" not in text and "/staff/auth/callback/rijk?[removed]" in text
+    assert "x\\r\\nFORGED" in text and "\nFORGED" not in text
+    assert all(line[:4].isdigit() and "+00:00 " in line for line in text.splitlines())
