@@ -25,6 +25,7 @@ LOGIN_START = "login_start"
 API_TOKEN_FAILURE = "api_token_failure"
 UNSIGNED_WEBHOOK = "unsigned_webhook"
 EXPORT = "export"
+MAX_BLOCKED = 10_000  # sources this process remembers as over the unsigned-webhook limit
 
 
 def source_of(request: Request | Scope) -> str:
@@ -85,6 +86,9 @@ class UnsignedWebhookLimit:
                 security_event(scope, "signature_refused")
                 if not verdict.allowed:
                     state["refused"] = verdict
+                    if len(self.blocked) >= MAX_BLOCKED:  # many sources: forget the ones whose window ended
+                        now = self.clock()
+                        self.blocked = {k: v for k, v in self.blocked.items() if v > now}
                     self.blocked[source] = self.clock() + verdict.retry_after
                     security_event(scope, "rate_limited", limit=UNSIGNED_WEBHOOK)
                     response = too_many(verdict)
