@@ -17,10 +17,12 @@ from callrouter.adapters import redis_keys
 from callrouter.adapters.dutch_holidays import DutchHolidays
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.pins import Argon2Pins
+from callrouter.adapters.rate_limits import RedisRateLimits
 from callrouter.adapters.redis_guard import RedisGuard, ReplayGuard
 from callrouter.adapters.redis_live_counters import RedisLiveCounters
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.rq_jobs import RqJobs
+from callrouter.adapters.sql.audit_repository import SqlAuditLog
 from callrouter.adapters.sql.call_queries import SqlCallQueries
 from callrouter.adapters.sql.call_repository import SqlCallStore, SqlPresenceStore
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
@@ -131,7 +133,8 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(callback_number_days=settings.retention_callback_number_days,
                            voice_message_days=settings.retention_voice_message_days,
                            conversation_note_days=settings.retention_conversation_note_days,
-                           call_record_days=settings.retention_call_record_days)
+                           call_record_days=settings.retention_call_record_days,
+                           audit_log_days=settings.retention_audit_log_days)
 
 
 def build_retention(settings: Settings, sessions: sessionmaker[Session]) -> RetentionDeps:
@@ -158,6 +161,7 @@ class Parts:
     call_queries: SqlCallQueries
     outcomes: SqlOutcomes
     retention: RetentionDeps
+    audit: SqlAuditLog  # who opened which call page, drill-down or export (written by the staff pages)
 
 
 def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
@@ -171,7 +175,7 @@ def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
                                 policy=CasePolicy(window=timedelta(minutes=settings.case_window_minutes))),
         callbacks=SqlCallbackStore(sessions), staff_accounts=SqlStaffAccounts(sessions),
         call_queries=SqlCallQueries(sessions), outcomes=SqlOutcomes(sessions),
-        retention=build_retention(settings, sessions),
+        retention=build_retention(settings, sessions), audit=SqlAuditLog(sessions),
     )
 
 
@@ -203,6 +207,15 @@ def open_record(settings: Settings) -> Record:
                   parts=build_parts(settings, sessions), demo_day=SqlDemoDay(sessions))
 
 
+def rate_limits(settings: Settings, redis: redis_lib.Redis) -> RedisRateLimits:
+    return RedisRateLimits(redis, redis_url=settings.redis_url, limits={
+        "login_start": settings.rate_limit_login_starts,
+        "api_token_failure": settings.rate_limit_api_token_failures,
+        "unsigned_webhook": settings.rate_limit_unsigned_webhooks,
+        "export": settings.rate_limit_exports,
+    })
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -217,6 +230,7 @@ class Container:
     renderer: TwimlRenderer
     replay: ReplayGuard
     guard: RedisGuard
+    rate_limits: RedisRateLimits
 
     def close(self) -> None:
         self.redis.close()
@@ -269,7 +283,8 @@ def build(settings: Settings) -> Container:
     )
     container = Container(settings, engine, sessions, redis, router, directory, voice, parts, after,
                           renderer=TwimlRenderer(settings.public_url, url_of=url_maker(settings.public_url)),
-                          replay=ReplayGuard(redis, window_seconds=settings.replay_window_seconds), guard=guard)
+                          replay=ReplayGuard(redis, window_seconds=settings.replay_window_seconds), guard=guard,
+                          rate_limits=rate_limits(settings, redis))
     # Outside a webhook, routing happens at once, with the deps the container holds then (tests swap them).
     after.bind(lambda org: dispatch(container.voice, org=org))
     return container

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callrouter.production_checks import refusals
@@ -157,6 +157,33 @@ class Settings(BaseSettings):
             raise ValueError("CALLROUTER_SECURITY_EXPIRES is required with CALLROUTER_SECURITY_CONTACT "
                              "(RFC 9116: security.txt must say when it expires)")
         return self
+    # -- Hardening: rate limits, pending logins, audit log (docs/operations.md, docs/privacy.md) -------
+    # Limits are "<count>/<period>" strings of the `limits` library ("10/minute", "100/hour"), counted in
+    # Redis so they hold across processes. Login starts, wrong API tokens and unsigned webhooks count per
+    # source address; exports per staff account.
+    rate_limit_login_starts: str = "20/minute"
+    rate_limit_api_token_failures: str = "10/minute"
+    rate_limit_unsigned_webhooks: str = "30/minute"
+    rate_limit_exports: str = "30/minute"
+    # Logins under way (state, nonce, PKCE verifier in Redis before the provider answers): at most this
+    # many per source address, each kept this long.
+    staff_login_pending_per_source: int = Field(20, ge=1, le=1000)
+    staff_login_ttl_seconds: int = Field(180, ge=30, le=600)
+    # Who opened which call page, drill-down or export: kept this many days, then purged by the retention job.
+    retention_audit_log_days: int = Field(730, ge=1)
+
+    @field_validator("rate_limit_login_starts", "rate_limit_api_token_failures", "rate_limit_unsigned_webhooks",
+                     "rate_limit_exports")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (write e.g. 10/minute)") from None
+        return value
+    # -- end of the hardening block ---------------------------------------------------------------
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -72,7 +72,13 @@ def _secrets(settings: Settings) -> list[tuple[str, str, bool]]:
     if metrics_token:
         found.append(("CALLROUTER_METRICS_TOKEN", metrics_token, True))
     for entry in settings.api_tokens.get_secret_value().split(","):
-        token = entry.strip().split(":", 1)[0].strip()
+        entry = entry.strip()
+        if entry.startswith("sha256:"):  # a stored hash (web/api_auth.py): checked for reuse, not for length
+            digest = entry.split(":", 2)[1].strip()
+            if digest:
+                found.append(("CALLROUTER_API_TOKENS", digest, False))
+            continue
+        token = entry.split(":", 1)[0].strip()
         if token:
             found.append(("CALLROUTER_API_TOKENS", token, True))
     try:  # the providers' own secrets: chosen by the provider, so only checked for reuse

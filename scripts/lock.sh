@@ -15,7 +15,7 @@ if [ -z "$UV" ]; then
   "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
   UV="$tools/venv/bin/uv"
 fi
-common=(--universal --python-version 3.11 --generate-hashes --index-url https://pypi.org/simple --quiet)
+common=(--universal --python-version 3.11 --generate-hashes --quiet)
 [ "${UPGRADE:-0}" = 1 ] && common+=(--upgrade)
 
 export UV_CUSTOM_COMPILE_COMMAND="make lock"

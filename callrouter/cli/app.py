@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from callrouter.cli.audit import app as audit_app
 from callrouter.cli.demo import app as demo_app
 from callrouter.cli.directory import app as directory_app
 from callrouter.cli.retention import app as retention_app
@@ -21,6 +22,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(retention_app, name="retention")
 app.add_typer(security_app, name="security")
+app.add_typer(audit_app, name="audit")
 
 
 @db_app.command("upgrade")

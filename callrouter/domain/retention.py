@@ -16,6 +16,7 @@ class Category(enum.StrEnum):
     VOICE_MESSAGE = "voice_message"
     CONVERSATION_NOTE = "conversation_note"
     CALL_RECORD = "call_record"
+    AUDIT_LOG = "audit_log"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ RULES: tuple[Rule, ...] = (
                                "cases (with their case-reference pseudonym) once no call is left in them",
          "drill-down behind the figures, complaints, audit", "the call arrived",
          "deleted; the 15-minute rollups keep the counts, which hold no personal data"),
+    Rule(Category.AUDIT_LOG, "staff_audit_log (staff account, moment, call page / drill-down / export and its filters)",
+         "accountability: who looked at which calls (AVG art. 5(2), 32; BIO logging)", "the page was opened",
+         "deleted"),
 )
 
 
@@ -52,6 +56,7 @@ class RetentionPolicy:
     voice_message_days: int = 7
     conversation_note_days: int = 90
     call_record_days: int = 400
+    audit_log_days: int = 730
 
     def __post_init__(self) -> None:
         for name, days in self.days().items():
@@ -62,7 +67,8 @@ class RetentionPolicy:
 
     def days(self) -> dict[Category, int]:
         return {Category.CALLBACK_NUMBER: self.callback_number_days, Category.VOICE_MESSAGE: self.voice_message_days,
-                Category.CONVERSATION_NOTE: self.conversation_note_days, Category.CALL_RECORD: self.call_record_days}
+                Category.CONVERSATION_NOTE: self.conversation_note_days, Category.CALL_RECORD: self.call_record_days,
+                Category.AUDIT_LOG: self.audit_log_days}
 
     def cutoffs(self, now: datetime) -> dict[Category, datetime]:
         """Per category: data counted from before this moment is due for its action."""

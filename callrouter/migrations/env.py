@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from callrouter.adapters.sql import (  # noqa: F401 - register tables
+    audit_tables,
     call_tables,
     callback_tables,
     case_tables,

@@ -26,6 +26,7 @@ class RetentionStore(Protocol):
     def empty_notes(self, cutoff: datetime, *, dry_run: bool = False) -> int: ...
     def delete_call_records(self, cutoff: datetime, *, dry_run: bool = False) -> tuple[int, int, int]: ...
     def open_calls_before(self, cutoff: datetime) -> int: ...
+    def delete_audit_entries(self, cutoff: datetime, *, dry_run: bool = False) -> int: ...
 
 
 class Recordings(Protocol):
@@ -51,6 +52,7 @@ class RetentionReport:
     callbacks_deleted: int = 0
     cases_deleted: int = 0
     open_calls_kept: int = 0
+    audit_entries_deleted: int = 0
 
     def as_dict(self) -> dict[str, int | bool]:
         return dict(self.__dict__)
@@ -87,6 +89,8 @@ def run_retention(deps: RetentionDeps, *, dry_run: bool = False) -> RetentionRep
     report = RetentionReport(dry_run=dry_run, callback_numbers_masked=masked, voice_messages_deleted=voice_deleted,
                              voice_messages_failed=voice_failed, notes_emptied=notes, calls_deleted=calls,
                              callbacks_deleted=callbacks, cases_deleted=cases,
-                             open_calls_kept=deps.store.open_calls_before(cutoffs[Category.CALL_RECORD]))
+                             open_calls_kept=deps.store.open_calls_before(cutoffs[Category.CALL_RECORD]),
+                             audit_entries_deleted=deps.store.delete_audit_entries(cutoffs[Category.AUDIT_LOG],
+                                                                                   dry_run=dry_run))
     log.info("retention.run %s", " ".join(f"{k}={v}" for k, v in report.as_dict().items()))
     return report

@@ -13,6 +13,7 @@ from callrouter.domain.queueing import Presence
 from callrouter.services.errors import Forbidden, NotFound
 from callrouter.services.staff import presence as presence_service
 from callrouter.web.api_auth import ApiUser, api_user
+from callrouter.web.security import security_event
 
 router = APIRouter(prefix="/api", tags=["api"])
 SETTABLE = tuple(p.value for p in presence_service.SETTABLE)
@@ -40,12 +41,32 @@ def _scope(user: ApiUser) -> str | None:
     return None if user.organisation == "*" else user.organisation
 
 
+def _forbidden(request: Request, user: ApiUser, message: str, **fields: object) -> Forbidden:
+    security_event(request, "http_403", role=user.role, token_organisation=user.organisation, **fields)
+    return Forbidden(message)
+
+
+def _check_liaison(request: Request, user: ApiUser, liaison_id: int, *, moving: bool) -> None:
+    """Another organisation's liaison answers 404 (as if absent, logged); a liaison token moves only its own."""
+    directory = request.app.state.container.directory
+    target = directory.liaison(liaison_id)
+    if target is not None and user.organisation != "*" and target.organisation != user.organisation:
+        security_event(request, "cross_organisation", token_organisation=user.organisation,
+                       organisation=target.organisation, liaison=liaison_id)
+        return  # the service answers 404
+    if moving and user.role == "liaison":
+        own = directory.liaison_by_code(user.liaison) if user.liaison else None
+        if own is None or own.id != liaison_id:
+            raise _forbidden(request, user, "a liaison token sets only its own liaison's presence", liaison=liaison_id)
+
+
 @router.put("/liaisons/{liaison_id}/presence", response_model=PresenceOut)
 async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
     if body.status == Presence.BUSY:
         from callrouter.services.errors import CallRouterError
 
         raise CallRouterError("status busy is set by the router when a call is put through", field="status")
+    _check_liaison(request, user, liaison_id, moving=True)
     deps = request.app.state.container.voice
     view = await run_in_threadpool(presence_service.set_presence, deps, liaison_id=liaison_id, status=body.status,
                                    organisation_scope=_scope(user))
@@ -54,6 +75,7 @@ async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user
 
 @router.get("/liaisons/{liaison_id}/presence", response_model=PresenceOut)
 async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
+    _check_liaison(request, user, liaison_id, moving=False)
     deps = request.app.state.container.voice
     view = await run_in_threadpool(presence_service.get_presence, deps, liaison_id=liaison_id,
                                    organisation_scope=_scope(user))
@@ -63,7 +85,8 @@ async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depend
 @router.get("/queues/{organisation}", response_model=QueueOut)
 async def get_queue(organisation: str, request: Request, user: ApiUser = Depends(api_user)) -> QueueOut:
     if user.organisation not in ("*", organisation):
-        raise Forbidden(f"this token sees organisation {user.organisation} only")
+        raise _forbidden(request, user, f"this token sees organisation {user.organisation} only",
+                         organisation=organisation)
     container = request.app.state.container
     if container.directory.organisation(organisation) is None:
         raise NotFound(f"no organisation {organisation!r}", field="organisation")
@@ -98,7 +121,8 @@ async def list_callbacks(
 ) -> list[CallbackOut]:
     """An organisation's callbacks: open ones and those that failed and need a person. No phone numbers."""
     if user.organisation not in ("*", organisation):
-        raise Forbidden(f"this token sees organisation {user.organisation} only")
+        raise _forbidden(request, user, f"this token sees organisation {user.organisation} only",
+                         organisation=organisation)
     container = request.app.state.container
     if container.directory.organisation(organisation) is None:
         raise NotFound(f"no organisation {organisation!r}", field="organisation")

@@ -22,6 +22,7 @@ from callrouter.web.dashboard.menu_usage import router as menu_usage_router
 from callrouter.web.dashboard.wait_honesty import router as wait_honesty_router
 from callrouter.web.hardening import app_options, install_hardening
 from callrouter.web.metrics import install_metrics
+from callrouter.web.security import UnsignedWebhookLimit
 from callrouter.web.staff_web import install_staff_web
 from callrouter.web.twilio_webhook import WebhookEdge
 from callrouter.web.voice_routes import voice_router
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app = FastAPI(title="callrouter", version="0.1.0", lifespan=lifespan, **app_options(settings),
                   description="Queue and call routing for the professional lines of government service counters.")
     app.state.container = container
-    app.state.api_tokens = parse_tokens(settings.api_tokens.get_secret_value())
+    app.state.api_tokens = parse_tokens(settings.api_tokens.get_secret_value(), environment=settings.environment)
     token = settings.twilio_auth_token.get_secret_value()
     edge = WebhookEdge(
         deps=container.voice, after=container.after, renderer=container.renderer,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.include_router(voice_router(edge))
     install_metrics(app, container, settings, edge)
+    app.add_middleware(UnsignedWebhookLimit, limits=container.rate_limits)  # 429 per source after refused signatures
     app.include_router(api_router)
     install_staff_web(app, container, settings)
     app.include_router(cases_router)  # /staff/dashboard/zaken

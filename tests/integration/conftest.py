@@ -98,7 +98,7 @@ def app_factory(database_url: str, redis, redis_url: str, tmp_path: Path) -> Ite
         values: dict[str, object] = {
             "database_url": database_url, "redis_url": redis_url, "public_url": PUBLIC_URL,
             "twilio_auth_token": AUTH_TOKEN, "environment": "test", "directory_cache_seconds": 0,
-            "api_tokens": f"{ADMIN_TOKEN}:admin:*,{UWV_TOKEN}:liaison:UWV", **overrides}
+            "api_tokens": f"{ADMIN_TOKEN}:admin:*,{UWV_TOKEN}:liaison:UWV:uwv-jan", **overrides}
         settings = Settings(**values)
         container = build(settings)
         clock = FixedClock(moment or datetime(2026, 11, 25, 10, 0, tzinfo=AMSTERDAM))  # a Wednesday

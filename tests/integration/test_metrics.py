@@ -172,7 +172,7 @@ def test_with_a_token_and_a_private_network(app_factory) -> None:  # noqa: ANN00
 
 def test_production_serves_metrics_only_with_a_token(app_factory) -> None:  # noqa: ANN001
     secrets = {"environment": "production", "pseudonym_key": "a-real-pseudonym-key-of-32-characters",
-               "api_tokens": "real-admin-token-of-32-characters-at-least:admin:*",
+               "api_tokens": "sha256:d05172eda7bf727e2ab967663a1331ba9276eb673f47a1ecd5588032812c8a58:admin:*",  # real-admin-token, hashed
                "twilio_auth_token": "a-real-twilio-auth-token-of-32-chars", "callback_number_key": "c" * 32}
     assert scrape(app_factory(**secrets)).status_code == 403
     app = app_factory(**secrets, metrics_token=METRICS_TOKEN)

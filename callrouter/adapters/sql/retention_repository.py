@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, String, delete, func, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from callrouter.adapters.sql.audit_tables import AuditRow
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
 from callrouter.adapters.sql.case_tables import CaseRow
@@ -124,6 +125,19 @@ class SqlRetentionStore:
         """Calls older than the cutoff that never ended (kept: the reconciler or a person must look)."""
         return self._count(select(CallRow.id).where(CallRow.received_at < cutoff,
                                                     CallRow.state != CallState.ENDED.value))
+
+    # -- the staff audit log -----------------------------------------------------------------------
+
+    def delete_audit_entries(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Audit log rows written before `cutoff`."""
+        query = select(AuditRow.id).where(AuditRow.at < cutoff)
+        if dry_run:
+            return self._count(query)
+        return self._delete_batches(query, self._delete_audit)
+
+    @staticmethod
+    def _delete_audit(session: Session, ids: list[int]) -> None:
+        session.execute(delete(AuditRow).where(AuditRow.id.in_(ids)))
 
     def _delete_batches(self, query: Select[int], remove: Callable[[Session, list[int]], None]) -> int:
         done = 0

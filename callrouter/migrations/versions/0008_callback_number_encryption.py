@@ -8,7 +8,7 @@ Downgrade opens them again with that key.
 Written after 0006 on its own branch; it is chained after 0007 (another branch) when both are merged.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -23,7 +23,7 @@ from callrouter.adapters.sql.sealed import PREFIX, STORED_LENGTH, NumberSealer, 
 from callrouter.config import Settings
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

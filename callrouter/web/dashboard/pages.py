@@ -18,6 +18,7 @@ from starlette.responses import Response
 from callrouter.bootstrap import Parts
 from callrouter.services.statistics.statistics import StatsDeps
 from callrouter.web.dashboard.query import DashboardRefused
+from callrouter.web.security import security_event
 from callrouter.web.staff_auth.context import TEMPLATES_DIR, Who, staff_web
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +39,8 @@ def stats_deps(request: Request) -> StatsDeps:
 
 
 def refuse(request: Request, person: Who, exc: DashboardRefused, fmt: str) -> Response:
+    if exc.status in (401, 403):  # a role that may not see this, or another organisation's figures
+        security_event(request, f"http_{exc.status}", account=person.account.id, field=exc.field)
     if fmt in ("csv", "json"):
         return JSONResponse({"error": "refused", "field": exc.field, "message": exc.message}, status_code=exc.status)
     web = dataclasses.replace(staff_web(request), templates=TEMPLATES)

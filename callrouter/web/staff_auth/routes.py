@@ -13,10 +13,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from callrouter.web.security import LOGIN_START, limits_of, security_event, source_of, too_many
 from callrouter.web.staff_auth.context import NotLoggedIn, Who, check_csrf, staff_web, who, who_is_asking
 from callrouter.web.staff_auth.id_token import IdTokenInvalid, validate_id_token
 from callrouter.web.staff_auth.providers import ProviderUnavailable
-from callrouter.web.staff_auth.sessions import LOGIN_TTL_SECONDS, PendingLogin
+from callrouter.web.staff_auth.sessions import PendingLogin, TooManyPendingLogins
 
 log = logging.getLogger("callrouter.staff")
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -46,6 +47,11 @@ def login_start(key: str, request: Request) -> Response:
     if provider is None:
         return web.render(request, "error.html", {"title": "Onbekende inlogdienst",
                                                   "message": "Deze inlogdienst kennen we niet."}, status=404)
+    source = source_of(request)
+    verdict = limits_of(request).hit(LOGIN_START, source)
+    if not verdict.allowed:
+        security_event(request, "rate_limited", limit=LOGIN_START)
+        return too_many(verdict)
     state, nonce, verifier, browser = (secrets.token_urlsafe(32) for _ in range(4))
     try:
         url = provider.authorization_url(redirect_uri=web.url(f"/staff/auth/callback/{key}"), state=state,
@@ -55,9 +61,14 @@ def login_start(key: str, request: Request) -> Response:
         return web.render(request, "error.html", {"title": "Inloggen lukt nu niet",
                                                   "message": "De inlogdienst antwoordt niet. Probeer het later opnieuw."},
                           status=503)
-    web.sessions.begin_login(state=state, pending=PendingLogin(key, nonce, verifier, browser))
+    try:
+        web.sessions.begin_login(state=state, pending=PendingLogin(key, nonce, verifier, browser), source=source)
+    except TooManyPendingLogins as exc:
+        security_event(request, "rate_limited", limit="pending_logins")
+        return Response("Too many logins under way\n", status_code=429, media_type="text/plain",
+                        headers={"Retry-After": str(exc.retry_after)})
     response = _see_other(url)
-    web.set_cookie(response, web.login_cookie, browser, max_age=LOGIN_TTL_SECONDS)
+    web.set_cookie(response, web.login_cookie, browser, max_age=web.sessions.login_ttl_seconds)
     return response
 
 
@@ -76,7 +87,7 @@ def _refused(request: Request, reason: str, key: str, *, forget_login: bool = Tr
 @router.get("/auth/callback/{key}")
 def login_callback(key: str, request: Request, code: str = "", state: str = "", error: str = "") -> Response:
     web = staff_web(request)
-    pending = web.sessions.take_login(state)  # once only, whatever happens next
+    pending = web.sessions.take_login(state, source=source_of(request))  # once only, whatever happens next
     browser = request.cookies.get(web.login_cookie, "")
     if pending is None:
         return _refused(request, "unknown state", key, forget_login=False)

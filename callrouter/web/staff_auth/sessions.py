@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 import redis as redis_lib
 
 PREFIX = "callrouter:staff"
-LOGIN_TTL_SECONDS = 600
+LOGIN_TTL_SECONDS = 180  # default of CALLROUTER_STAFF_LOGIN_TTL_SECONDS
+PENDING_PER_SOURCE = 20  # default of CALLROUTER_STAFF_LOGIN_PENDING_PER_SOURCE
 
 
 def _digest(value: str) -> str:
@@ -32,6 +33,35 @@ def session_key(session_id: str) -> str:
 
 def login_key(state: str) -> str:
     return f"{PREFIX}:login:{_digest(state)}"
+
+
+def pending_key(source: str) -> str:
+    """The logins under way from one source address: a sorted set of state digests by expiry."""
+    return f"{PREFIX}:login-pending:{_digest(source)}"
+
+
+class TooManyPendingLogins(Exception):
+    """This source has the most logins under way that it may have; `retry_after` until the oldest expires."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many logins under way, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+# Atomically: forget expired entries, refuse when the source is at its cap, else add this login.
+# KEYS[1] pending set, KEYS[2] login key; ARGV: now, ttl, cap, state digest, pending login JSON.
+_BEGIN_LOGIN = """
+local now, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= cap then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, math.ceil(tonumber(oldest[2]) - now))
+end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[4])
+redis.call('EXPIRE', KEYS[1], ttl + 1)
+redis.call('SET', KEYS[2], ARGV[5], 'EX', ttl)
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -55,11 +85,15 @@ class PendingLogin:
 
 class SessionStore:
     def __init__(self, redis: redis_lib.Redis, *, idle_seconds: int, absolute_seconds: int,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, login_ttl_seconds: int = LOGIN_TTL_SECONDS,
+                 pending_per_source: int = PENDING_PER_SOURCE):
         self.redis = redis
         self.idle_seconds = idle_seconds
         self.absolute_seconds = absolute_seconds
         self.clock = clock
+        self.login_ttl_seconds = login_ttl_seconds
+        self.pending_per_source = pending_per_source
+        self._begin_login = redis.register_script(_BEGIN_LOGIN)
 
     def expires_at(self, session: StaffSession) -> float:
         return min(session.last_seen_at + self.idle_seconds, session.created_at + self.absolute_seconds)
@@ -107,11 +141,19 @@ class SessionStore:
 
     # -- logins under way: state -> nonce, PKCE verifier, provider; used once -----------------------
 
-    def begin_login(self, *, state: str, pending: PendingLogin) -> None:
-        self.redis.set(login_key(state), json.dumps(asdict(pending)), ex=LOGIN_TTL_SECONDS)
+    def begin_login(self, *, state: str, pending: PendingLogin, source: str = "-") -> None:
+        """Keep a login under way for `login_ttl_seconds`; TooManyPendingLogins when `source` (the address
+        it came from) already has `pending_per_source` of them: unauthenticated state in Redis is bounded."""
+        wait = int(self._begin_login(keys=[pending_key(source), login_key(state)],
+                                     args=[self.clock(), self.login_ttl_seconds, self.pending_per_source,
+                                           _digest(state), json.dumps(asdict(pending))]))
+        if wait:
+            raise TooManyPendingLogins(wait)
 
-    def take_login(self, state: str) -> PendingLogin | None:
+    def take_login(self, state: str, source: str = "-") -> PendingLogin | None:
         if not state or len(state) > 200:
             return None
         raw = self.redis.getdel(login_key(state))
+        if raw:
+            self.redis.zrem(pending_key(source), _digest(state))
         return PendingLogin(**json.loads(raw)) if raw else None
