@@ -7,6 +7,7 @@ import typer
 from callrouter.cli.demo import app as demo_app
 from callrouter.cli.directory import app as directory_app
 from callrouter.cli.retention import app as retention_app
+from callrouter.cli.rq_commands import cron, worker
 from callrouter.cli.staff import app as staff_app
 from callrouter.config import Settings
 
@@ -19,6 +20,8 @@ app.add_typer(live_app, name="live")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(retention_app, name="retention")
+app.command("worker")(worker)
+app.command("cron")(cron)
 
 
 @db_app.command("upgrade")
