@@ -1,6 +1,6 @@
 """Readiness checks of the dependencies (Redis primary, the database, its migrations), for GET /readyz.
 
-Each check is a function that returns a short "what answered" or raises NotReady naming the setting a
+Each check is a function that returns a short "what answered" or raises NotReady naming the setting an
 operator has to look at. The checks run on clients with short socket timeouts and no retries (built in
 bootstrap); the web layer runs each in a thread and gives up on it at a deadline (callrouter/web/health.py).
 """
