@@ -7,15 +7,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import redis as redis_lib
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters import redis_keys
 from callrouter.adapters.dutch_holidays import DutchHolidays
 from callrouter.adapters.flow_files import load_flows
+from callrouter.adapters.health import (
+    Probe,
+    database_check,
+    migrations_check,
+    redis_sentinel_check,
+    redis_url_check,
+)
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.rate_limits import RedisRateLimits
 from callrouter.adapters.redis_guard import RedisGuard, ReplayGuard
@@ -30,8 +41,9 @@ from callrouter.adapters.sql.case_repository import SqlCaseStore
 from callrouter.adapters.sql.demo_day_repository import SqlDemoDay
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.drilldown_repository import SqlDrilldown
-from callrouter.adapters.sql.engine import make_engine, make_session_factory
+from callrouter.adapters.sql.engine import make_engine, make_probe_engine, make_session_factory
 from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
+from callrouter.adapters.sql.migrate import head_revisions
 from callrouter.adapters.sql.outcome_repository import SqlOutcomes
 from callrouter.adapters.sql.retention_repository import SqlRetentionStore
 from callrouter.adapters.sql.sealed import use_key as use_callback_number_key
@@ -120,6 +132,94 @@ def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | Scale
     log.info("demo.clock start=%s scale=%s", start.isoformat(), settings.demo_time_scale)
     return ScaledClock(start=start, scale=settings.demo_time_scale,
                        anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale))
+
+
+# -- Redis: the one place a client is made, for every process (web, worker, cron, commands) -----------
+
+REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+
+
+def _redis_tls(settings: Settings) -> dict[str, object]:
+    return {"ssl_ca_certs": settings.redis_tls_ca_file} if settings.redis_tls and settings.redis_tls_ca_file else {}
+
+
+def redis_sentinel(settings: Settings, *, socket_timeout: float = REDIS_SOCKET_TIMEOUT_SECONDS,
+                   retry: Retry | None = None) -> Sentinel | None:
+    """The sentinels of CALLROUTER_REDIS_SENTINELS (None when unset); clients come from master_for()."""
+    if not settings.redis_sentinels:
+        return None
+    tls: dict[str, object] = {"ssl": True, **_redis_tls(settings)} if settings.redis_tls else {}
+    timeouts: dict[str, object] = {"socket_timeout": socket_timeout,
+                                   "socket_connect_timeout": min(socket_timeout, 2.0)}
+    if retry is not None:
+        timeouts["retry"] = retry
+    sentinel_kwargs = {**timeouts, **tls, "password": settings.redis_sentinel_password.get_secret_value() or None}
+    return Sentinel(settings.sentinel_addresses, sentinel_kwargs=sentinel_kwargs,  # type: ignore[no-untyped-call]
+                    **timeouts, **tls, db=settings.redis_db,
+                    password=settings.redis_password.get_secret_value() or None)
+
+
+def redis_client(settings: Settings, *, url: str | None = None, service: str | None = None,
+                 sentinel: Sentinel | None = None, socket_timeout: float = REDIS_SOCKET_TIMEOUT_SECONDS,
+                 retry: Retry | None = None) -> redis_lib.Redis:
+    """A client of the Redis primary: with CALLROUTER_REDIS_SENTINELS (and no `url`) the primary of `service`
+    (default CALLROUTER_REDIS_SENTINEL_SERVICE) as the sentinels name it, found again after a failover;
+    otherwise `url` (default CALLROUTER_REDIS_URL). Password and TLS from the settings either way."""
+    timeouts: dict[str, object] = {"socket_timeout": socket_timeout,
+                                   "socket_connect_timeout": min(socket_timeout, 2.0)}
+    if retry is not None:
+        timeouts["retry"] = retry
+    if url is None and settings.redis_sentinels:
+        sentinel = sentinel or redis_sentinel(settings, socket_timeout=socket_timeout, retry=retry)
+        assert sentinel is not None
+        master = sentinel.master_for(service or settings.redis_sentinel_service,  # type: ignore[no-untyped-call]
+                                     health_check_interval=30, **timeouts)
+        return cast(redis_lib.Redis, master)
+    url = url or settings.redis_url
+    if settings.redis_tls and url.startswith("redis://"):
+        url = "rediss://" + url.removeprefix("redis://")
+    extra: dict[str, object] = {**timeouts, **(_redis_tls(settings) if url.startswith("rediss://") else {})}
+    if settings.redis_password.get_secret_value():
+        extra["password"] = settings.redis_password.get_secret_value()  # a password in the URL wins
+    return redis_lib.Redis.from_url(url, health_check_interval=30, **extra)
+
+
+def rq_redis_client(settings: Settings, *, socket_timeout: float = REDIS_SOCKET_TIMEOUT_SECONDS,
+                    retry: Retry | None = None) -> redis_lib.Redis:
+    """The Redis of RQ's jobs: CALLROUTER_RQ_REDIS_URL or _RQ_REDIS_SENTINEL_SERVICE when set, else the live one."""
+    if settings.rq_redis_url:
+        return redis_client(settings, url=settings.rq_redis_url, socket_timeout=socket_timeout, retry=retry)
+    return redis_client(settings, service=settings.rq_redis_sentinel_service or None, socket_timeout=socket_timeout,
+                        retry=retry)
+
+
+def _redis_probe(settings: Settings, *, rq: bool) -> Probe:
+    timeout = min(0.3, settings.readiness_timeout_seconds / 2)
+    no_retry = Retry(NoBackoff(), 0)
+    if rq and settings.rq_redis_url:
+        client = redis_client(settings, url=settings.rq_redis_url, socket_timeout=timeout, retry=no_retry)
+        return Probe(redis_url_check(client, setting="CALLROUTER_RQ_REDIS_URL"), "CALLROUTER_RQ_REDIS_URL")
+    sentinel = redis_sentinel(settings, socket_timeout=timeout, retry=no_retry)
+    if sentinel is None:
+        client = redis_client(settings, socket_timeout=timeout, retry=no_retry)
+        return Probe(redis_url_check(client, setting="CALLROUTER_REDIS_URL"), "CALLROUTER_REDIS_URL")
+    service = (settings.rq_redis_sentinel_service if rq else "") or settings.redis_sentinel_service
+    service_setting = "CALLROUTER_RQ_REDIS_SENTINEL_SERVICE" if rq else "CALLROUTER_REDIS_SENTINEL_SERVICE"
+    client = redis_client(settings, service=service, sentinel=sentinel, socket_timeout=timeout, retry=no_retry)
+    return Probe(redis_sentinel_check(sentinel, client, service=service, sentinels_setting="CALLROUTER_REDIS_SENTINELS",
+                                      service_setting=service_setting), "CALLROUTER_REDIS_SENTINELS")
+
+
+def readiness_probes(settings: Settings) -> dict[str, Probe]:
+    """What GET /readyz checks, by name: the Redis primary (and RQ's, when apart), the database, its migrations.
+    Each on clients of its own with short timeouts and no retries, so a check fails fast and names its setting."""
+    probes = {"redis": _redis_probe(settings, rq=False)}
+    if settings.rq_redis_url or settings.rq_redis_sentinel_service:
+        probes["rq_redis"] = _redis_probe(settings, rq=True)
+    engine = make_probe_engine(settings.database_url, timeout_seconds=settings.readiness_timeout_seconds)
+    probes["database"] = Probe(database_check(engine, setting="CALLROUTER_DATABASE_URL"), "CALLROUTER_DATABASE_URL")
+    probes["migrations"] = Probe(migrations_check(engine, head_revisions, setting="CALLROUTER_DATABASE_URL"), None)
+    return probes
 
 
 # -- the staff side, the figures and retention: each part built once, here --------------------------
@@ -231,9 +331,22 @@ class Container:
     replay: ReplayGuard
     guard: RedisGuard
     rate_limits: RedisRateLimits
+    rq_redis: redis_lib.Redis | None = None  # RQ's jobs; None: the same Redis as `redis`
+    probes: dict[str, Probe] | None = None  # GET /readyz; None: built on first use
+
+    @property
+    def jobs_redis(self) -> redis_lib.Redis:
+        return self.rq_redis if self.rq_redis is not None else self.redis
+
+    def readiness(self) -> dict[str, Probe]:
+        if self.probes is None:
+            self.probes = readiness_probes(self.settings)
+        return self.probes
 
     def close(self) -> None:
         self.redis.close()
+        if self.rq_redis is not None:
+            self.rq_redis.close()
         self.engine.dispose()
 
 
@@ -253,7 +366,9 @@ def build(settings: Settings) -> Container:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     parts = build_parts(settings, sessions)
-    redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30)
+    redis = redis_client(settings)
+    separate_rq = bool(settings.rq_redis_url or settings.rq_redis_sentinel_service)
+    rq_redis = rq_redis_client(settings) if separate_rq else redis
     clock = clock_for(settings, redis)
     router = RedisRouter(redis, widen_after_ms=int(settings.widen_after_seconds * 1000),
                          citizen_promote_after_ms=int(settings.citizen_promote_after_seconds * 1000))
@@ -271,7 +386,7 @@ def build(settings: Settings) -> Container:
         holidays=DutchHolidays(), general_public_phone=settings.general_public_phone,
         dial_timeout_seconds=settings.dial_timeout_seconds, hold_music_url=settings.hold_music_url,
         wrap_up_seconds=settings.wrap_up_seconds, after=after,
-        callbacks=parts.callbacks, jobs=RqJobs(redis, real_moment=clock.real_moment),
+        callbacks=parts.callbacks, jobs=RqJobs(rq_redis, real_moment=clock.real_moment),
         callback_policy=CallbackPolicy(
             max_attempts=settings.callback_max_attempts, retry_delay_seconds=settings.callback_retry_delay_seconds,
             expiry_hours=settings.callback_expiry_hours, offer_after_seconds=settings.callback_offer_after_seconds,
@@ -284,7 +399,7 @@ def build(settings: Settings) -> Container:
     container = Container(settings, engine, sessions, redis, router, directory, voice, parts, after,
                           renderer=TwimlRenderer(settings.public_url, url_of=url_maker(settings.public_url)),
                           replay=ReplayGuard(redis, window_seconds=settings.replay_window_seconds), guard=guard,
-                          rate_limits=rate_limits(settings, redis))
+                          rate_limits=rate_limits(settings, redis), rq_redis=rq_redis if separate_rq else None)
     # Outside a webhook, routing happens at once, with the deps the container holds then (tests swap them).
     after.bind(lambda org: dispatch(container.voice, org=org))
     return container

@@ -184,6 +184,47 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit: {value!r} (write e.g. 10/minute)") from None
         return value
     # -- end of the hardening block ---------------------------------------------------------------
+    # --- Beyond one machine: Redis through Sentinel, a separate RQ Redis, readiness (docs/operations.md) ---
+    # Sentinels "host:port,host:port,..."; when set, every Redis client (web, router, sessions, rate
+    # limits, RQ) asks them for the primary of redis_sentinel_service and CALLROUTER_REDIS_URL is not used.
+    redis_sentinels: str = ""
+    redis_sentinel_service: str = "callrouter"
+    redis_sentinel_password: SecretStr = SecretStr("")  # the sentinels' own requirepass, if any; secret
+    redis_password: SecretStr = SecretStr("")  # the Redis servers' requirepass (also through Sentinel); secret
+    redis_tls: bool = False  # TLS to Redis and to the sentinels (rediss:// for a plain URL)
+    redis_tls_ca_file: str = ""  # CA bundle for the servers' certificates; empty: the system's
+    redis_db: int = Field(0, ge=0, le=15)  # the database number through Sentinel (a plain URL carries its own)
+    # RQ's jobs in a Redis of their own: a plain URL, or a second service of the same sentinels; empty: the above.
+    rq_redis_url: str = ""
+    rq_redis_sentinel_service: str = ""
+    # /readyz answers within this time, whatever a dependency does (each check has a shorter socket timeout).
+    readiness_timeout_seconds: float = Field(0.8, gt=0, le=5)
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, raw: str) -> str:
+        for entry in (part.strip() for part in raw.split(",") if part.strip()):
+            host, sep, port = entry.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"CALLROUTER_REDIS_SENTINELS: {entry!r} is not host:port")
+        return raw
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        found = []
+        for entry in (part.strip() for part in self.redis_sentinels.split(",") if part.strip()):
+            host, _sep, port = entry.rpartition(":")
+            found.append((host.strip("[]"), int(port)))
+        return found
+
+    @model_validator(mode="after")
+    def _one_rq_redis(self) -> Settings:
+        if self.rq_redis_url and self.rq_redis_sentinel_service:
+            raise ValueError("CALLROUTER_RQ_REDIS_URL and CALLROUTER_RQ_REDIS_SENTINEL_SERVICE: set one, not both")
+        if self.rq_redis_sentinel_service and not self.redis_sentinels:
+            raise ValueError("CALLROUTER_RQ_REDIS_SENTINEL_SERVICE needs CALLROUTER_REDIS_SENTINELS")
+        return self
+    # --- end of: Beyond one machine ---
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -27,7 +27,8 @@ packages_for() {
         echo python3 python3-venv
       fi ;;
     redis)
-      if ((all)) || ! have redis-server; then echo redis-server; fi ;;
+      if ((all)) || ! have redis-server; then echo redis-server; fi
+      if ((all)) || ! have redis-sentinel; then echo redis-sentinel; fi ;;  # tests/servers.py: the Sentinel cluster
     postgres)  # the server binaries, and the `postgres` user that the package creates (it refuses root)
       if ((all)) || ! pg_bin initdb || ! pg_bin pg_ctl || ! id -u postgres >/dev/null 2>&1 || ! have runuser; then
         echo postgresql

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -34,29 +36,140 @@ def _wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+@dataclass
+class RedisProcess:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def _redis_binary(name: str = "redis-server") -> str:
+    binary = shutil.which(name)
+    if binary is None:
+        package = "redis-sentinel" if name == "redis-sentinel" else "redis-server"
+        raise RuntimeError(f"{name} is not installed: run `make deps` (apt-get install {package})")
+    return binary
+
+
+@contextmanager
+def redis_process(*args: str) -> Iterator[RedisProcess]:
+    """A redis-server of our own on a free loopback port (never CALLROUTER_TEST_REDIS_URL: tests may stop it)."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="callrouter-redis-")
+    proc = subprocess.Popen(
+        [_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir, "--loglevel", "warning", *args],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        yield RedisProcess(port, proc)
+    finally:
+        _stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, signal.SIGCONT)  # a test may have stopped it
+        except ProcessLookupError:
+            pass
+        proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 @contextmanager
 def redis_server() -> Iterator[str]:
     given = os.environ.get("CALLROUTER_TEST_REDIS_URL")
     if given:
         yield given
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed: run `make deps` (apt-get install redis-server)")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="callrouter-redis-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with redis_process() as server:
+        yield server.url
+
+
+def _redis_info(port: int, section: str) -> dict[str, str]:
+    """INFO of a Redis or sentinel on loopback, without redis-py (tests/servers.py stays dependency-free)."""
+    found = subprocess.run([shutil.which("redis-cli") or "redis-cli", "-p", str(port), "INFO", section],
+                           capture_output=True, text=True, timeout=5, check=False).stdout
+    return dict(line.split(":", 1) for line in found.replace("\r", "").splitlines() if ":" in line)
+
+
+def _wait_until(what: str, test: object, timeout: float = 30.0) -> None:
+    assert callable(test)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if test():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what}: not within {timeout}s")
+
+
+@dataclass
+class SentinelCluster:
+    """A Redis primary, one replica and sentinels on loopback; `service` is the name they monitor."""
+
+    service: str
+    primary: RedisProcess
+    replica: RedisProcess
+    sentinel_ports: list[int]
+    sentinels: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def addresses(self) -> str:
+        """For CALLROUTER_REDIS_SENTINELS."""
+        return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+
+    def wait_replica_in_sync(self, replica: RedisProcess | None = None, timeout: float = 30.0) -> None:
+        replica = replica or self.replica
+        _wait_until(f"replica on {replica.port} in sync",
+                    lambda: _redis_info(replica.port, "replication").get("master_link_status") == "up", timeout)
+
+
+@contextmanager
+def redis_sentinel_cluster(service: str = "callrouter", sentinels: int = 3) -> Iterator[SentinelCluster]:
+    """A primary, a replica in sync with it, and `sentinels` redis-sentinel processes (quorum 2) that know
+    both and each other; temporary folders, every process stopped by its pid afterwards."""
+    sentinel_binary = _redis_binary("redis-sentinel")
+    workdir = Path(tempfile.mkdtemp(prefix="callrouter-sentinel-"))
+    started: list[subprocess.Popen[bytes]] = []
+    with ExitStack() as stack:
+        try:
+            primary = stack.enter_context(redis_process())
+            replica = stack.enter_context(redis_process("--replicaof", "127.0.0.1", str(primary.port)))
+            cluster = SentinelCluster(service, primary, replica, [free_port() for _ in range(sentinels)])
+            cluster.wait_replica_in_sync()
+            for number, port in enumerate(cluster.sentinel_ports):
+                folder = workdir / f"sentinel-{number}"
+                folder.mkdir()
+                config = folder / "sentinel.conf"  # sentinels rewrite their file: one each, writable
+                config.write_text(
+                    f"port {port}\nbind 127.0.0.1\ndir {folder}\nlogfile {folder / 'log'}\n"
+                    f"sentinel monitor {service} 127.0.0.1 {primary.port} 2\n"
+                    f"sentinel down-after-milliseconds {service} 1000\n"
+                    f"sentinel failover-timeout {service} 10000\n"
+                    f"sentinel parallel-syncs {service} 1\n")
+                started.append(subprocess.Popen([sentinel_binary, str(config)], stdout=subprocess.DEVNULL))
+                cluster.sentinels.append(started[-1])
+            for port in cluster.sentinel_ports:
+                _wait_for_port(port)
+            for port in cluster.sentinel_ports:  # each sees the replica and the other sentinels
+                _wait_until(f"sentinel on {port} knows the replica and {sentinels - 1} other sentinels",
+                            lambda port=port: f"slaves=1,sentinels={sentinels}"  # type: ignore[misc]
+                            in _redis_info(port, "sentinel").get("master0", ""))
+            yield cluster
+        finally:
+            for proc in started:
+                _stop(proc)
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _pg_bin(name: str) -> str:

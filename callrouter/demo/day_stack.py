@@ -111,6 +111,8 @@ def stack_env(settings: Settings, *, app_url: str, redis_url: str, emulator_url:
         "CALLROUTER_ENVIRONMENT": settings.environment,
         "CALLROUTER_DATABASE_URL": settings.database_url,
         "CALLROUTER_REDIS_URL": redis_url,
+        # the demo stack runs on its own database of the plain URL, never through Sentinel or on RQ's Redis
+        "CALLROUTER_REDIS_SENTINELS": "", "CALLROUTER_RQ_REDIS_URL": "", "CALLROUTER_RQ_REDIS_SENTINEL_SERVICE": "",
         "CALLROUTER_PUBLIC_URL": app_url,
         "CALLROUTER_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
         "CALLROUTER_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
@@ -129,6 +131,9 @@ def stack_env(settings: Settings, *, app_url: str, redis_url: str, emulator_url:
 def running_stack(settings: Settings, *, emulator_url: str, clock_start: str, scale: float, log_dir: Path,
                   port: int) -> Iterator[DemoStack]:
     """The web app (one uvicorn worker) and an RQ worker with its scheduler, on a flushed demo Redis."""
+    if settings.redis_sentinels or settings.rq_redis_url or settings.rq_redis_sentinel_service:
+        raise RuntimeError("the demo day runs on a plain CALLROUTER_REDIS_URL only: unset CALLROUTER_REDIS_SENTINELS, "
+                           "CALLROUTER_RQ_REDIS_URL and CALLROUTER_RQ_REDIS_SENTINEL_SERVICE")
     redis_url = demo_redis_url(settings.redis_url)
     conn = redis_lib.Redis.from_url(redis_url)
     conn.flushdb()

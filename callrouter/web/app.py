@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
 from callrouter.bootstrap import Container, build
@@ -21,6 +22,7 @@ from callrouter.web.dashboard.cases import router as cases_router
 from callrouter.web.dashboard.menu_usage import router as menu_usage_router
 from callrouter.web.dashboard.wait_honesty import router as wait_honesty_router
 from callrouter.web.hardening import app_options, install_hardening
+from callrouter.web.health import install_health
 from callrouter.web.metrics import install_metrics
 from callrouter.web.security import UnsignedWebhookLimit
 from callrouter.web.staff_web import install_staff_web
@@ -40,12 +42,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Said once at start-up (in the log, naming the setting) when a dependency is missing; /readyz
+        # keeps answering 503 until it is there.
+        await run_in_threadpool(readiness.check)
         yield
+        readiness.close()
         container.close()
 
     app = FastAPI(title="callrouter", version="0.1.0", lifespan=lifespan, **app_options(settings),
                   description="Queue and call routing for the professional lines of government service counters.")
     app.state.container = container
+    readiness = install_health(app, container)  # /healthz, /readyz
     app.state.api_tokens = parse_tokens(settings.api_tokens.get_secret_value(), environment=settings.environment)
     token = settings.twilio_auth_token.get_secret_value()
     edge = WebhookEdge(
@@ -69,10 +76,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if exc.field:
             body["field"] = exc.field
         return JSONResponse(body, status_code=exc.status)
-
-    @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
-        container.redis.ping()
-        return {"status": "ok"}
 
     return app

@@ -127,7 +127,7 @@ class LiveCollector(Collector):
             found["callbacks"].add_metric([state], count)
 
     def _failed_jobs(self, found: dict[str, GaugeMetricFamily]) -> None:
-        registry = FailedJobRegistry(QUEUE, connection=self.container.redis)
+        registry = FailedJobRegistry(QUEUE, connection=self.container.jobs_redis)
         found["failures"].add_metric([], registry.count)
 
 

@@ -55,8 +55,8 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         """An RQ worker (with its scheduler) as the Procfile starts it."""
-        proc = subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url",
-                                 self.env["CALLROUTER_REDIS_URL"], "--logging_level", "WARNING", "callrouter"],
+        proc = subprocess.Popen([sys.executable, "-m", "callrouter.cli", "worker", "--with-scheduler",
+                                 "--logging-level", "WARNING", "callrouter"],
                                 env=self.env, cwd=ROOT, start_new_session=True)
         self.workers.append(proc)
         return proc

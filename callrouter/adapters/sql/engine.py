@@ -11,7 +11,7 @@ from typing import cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 BUSY_TIMEOUT_SECONDS = 30
 
@@ -142,6 +142,18 @@ def make_engine(database_url: str) -> Engine:
 
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def make_probe_engine(database_url: str, *, timeout_seconds: float) -> Engine:
+    """An engine for readiness checks only: a new connection per check (no pool a hung check could
+    exhaust), short connect and statement timeouts, and never SQLite's write queue."""
+    if database_url.startswith("sqlite"):
+        return create_engine(database_url, poolclass=NullPool, connect_args={"timeout": timeout_seconds,
+                                                                             "check_same_thread": False})
+    millis = max(1, int(timeout_seconds * 1000))
+    # libpq's connect_timeout is whole seconds, at least 2, per host; the caller's deadline is shorter.
+    return create_engine(database_url, poolclass=NullPool,
+                         connect_args={"connect_timeout": 2, "options": f"-c statement_timeout={millis}"})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

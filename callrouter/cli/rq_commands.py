@@ -1,0 +1,52 @@
+"""`callrouter worker` and `callrouter cron`: RQ's worker and cron scheduler on the service's own Redis client.
+
+`rq worker --url` takes one Redis URL (and `-c` a settings module with RQ's own Sentinel dictionary);
+these wrappers take the connection from bootstrap instead, so a worker finds Redis exactly as the web
+processes do: CALLROUTER_RQ_REDIS_URL / _RQ_REDIS_SENTINEL_SERVICE, or CALLROUTER_REDIS_SENTINELS, or
+CALLROUTER_REDIS_URL, with the password and TLS settings (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from callrouter.config import Settings
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _level(value: str) -> str:
+    if value.upper() not in LEVELS:
+        raise typer.BadParameter(f"one of {', '.join(LEVELS)}")
+    return value.upper()
+
+
+def worker(queues: list[str] = typer.Argument(None, help="Queues to work on (default: callrouter)."),
+           with_scheduler: bool = typer.Option(False, "--with-scheduler", help="Also run RQ's scheduler."),
+           burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
+           simple: bool = typer.Option(False, "--simple", help="SimpleWorker: no fork per job."),
+           logging_level: str = typer.Option("INFO", "--logging-level", callback=_level)) -> None:
+    """An RQ worker (like `rq worker`) on the Redis the settings name."""
+    from rq import SimpleWorker, Worker
+
+    from callrouter.bootstrap import rq_redis_client
+
+    worker_class = SimpleWorker if simple else Worker
+    connection = rq_redis_client(Settings())
+    worker_class(queues or ["callrouter"], connection=connection).work(
+        burst=burst, with_scheduler=with_scheduler, logging_level=logging_level)
+
+
+def cron(config_path: str = typer.Argument(..., help="The cron module, e.g. workers/cron.py."),
+         logging_level: str = typer.Option("INFO", "--logging-level", callback=_level)) -> None:
+    """RQ's cron scheduler (like `rq cron`) on the Redis the settings name."""
+    from rq.cron import CronScheduler
+
+    from callrouter.bootstrap import rq_redis_client
+
+    scheduler = CronScheduler(connection=rq_redis_client(Settings()), logging_level=logging_level)
+    scheduler.load_config_from_file(config_path)
+    try:
+        scheduler.start()  # type: ignore[no-untyped-call]
+    except KeyboardInterrupt:
+        typer.echo("cron scheduler stopped")
