@@ -36,8 +36,8 @@ bench: $(STAMP) ## run tests/benchmarks/bench_*.py (BENCH=routing for one)
 	@bash scripts/install-deps.sh redis postgres wrk
 	@bash scripts/bench.sh
 
-deps: ## Debian packages for tests: redis-server, postgresql, chromium, chromium-driver
-	@bash scripts/install-deps.sh python redis postgres chromium
+deps: ## Debian packages for tests: redis-server, postgresql, chromium, chromium-driver, haproxy
+	@bash scripts/install-deps.sh python redis postgres chromium haproxy
 
 venv: $(STAMP) ## the Python venv .venv from requirements.lock, reinstalled when it or pyproject.toml changes
 

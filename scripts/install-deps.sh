@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages that callrouter needs, and only those that are missing.
 #
-#   scripts/install-deps.sh NEED...     NEED is one of: python redis postgres chromium
+#   scripts/install-deps.sh NEED...     NEED is one of: python redis postgres chromium haproxy wrk
 #
 # Runs `apt-get update` once, and only when something is missing. Never prompts.
 # DRY_RUN=1             print the apt-get commands instead of running them
 # ASSUME_MISSING="a b"  treat these needs as missing (to exercise this script without uninstalling)
 set -euo pipefail
 
-KNOWN="python redis postgres chromium wrk"
+KNOWN="python redis postgres chromium haproxy wrk"
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
@@ -33,6 +33,10 @@ packages_for() {
       if ((all)) || ! pg_bin initdb || ! pg_bin pg_ctl || ! id -u postgres >/dev/null 2>&1 || ! have runuser; then
         echo postgresql
       fi ;;
+    haproxy)  # tests/deploy: `haproxy -c` on deploy/haproxy/callrouter.cfg, and a proxy in front of two backends;
+      # `systemd-analyze verify` on deploy/systemd/*.service (the systemd package; it is not started here)
+      if ((all)) || ! have haproxy; then echo haproxy; fi
+      if ((all)) || ! have systemd-analyze; then echo systemd; fi ;;
     wrk)  # the load generator of the webhook benchmark
       if ((all)) || ! have wrk; then echo wrk; fi ;;
     chromium)  # headless browser tests; fonts-liberation is a recommend we skip otherwise

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # make run: a Redis (given, already running, or started here), migrations, the demo directory,
 # then the processes of the Procfile under honcho. Ctrl-C stops them all, and the Redis if started here.
+#
+# Nothing is left behind, however this script ends: every process started from here carries
+# CALLROUTER_RUN_ID in its environment, and a lifeline (callrouter/demo/lifeline.py, in a session of
+# its own) ends every process with this run's id once this shell is gone, even after a SIGKILL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="$ROOT/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
+export CALLROUTER_RUN_ID="run-$$-$(date +%s%N)"
+VAR=${CALLROUTER_VAR_DIR:-$ROOT/var}  # local state: logs, the emulator's config, Redis data
+export CALLROUTER_VAR_DIR=$VAR
+python -m callrouter.demo.lifeline --parent $$ --marker "CALLROUTER_RUN_ID=$CALLROUTER_RUN_ID" </dev/null &
 
 export PORT=${PORT:-8000}
 export EMULATOR_PORT=${EMULATOR_PORT:-8010}
@@ -54,7 +62,22 @@ stop_redis() {
     kill "$REDIS_PID" && wait "$REDIS_PID" 2>/dev/null || true
   fi
 }
-trap stop_redis EXIT
+DEMO_DAY_PID=
+stop_demo_day() {  # before Redis: the demo day plays on it
+  if [[ -n $DEMO_DAY_PID ]] && kill -0 "$DEMO_DAY_PID" 2>/dev/null; then
+    kill -TERM "$DEMO_DAY_PID" 2>/dev/null || true
+    wait "$DEMO_DAY_PID" 2>/dev/null || true
+  fi
+}
+cleanup() {
+  trap '' INT TERM HUP  # a second Ctrl-C does not cut the clean-up short
+  stop_demo_day
+  stop_redis
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 say "Redis"
 if redis_answers "$CALLROUTER_REDIS_URL"; then
@@ -63,21 +86,21 @@ elif [[ -n $REDIS_GIVEN ]]; then
   die "nothing answers at CALLROUTER_REDIS_URL=$CALLROUTER_REDIS_URL (start it, or unset the variable to get a local one)"
 else
   bash scripts/install-deps.sh redis
-  mkdir -p var/redis
+  mkdir -p "$VAR/redis"
   # its own session: Ctrl-C reaches honcho's processes first, and the trap stops Redis after them
-  setsid redis-server --port 6379 --bind 127.0.0.1 --dir "$ROOT/var/redis" --logfile "$ROOT/var/redis/redis.log" &
+  setsid redis-server --port 6379 --bind 127.0.0.1 --dir "$VAR/redis" --logfile "$VAR/redis/redis.log" &
   REDIS_PID=$!
   for _ in $(seq 100); do
     redis_answers "$CALLROUTER_REDIS_URL" && break
-    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited; see var/redis/redis.log"
+    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited; see $VAR/redis/redis.log"
     sleep 0.1
   done
-  redis_answers "$CALLROUTER_REDIS_URL" || die "redis-server does not answer; see var/redis/redis.log"
-  echo "started redis-server on 127.0.0.1:6379 (pid $REDIS_PID, data and log in var/redis/)"
+  redis_answers "$CALLROUTER_REDIS_URL" || die "redis-server does not answer; see $VAR/redis/redis.log"
+  echo "started redis-server on 127.0.0.1:6379 (pid $REDIS_PID, data and log in $VAR/redis/)"
 fi
 
 say "Database: migrations and the demo directory"
-mkdir -p var
+mkdir -p "$VAR"
 echo "database: ${CALLROUTER_DATABASE_URL:-sqlite file var/callrouter.sqlite3 (default)}"
 callrouter db upgrade
 # DEMO_HOURS=real keeps the agencies' real opening hours; by default the demo is open around the
@@ -85,9 +108,9 @@ callrouter db upgrade
 if [[ ${DEMO_HOURS:-always} == real ]]; then
   callrouter directory import demo/directory.yaml
 else
-  callrouter directory import "$(callrouter demo always-open demo/directory.yaml --out var/directory-always-open.yaml)"
+  callrouter directory import "$(callrouter demo always-open demo/directory.yaml --out "$VAR/directory-always-open.yaml")"
 fi
-callrouter demo emulator-config --out var/emulator.json
+callrouter demo emulator-config --out "$VAR/emulator.json"
 callrouter demo on-duty
 # Demo staff accounts at the local mock identity provider (started by the Procfile).
 for who in uwv-jan:UWV duo-eva:DUO; do
@@ -102,10 +125,19 @@ callrouter staff grant --issuer "http://127.0.0.1:$OIDC_PORT" --subject beheer -
 # logged and leaves the stack running.
 start_demo_day() {
   [[ ${DEMO_DAY:-1} == 0 ]] && return 0
-  echo "  Filling the dashboard with a demo working day in the background (about a minute; log: var/demo-day.log)."
+  echo "  Filling the dashboard with a demo working day in the background (about a minute; log: $VAR/demo-day.log)."
   echo
-  (
-    python - "$CALLROUTER_REDIS_URL" <<'PY' || true
+  demo_day_job &
+  DEMO_DAY_PID=$!
+}
+# In the background; SIGTERM (from cleanup) is passed on to what runs, and `wait` lets the trap run at once.
+# `callrouter demo day` also stops on Ctrl-C by itself (it handles SIGINT, which bash ignores here).
+# shellcheck disable=SC2086  # DEMO_DAY_ARGS: words on purpose
+demo_day_job() {
+  local pid=
+  trap '[[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null; wait; exit 143' TERM
+  trap '' INT HUP  # Ctrl-C: the demo day handles it itself; this shell waits for it to finish
+  python - "$CALLROUTER_REDIS_URL" <<'PY' &
 import sys, time
 import redis
 from rq import Worker
@@ -115,12 +147,15 @@ while time.monotonic() < deadline and not Worker.all(connection=conn):
     time.sleep(0.5)
 time.sleep(1)
 PY
-    if callrouter demo day --if-empty >var/demo-day.log 2>&1; then
-      sed -e 's/^/make run: /' var/demo-day.log
-    else
-      echo "make run: the demo day failed (the service runs on); see var/demo-day.log" >&2
-    fi
-  ) &
+  pid=$!
+  wait "$pid" || true
+  callrouter demo day --if-empty --log-dir "$VAR/demo-day" ${DEMO_DAY_ARGS:-} >"$VAR/demo-day.log" 2>&1 &
+  pid=$!
+  if wait "$pid"; then
+    sed -e 's/^/make run: /' "$VAR/demo-day.log"
+  else
+    echo "make run: the demo day failed or was stopped (the service runs on); see $VAR/demo-day.log" >&2
+  fi
 }
 
 say "callrouter is starting (Ctrl-C stops it)"

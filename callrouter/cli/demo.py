@@ -78,15 +78,20 @@ def day(
     shape: Path = typer.Option(REPO_ROOT / "demo" / "demo_day.yaml",
                                help="The day's shape: arrivals by hour, topic mix, shifts."),
     if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when the database has calls on that day."),
+    log_dir: Path | None = typer.Option(None, "--log-dir",
+                                        help="Logs of the day's web and worker processes (default: var/demo-day)."),
 ) -> None:
     """Play a realistic working day through the Twilio emulator at high speed and fill the dashboard with it."""
     from datetime import date as date_type
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
+    import redis
+
     from callrouter.bootstrap import open_record
     from callrouter.demo.day import DayShapeInvalid
     from callrouter.demo.day_run import DemoDayRefused, calls_on, dashboard_url, default_day, run_demo_day
+    from callrouter.demo.day_stack import DemoDayStopped, DemoRedisGone, stopped_by_signals
 
     settings = Settings()
     zone = ZoneInfo(settings.timezone)
@@ -104,10 +109,18 @@ def day(
                        f"Dashboard: {dashboard_url(settings, chosen)}")
             return
     try:
-        summary = run_demo_day(settings, day=chosen, calls=calls, seed=seed, scale=scale, shape_path=shape,
-                               say=lambda text: typer.echo(f"demo day: {text}"))
+        with stopped_by_signals():  # SIGINT, SIGTERM, SIGHUP: the stack is stopped on the way out
+            summary = run_demo_day(settings, day=chosen, calls=calls, seed=seed, scale=scale, shape_path=shape,
+                                   say=lambda text: typer.echo(f"demo day: {text}"),
+                                   log_dir=log_dir or REPO_ROOT / "var" / "demo-day")
     except (DemoDayRefused, DayShapeInvalid) as exc:
         typer.echo(f"demo day: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    except DemoDayStopped as exc:
+        typer.echo(f"demo day: stopped by {exc}; its stack is down (the day's calls so far stay recorded)", err=True)
+        raise typer.Exit(code=128 + exc.signum) from None
+    except (DemoRedisGone, redis.ConnectionError, redis.TimeoutError) as exc:
+        typer.echo(f"demo day: stopped, Redis does not answer any more ({exc}); its stack is down", err=True)
         raise typer.Exit(code=1) from None
     for line in summary.lines():
         typer.echo(line)

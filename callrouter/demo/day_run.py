@@ -139,6 +139,7 @@ class Player:
 
     def wait_until(self, moment: float) -> None:
         while (left := moment - time.time()) > 0:
+            self.stack.check_redis()  # DemoRedisGone: nothing to play on any more
             self.retry_presence()
             time.sleep(min(left, 0.02))
 
@@ -165,6 +166,7 @@ class Player:
         """Let the last calls end (liaisons going home after their call); hang up what still runs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            self.stack.check_redis()
             self.retry_presence()
             if not self.pending and all(c.done for c in self.emulator.calls):
                 return

@@ -4,6 +4,12 @@ Twilio emulator at the same speed, against the record of `make run` but a Redis 
 While it runs, the RQ workers of the live demo (`make run`) are suspended: their reconciler would
 otherwise take the day's calls, which sit in the same SQL record with yesterday's timestamps, for
 lost offers and overdue callbacks.
+
+Nothing of the stack outlives the demo day: its processes run in sessions of their own (a Ctrl-C in the
+terminal reaches the demo day, which stops them in order), carry CALLROUTER_DEMO_STACK=<token> in
+their environment, and a lifeline (demo/lifeline.py) ends every process with that token when the demo
+day dies in a way that leaves it no time to stop them (SIGKILL). SIGTERM, SIGINT and SIGHUP stop the
+demo day as Ctrl-C does (`stopped_by_signals`).
 """
 
 from __future__ import annotations
@@ -26,12 +32,53 @@ import redis as redis_lib
 
 from callrouter.adapters import redis_keys
 from callrouter.config import REPO_ROOT, Settings
+from callrouter.demo import lifeline
 
 ROOT = REPO_ROOT
 DEMO_REDIS_DB = 14
 WEB_WORKERS = 2
 PAUSE_TTL_SECONDS = 300  # the live workers resume by themselves should this process die
+STACK_MARKER = "CALLROUTER_DEMO_STACK"  # in the environment of every process of the stack
+STOP_SECONDS = 5.0  # SIGTERM, then SIGKILL after this long
 Say = Callable[[str], None]
+
+
+class DemoDayStopped(BaseException):
+    """A signal (SIGINT, SIGTERM, SIGHUP) asked the demo day to stop; raised where the driver is, so every
+    `finally` on the way out runs (the stack stops, the live workers resume). A BaseException like
+    KeyboardInterrupt, so no `except Exception` on the way swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class DemoRedisGone(RuntimeError):
+    """The demo day's Redis stopped answering while the day played."""
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise DemoDayStopped (once; a second signal while stopping is ignored).
+    SIGINT too when it came in ignored: run in the background of scripts/run.sh, the demo day is still
+    in the terminal's foreground group, and Ctrl-C must stop it with the rest."""
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {signum: signal.getsignal(signum) for signum in watched}
+    stopping = False
+
+    def handler(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise DemoDayStopped(signum)
+
+    for signum in watched:
+        signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, previous in before.items():
+            signal.signal(signum, previous)
 
 
 def demo_redis_url(redis_url: str) -> str:
@@ -87,6 +134,21 @@ class DemoStack:
     redis_url: str
     env: dict[str, str]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _redis_checked: float = 0.0
+
+    def check_redis(self, *, every: float = 1.0) -> None:
+        """DemoRedisGone when the stack's Redis does not answer (checked at most once per `every` seconds)."""
+        now = time.monotonic()
+        if now - self._redis_checked < every:
+            return
+        self._redis_checked = now
+        conn = redis_lib.Redis.from_url(self.redis_url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            conn.ping()
+        except redis_lib.RedisError as exc:
+            raise DemoRedisGone(f"the demo day's Redis ({self.redis_url}) went away: {exc}") from None
+        finally:
+            conn.close()
 
     def set_presence(self, liaison_id: int, status: str) -> int:
         """PUT the liaison's presence through the JSON API, as a liaison's app would; the HTTP status."""
@@ -142,8 +204,11 @@ def running_stack(settings: Settings, *, emulator_url: str, clock_start: str, sc
     app_url = f"http://127.0.0.1:{port}"
     env = stack_env(settings, app_url=app_url, redis_url=redis_url, emulator_url=emulator_url,
                     clock_start=clock_start, scale=scale, api_token=token)
+    marker = f"{STACK_MARKER}={secrets.token_hex(8)}"
+    env[STACK_MARKER] = marker.split("=", 1)[1]
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = DemoStack(app_url, token, redis_url, env)
+    guard = lifeline.start(marker)  # should this process be killed outright, the stack goes with it
     commands = {
         "web": [sys.executable, "-m", "uvicorn", "callrouter.web.app:create_app", "--factory", "--host", "127.0.0.1",
                 "--port", str(port), "--workers", str(WEB_WORKERS), "--no-access-log", "--log-level", "warning"],
@@ -160,6 +225,8 @@ def running_stack(settings: Settings, *, emulator_url: str, clock_start: str, sc
         yield stack
     finally:
         _stop(stack.processes)
+        guard.terminate()  # the stack is down: the lifeline ends without a sweep
+        guard.wait(timeout=5)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], *, what: str = "web process", timeout: float = 30.0) -> None:
@@ -178,13 +245,22 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], *, what: str = "web pr
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group (uvicorn's workers, RQ's scheduler are in it), SIGKILL after STOP_SECONDS."""
     for proc in processes:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+        _killpg(proc, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
     for proc in processes:
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+            pass
+        _killpg(proc, signal.SIGKILL)  # also what the group leader left behind
+        proc.wait(timeout=5)
+
+
+def _killpg(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone
 
