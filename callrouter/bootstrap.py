@@ -17,8 +17,9 @@ from callrouter.adapters import redis_keys
 from callrouter.adapters.dutch_holidays import DutchHolidays
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.pins import Argon2Pins
-from callrouter.adapters.redis_guard import RedisGuard, ReplayGuard
+from callrouter.adapters.redis_guard import RedisGuard
 from callrouter.adapters.redis_live_counters import RedisLiveCounters
+from callrouter.adapters.redis_replay import ReplayGuard
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.rq_jobs import RqJobs
 from callrouter.adapters.sql.call_queries import SqlCallQueries

@@ -19,7 +19,7 @@ from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
-from callrouter.adapters.redis_guard import ReplayGuard
+from callrouter.adapters.redis_replay import ReplayGuard
 from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.domain.voice import Hangup, Say, VoiceReply
 from callrouter.services.calls.deps import CallDeps
