@@ -14,15 +14,20 @@ from callrouter.adapters import redis_keys as keys
 
 
 class ReplayGuard:
-    """The same signed request delivered twice has one effect: the second gets the first's response."""
+    """The same signed request delivered twice has one effect: the second gets the first's response.
+
+    Keyed on what Twilio signs, in canonical form (web/twilio_webhook.py `canonical_request`), never on
+    unsigned headers or the raw bytes of the body.
+    """
 
     def __init__(self, redis: Redis, *, window_seconds: int):
         self._redis = redis
         self._window = window_seconds
 
     @staticmethod
-    def digest(*, url: str, body: bytes, signature: str) -> str:
-        return hashlib.sha256(b"\0".join([url.encode(), body, signature.encode()])).hexdigest()
+    def digest(canonical: bytes) -> str:
+        """The key of one request: a hash of its canonical signed form (the web layer builds it)."""
+        return hashlib.sha256(canonical).hexdigest()
 
     def claim(self, digest: str) -> bool:
         """True for the first delivery; later ones must use `wait_for_response`."""

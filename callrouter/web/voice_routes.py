@@ -19,7 +19,7 @@ from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import StepInput
 from callrouter.services.calls.steps.callback_request import PARTS
 from callrouter.services.calls.steps.menus import MENUS
-from callrouter.web.twilio_webhook import MissingField, TwilioRequest, WebhookEdge
+from callrouter.web.twilio_webhook import TURN_PREFIX, MissingField, TwilioRequest, WebhookEdge
 from callrouter.web.voice_paths import PATHS, PREFIX
 
 LEG_STATUS = {"queued": LegStatus.STARTING, "initiated": LegStatus.STARTING, "ringing": LegStatus.STARTING,
@@ -133,7 +133,9 @@ def handler_for(step: Step) -> Callable[[CallDeps, TwilioRequest], VoiceReply]:
 
 
 def voice_router(edge: WebhookEdge) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    """Each step at PREFIX + its path, as configured on the numbers, and under a turn (TURN_PREFIX),
+    as handed out in TwiML (the turn only makes Twilio sign each turn's URL differently)."""
+    router = APIRouter(include_in_schema=False)
 
     def bind(step: Step) -> None:
         handler, is_voice = handler_for(step), step not in STATUS_CALLBACKS
@@ -142,7 +144,8 @@ def voice_router(edge: WebhookEdge) -> APIRouter:
             return await edge.handle(request, handler, voice=is_voice)
 
         endpoint.__name__ = f"twilio_{step.value}"
-        router.add_api_route(PATHS[step], endpoint, methods=["POST"])
+        router.add_api_route(PREFIX + PATHS[step], endpoint, methods=["POST"])
+        router.add_api_route(TURN_PREFIX + PREFIX + PATHS[step], endpoint, methods=["POST"])
 
     missing = set(PATHS) - set(READERS)
     if missing:
