@@ -63,10 +63,46 @@ def step_path(path: str) -> str:
     return _TURN.sub("", path, count=1)
 
 
-class MissingField(ValueError):
+class BadInput(ValueError):
+    """A webhook field missing or not in Twilio's documented form: answered as bad input (a warning, no trace)."""
+
+
+class MissingField(BadInput):
     def __init__(self, name: str):
         super().__init__(f"missing form field {name}")
         self.name = name
+
+
+class InvalidField(BadInput):
+    def __init__(self, name: str, why: str):
+        super().__init__(f"invalid field {name}: {why}")  # never the value: it may be a phone number
+        self.name = name
+
+
+# Twilio's documented forms of the fields the service reads (a value is checked before it is used).
+_E164 = r"\+[1-9][0-9]{1,14}"
+FORMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, pattern in {
+    "CallSid": r"CA[0-9a-f]{32}",
+    "call": r"CA[0-9a-f]{32}",  # the query parameter that names a caller's call
+    "AccountSid": r"AC[0-9a-f]{32}",
+    # E.164, a Twilio Client identity, a SIP URI; Twilio also sends these words for a hidden number
+    "From": rf"{_E164}|client:[A-Za-z0-9_.@-]{{1,121}}|sip:[!-~]{{1,250}}|anonymous|restricted|unknown",
+    "To": rf"{_E164}|client:[A-Za-z0-9_.@-]{{1,121}}|sip:[!-~]{{1,250}}",
+    "Digits": r"[0-9*#]{0,64}",
+    "CallStatus": r"[a-z-]{1,20}",
+    "DialCallStatus": r"[a-z-]{1,20}",
+    "QueueResult": r"[a-z-]{1,30}",
+    "DialBridged": r"(?i:true|false)",
+    "RecordingUrl": r"https?://[!-~]{1,500}",
+    "Timestamp": r"[ -~]{1,64}",  # RFC 2822, parsed by the reader
+    "step": r"[a-z_-]{1,32}",
+}.items()}
+# Bounded integers: (least, most). Twilio's seconds fit a day; ids fit the database's integer.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "QueueTime": (0, 7 * 86400), "DialCallDuration": (0, 7 * 86400), "SequenceNumber": (0, 2**31 - 1),
+    "cb": (1, 2**31 - 1), "a": (1, 1000), "liaison": (1, 2**31 - 1),
+}
+_TURN_VALUE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -75,14 +111,36 @@ class TwilioRequest:
     query: dict[str, str]
 
     def field(self, name: str) -> str:
-        value = self.form.get(name)
+        """A required form field, in its documented form."""
+        value = self.optional(name)
         if not value:
             raise MissingField(name)
         return value
 
+    def optional(self, name: str, default: str = "", *, source: str = "form") -> str:
+        """A form (or query) field that may be absent or empty; present, it must be in its documented form."""
+        value = (self.form if source == "form" else self.query).get(name)
+        if value is None or value == "":
+            return default
+        form = FORMS.get(name)
+        if form is not None and not form.fullmatch(value):
+            raise InvalidField(name if source == "form" else f"{name} (query)", "not in Twilio's form")
+        return value
+
     def integer(self, name: str, *, source: str = "form") -> int | None:
+        """A whole number in its bounds, or None when absent; anything else is bad input."""
         raw = (self.form if source == "form" else self.query).get(name, "")
-        return int(raw) if raw.lstrip("-").isdigit() else None
+        if raw == "":
+            return None
+        least, most = BOUNDS.get(name, (0, 2**31 - 1))
+        label = name if source == "form" else f"{name} (query)"
+        # Checked as text first: int() of 4,300 digits raises, and a huge number must not reach SQL or float().
+        if len(raw) > 12 or not raw.isascii() or not raw.lstrip("-").isdigit():
+            raise InvalidField(label, "not a whole number in range")
+        value = int(raw)
+        if not least <= value <= most:
+            raise InvalidField(label, f"out of range {least}..{most}")
+        return value
 
 
 Handler = Callable[[CallDeps, TwilioRequest], VoiceReply | None]
@@ -155,17 +213,18 @@ class WebhookEdge:
                 log.info("webhook.replayed path=%s", path)
                 return cached, []
 
-        form = twilio_request.form
+        raw_sid = twilio_request.form.get("CallSid", "")
+        call_sid = raw_sid if FORMS["CallSid"].fullmatch(raw_sid) else ""  # only a well-formed one is looked up or logged
         after: list[str] = []
         try:
             with self.after.collect() as after:
                 reply = handler(self.deps, twilio_request)
         except Exception as exc:  # noqa: BLE001 - a caller must never hear "an application error"
-            if isinstance(exc, MissingField):
+            if isinstance(exc, BadInput):
                 log.warning("webhook.bad_request path=%s %s", path, exc)
             else:
-                log.exception("webhook.failed path=%s call_sid=%s", path, form.get("CallSid", "-"))
-            reply = self.apology(form.get("CallSid", "")) if voice else None
+                log.exception("webhook.failed path=%s call_sid=%s", path, call_sid or "-")
+            reply = self.apology(call_sid) if voice else None
         xml = self.with_turn(self.render(reply or VoiceReply()))
         try:
             self.replay.store(digest, xml)
