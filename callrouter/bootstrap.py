@@ -29,8 +29,9 @@ from callrouter.adapters.health import (
 )
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.rate_limits import RedisRateLimits
-from callrouter.adapters.redis_guard import RedisGuard, ReplayGuard
+from callrouter.adapters.redis_guard import RedisGuard
 from callrouter.adapters.redis_live_counters import RedisLiveCounters
+from callrouter.adapters.redis_replay import ReplayGuard
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.rq_jobs import RqJobs
 from callrouter.adapters.sql.audit_repository import SqlAuditLog

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
 
     # Webhook replay window: the same signed request within it has one effect.
     replay_window_seconds: int = 3600
+    # Request bodies are refused (413) past these sizes before they are read in full: Twilio's webhooks
+    # are a few KiB; staff forms and API bodies are small too.
+    webhook_max_body_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     # GET /metrics (docs/operations.md): only from these networks (comma-separated CIDRs), and with
     # "Authorization: Bearer <token>" when the token is set; secret. Production refuses /metrics without one.

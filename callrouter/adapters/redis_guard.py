@@ -1,13 +1,12 @@
-"""Live counters in Redis: limits on PIN guessing, hold announcements, webhook replays.
+"""Live counters in Redis: limits on PIN guessing, hold announcements.
 
-All of it may be lost with Redis without harm to the calls: PIN buckets and a replay window restart
-(a lost Redis gives a guesser fresh buckets: docs/security.md), an announcement comes once more.
+All of it may be lost with Redis without harm to the calls: PIN buckets restart (a lost Redis gives a
+guesser fresh buckets: docs/security.md), an announcement comes once more. The webhook replay guard is in
+adapters/redis_replay.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -128,37 +127,3 @@ class RedisGuard:
         self._redis.set(key, queue_seconds, ex=6 * 3600)
         return True
 
-
-class ReplayGuard:
-    """The same signed request delivered twice has one effect: the second gets the first's response."""
-
-    def __init__(self, redis: Redis, *, window_seconds: int):
-        self._redis = redis
-        self._window = window_seconds
-
-    @staticmethod
-    def digest(*, url: str, body: bytes, signature: str) -> str:
-        return hashlib.sha256(b"\0".join([url.encode(), body, signature.encode()])).hexdigest()
-
-    def claim(self, digest: str) -> bool:
-        """True for the first delivery; later ones must use `wait_for_response`."""
-        return bool(self._redis.set(keys.webhook_replay(digest), b"", nx=True, ex=self._window))
-
-    def store(self, digest: str, response: bytes) -> None:
-        self._redis.set(keys.webhook_replay(digest), b"1" + response, ex=self._window)
-
-    def release(self, digest: str) -> None:
-        self._redis.delete(keys.webhook_replay(digest))
-
-    def wait_for_response(self, digest: str, *, timeout: float = 10.0) -> bytes | None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self._redis.get(keys.webhook_replay(digest))
-            if value is None:
-                return None
-            # redis-py types GET as bytes | str; the client is made without decode_responses.
-            assert isinstance(value, bytes), "ReplayGuard needs a Redis client that returns bytes"
-            if value.startswith(b"1"):
-                return value[1:]
-            time.sleep(0.05)
-        return None

@@ -18,6 +18,7 @@ from callrouter.production_checks import warnings as production_warnings
 from callrouter.services.errors import CallRouterError
 from callrouter.web.api_auth import parse_tokens
 from callrouter.web.api_routes import router as api_router
+from callrouter.web.body_limit import BodyLimit
 from callrouter.web.dashboard.cases import router as cases_router
 from callrouter.web.dashboard.menu_usage import router as menu_usage_router
 from callrouter.web.dashboard.wait_honesty import router as wait_honesty_router
@@ -77,4 +78,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             body["field"] = exc.field
         return JSONResponse(body, status_code=exc.status)
 
+    # Outermost: no body past its limit is read by anything inside.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, webhook_max_bytes=settings.webhook_max_body_bytes)
     return app

@@ -3,37 +3,106 @@
 Signatures are checked against the configured public URL + path + query (never request.url,
 which is wrong behind a TLS proxy), in constant time by twilio's RequestValidator, failing
 closed. A request delivered twice gets the first response and has no second effect.
+
+Replays are recognised by what Twilio signs, in canonical form (`canonical_request`): the URL and
+the form parameters, parsed, decoded and sorted, so no unsigned header, field order, percent-encoding,
+repeated field or stray `&` makes a second effect. Two identical key presses in one call are still two
+requests: every Gather action and Redirect the service hands out carries a fresh turn (`/turn/<t>`
+before the webhook path), so Twilio signs a different URL for each turn and the same one for a retry.
+A late replay of an older turn (after the replay window) is stale by the call's state (flow.RESUME).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request, Response
 from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
-from callrouter.adapters.redis_guard import ReplayGuard
+from callrouter.adapters.redis_replay import ReplayGuard
 from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.domain.voice import Hangup, Say, VoiceReply
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.routing import RouteAfterReply, dispatch
 from callrouter.services.calls.speech import public_phone
+from callrouter.web.voice_paths import PREFIX
 
 log = logging.getLogger("callrouter.webhook")
 TWIML = "application/xml"
+TURN_PREFIX = "/turn/{turn}"  # before PREFIX, so a step's own URL stays the end of every URL handed out
+_TURN = re.compile(r"^/turn/[A-Za-z0-9_-]{1,16}(?=/)")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class MissingField(ValueError):
+def canonical_request(url: str, form: dict[str, str]) -> bytes:
+    """What Twilio signs, in one canonical form: scheme and host lower case without a default port,
+    the path, the query and form parameters decoded and sorted. Two deliveries of one signed request
+    give the same bytes, however the body was encoded."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    query = sorted(parse_qsl(parts.query, keep_blank_values=True))
+    return json.dumps([scheme, netloc, parts.path or "/", query, sorted(form.items())],
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def step_path(path: str) -> str:
+    """The webhook path without its turn: '/twilio/voice/pin' for '/turn/x1/twilio/voice/pin'."""
+    return _TURN.sub("", path, count=1)
+
+
+class BadInput(ValueError):
+    """A webhook field missing or not in Twilio's documented form: answered as bad input (a warning, no trace)."""
+
+
+class MissingField(BadInput):
     def __init__(self, name: str):
         super().__init__(f"missing form field {name}")
         self.name = name
+
+
+class InvalidField(BadInput):
+    def __init__(self, name: str, why: str):
+        super().__init__(f"invalid field {name}: {why}")  # never the value: it may be a phone number
+        self.name = name
+
+
+# Twilio's documented forms of the fields the service reads (a value is checked before it is used).
+_E164 = r"\+[1-9][0-9]{1,14}"
+FORMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, pattern in {
+    "CallSid": r"CA[0-9a-f]{32}",
+    "call": r"CA[0-9a-f]{32}",  # the query parameter that names a caller's call
+    "AccountSid": r"AC[0-9a-f]{32}",
+    # E.164, a Twilio Client identity, a SIP URI; Twilio also sends these words for a hidden number
+    "From": rf"{_E164}|client:[A-Za-z0-9_.@-]{{1,121}}|sip:[!-~]{{1,250}}|anonymous|restricted|unknown",
+    "To": rf"{_E164}|client:[A-Za-z0-9_.@-]{{1,121}}|sip:[!-~]{{1,250}}",
+    "Digits": r"[0-9*#]{0,64}",
+    "CallStatus": r"[a-z-]{1,20}",
+    "DialCallStatus": r"[a-z-]{1,20}",
+    "QueueResult": r"[a-z-]{1,30}",
+    "DialBridged": r"(?i:true|false)",
+    "RecordingUrl": r"https?://[!-~]{1,500}",
+    "Timestamp": r"[ -~]{1,64}",  # RFC 2822, parsed by the reader
+    "step": r"[a-z_-]{1,32}",
+}.items()}
+# Bounded integers: (least, most). Twilio's seconds fit a day; ids fit the database's integer.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "QueueTime": (0, 7 * 86400), "DialCallDuration": (0, 7 * 86400), "SequenceNumber": (0, 2**31 - 1),
+    "cb": (1, 2**31 - 1), "a": (1, 1000), "liaison": (1, 2**31 - 1),
+}
+_TURN_VALUE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -42,14 +111,36 @@ class TwilioRequest:
     query: dict[str, str]
 
     def field(self, name: str) -> str:
-        value = self.form.get(name)
+        """A required form field, in its documented form."""
+        value = self.optional(name)
         if not value:
             raise MissingField(name)
         return value
 
+    def optional(self, name: str, default: str = "", *, source: str = "form") -> str:
+        """A form (or query) field that may be absent or empty; present, it must be in its documented form."""
+        value = (self.form if source == "form" else self.query).get(name)
+        if value is None or value == "":
+            return default
+        form = FORMS.get(name)
+        if form is not None and not form.fullmatch(value):
+            raise InvalidField(name if source == "form" else f"{name} (query)", "not in Twilio's form")
+        return value
+
     def integer(self, name: str, *, source: str = "form") -> int | None:
+        """A whole number in its bounds, or None when absent; anything else is bad input."""
         raw = (self.form if source == "form" else self.query).get(name, "")
-        return int(raw) if raw.lstrip("-").isdigit() else None
+        if raw == "":
+            return None
+        least, most = BOUNDS.get(name, (0, 2**31 - 1))
+        label = name if source == "form" else f"{name} (query)"
+        # Checked as text first: int() of 4,300 digits raises, and a huge number must not reach SQL or float().
+        if len(raw) > 12 or not raw.isascii() or not raw.lstrip("-").isdigit():
+            raise InvalidField(label, "not a whole number in range")
+        value = int(raw)
+        if not least <= value <= most:
+            raise InvalidField(label, f"out of range {least}..{most}")
+        return value
 
 
 Handler = Callable[[CallDeps, TwilioRequest], VoiceReply | None]
@@ -67,6 +158,14 @@ class WebhookEdge:
 
     def __post_init__(self) -> None:
         self._rendered = lru_cache(maxsize=512)(lambda reply: self.renderer.render(reply).encode())
+        base = re.escape(self.public_url.rstrip("/").encode())
+        # A Gather's action and a Redirect: where the next request of this call may repeat an earlier one.
+        self._turn_urls = re.compile(rb'(action="|<Redirect\b[^>]*>)(' + base + rb')(' + re.escape(PREFIX.encode()) + rb'/)')
+
+    def with_turn(self, xml: bytes) -> bytes:
+        """The TwiML with a fresh turn in each URL Twilio will post the caller's next keys to."""
+        turn = secrets.token_urlsafe(6).encode()
+        return self._turn_urls.sub(rb"\1\2/turn/" + turn + rb"\3", xml)
 
     def signed_url(self, request: Request) -> str:
         query = request.url.query
@@ -83,17 +182,17 @@ class WebhookEdge:
                         "no auth token configured" if self.validator is None else "bad or missing signature")
             return Response("Forbidden: invalid Twilio signature\n", status_code=403, media_type="text/plain")
 
-        # Twilio sends a new I-Twilio-Idempotency-Token with every webhook and the same one when it
-        # retries; two identical key presses in one call are two requests, a retry is one.
-        token = request.headers.get("I-Twilio-Idempotency-Token", "")
-        digest = ReplayGuard.digest(url=url, body=body, signature=signature + token)
+        # Keyed on what is signed, never on I-Twilio-Idempotency-Token (unsigned: anyone replaying a
+        # request may drop or change it). A retry is the same signed request; two identical key presses
+        # are two, since each went to the URL of its own turn.
+        digest = ReplayGuard.digest(canonical_request(url, form))
         twilio_request = TwilioRequest(form=form, query=dict(request.query_params))
         # Everything that blocks (Redis, SQL) in one trip to the threadpool, never on the event loop.
         xml, after = await run_in_threadpool(self.respond, request.url.path, digest, handler, twilio_request, voice)
         tasks = BackgroundTasks()
         for org in dict.fromkeys(after):
             tasks.add_task(run_in_threadpool, self.dispatch_quietly, org)
-        self.latency(request.url.path, time.perf_counter() - started)
+        self.latency(step_path(request.url.path), time.perf_counter() - started)
         return Response(xml, media_type=TWIML, background=tasks)
 
     def respond(self, path: str, digest: str, handler: Handler, twilio_request: TwilioRequest,
@@ -114,18 +213,19 @@ class WebhookEdge:
                 log.info("webhook.replayed path=%s", path)
                 return cached, []
 
-        form = twilio_request.form
+        raw_sid = twilio_request.form.get("CallSid", "")
+        call_sid = raw_sid if FORMS["CallSid"].fullmatch(raw_sid) else ""  # only a well-formed one is looked up or logged
         after: list[str] = []
         try:
             with self.after.collect() as after:
                 reply = handler(self.deps, twilio_request)
         except Exception as exc:  # noqa: BLE001 - a caller must never hear "an application error"
-            if isinstance(exc, MissingField):
+            if isinstance(exc, BadInput):
                 log.warning("webhook.bad_request path=%s %s", path, exc)
             else:
-                log.exception("webhook.failed path=%s call_sid=%s", path, form.get("CallSid", "-"))
-            reply = self.apology(form.get("CallSid", "")) if voice else None
-        xml = self.render(reply or VoiceReply())
+                log.exception("webhook.failed path=%s call_sid=%s", path, call_sid or "-")
+            reply = self.apology(call_sid) if voice else None
+        xml = self.with_turn(self.render(reply or VoiceReply()))
         try:
             self.replay.store(digest, xml)
         except Exception:  # noqa: BLE001

@@ -19,7 +19,7 @@ from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import StepInput
 from callrouter.services.calls.steps.callback_request import PARTS
 from callrouter.services.calls.steps.menus import MENUS
-from callrouter.web.twilio_webhook import MissingField, TwilioRequest, WebhookEdge
+from callrouter.web.twilio_webhook import TURN_PREFIX, MissingField, TwilioRequest, WebhookEdge
 from callrouter.web.voice_paths import PATHS, PREFIX
 
 LEG_STATUS = {"queued": LegStatus.STARTING, "initiated": LegStatus.STARTING, "ringing": LegStatus.STARTING,
@@ -43,7 +43,7 @@ def _query_int(req: TwilioRequest, name: str) -> int:
 
 
 def _query_text(req: TwilioRequest, name: str, allowed: tuple[str, ...] | None = None) -> str:
-    value = req.query.get(name, "")
+    value = req.optional(name, source="query")
     if not value or (allowed is not None and value not in allowed):
         raise MissingField(f"{name} (query{': ' + ', '.join(allowed) if allowed else ''})")
     return value
@@ -59,21 +59,26 @@ def _leg(req: TwilioRequest) -> LegStatus:
 def _dial_end(req: TwilioRequest) -> DialEnd:
     ended = DIAL_END.get(req.field("DialCallStatus"), DialEnd.FAILED)  # an unknown word: as a failed dial
     # Picked up, then hung up before the bridge (during the whisper): Twilio says completed, not bridged.
-    if ended == DialEnd.TALKED and req.form.get("DialBridged", "").lower() == "false":
+    if ended == DialEnd.TALKED and req.optional("DialBridged").lower() == "false":
         return DialEnd.NOT_BRIDGED
     return ended
 
 
 def _timestamp(req: TwilioRequest) -> datetime | None:
     """When Twilio says the status changed (RFC 2822); a late delivery keeps its own time."""
-    raw = req.form.get("Timestamp", "")
+    raw = req.optional("Timestamp")
     if not raw:
         return None
     try:
         moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return moment if moment.tzinfo is not None else None
+
+
+def _digits_or_none(req: TwilioRequest) -> str | None:
+    """Digits as sent, checked; None when Twilio sent no Digits field at all (not the same as silence)."""
+    return None if req.form.get("Digits") is None else req.optional("Digits")
 
 
 def _callback(req: TwilioRequest) -> tuple[int, int]:
@@ -81,13 +86,14 @@ def _callback(req: TwilioRequest) -> tuple[int, int]:
 
 
 def _menu(req: TwilioRequest) -> StepInput:
-    return StepInput(call_sid=req.field("CallSid"), choice=_query_text(req, "step", MENUS), digits=req.form.get("Digits"))
+    return StepInput(call_sid=req.field("CallSid"), choice=_query_text(req, "step", MENUS),
+                     digits=_digits_or_none(req))
 
 
 def _dialogue(req: TwilioRequest) -> StepInput:
     return StepInput(call_sid=req.field("CallSid"), choice=_query_text(req, "step", PARTS),
-                     digits=req.form.get("Digits", ""), from_number=req.field("From"),
-                     callback_id=req.integer("cb", source="query"), recording_url=req.form.get("RecordingUrl") or None)
+                     digits=req.optional("Digits"), from_number=req.field("From"),
+                     callback_id=req.integer("cb", source="query"), recording_url=req.optional("RecordingUrl") or None)
 
 
 def _callback_leg(req: TwilioRequest, **fields: object) -> StepInput:
@@ -98,13 +104,13 @@ def _callback_leg(req: TwilioRequest, **fields: object) -> StepInput:
 
 READERS: dict[Step, Reader] = {
     Step.INCOMING: lambda r: StepInput(call_sid=r.field("CallSid"), from_number=r.field("From"), to_number=r.field("To")),
-    Step.PIN: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits", ""),
-                                  from_number=r.form.get("From", "")),
+    Step.PIN: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.optional("Digits"),
+                                  from_number=r.optional("From") or ""),
     Step.MENU: _menu,
-    Step.CASE_REFERENCE: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits")),
+    Step.CASE_REFERENCE: lambda r: StepInput(call_sid=r.field("CallSid"), digits=_digits_or_none(r)),
     Step.WAIT: lambda r: StepInput(call_sid=r.field("CallSid"), queue_seconds=float(r.integer("QueueTime") or 0)),
-    Step.QUEUE_EXIT: lambda r: StepInput(call_sid=r.field("CallSid"), choice=r.form.get("QueueResult", ""),
-                                         queue_exit=QUEUE_EXIT.get(r.form.get("QueueResult", ""))),
+    Step.QUEUE_EXIT: lambda r: StepInput(call_sid=r.field("CallSid"), choice=r.optional("QueueResult"),
+                                         queue_exit=QUEUE_EXIT.get(r.optional("QueueResult"))),
     Step.CONNECT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison")),
     Step.WHISPER: lambda r: StepInput(call_sid=_query_text(r, "call")),
     Step.DIAL_RESULT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison"),
@@ -113,11 +119,11 @@ READERS: dict[Step, Reader] = {
                                           leg=_leg(r), at=_timestamp(r)),
     Step.STATUS: lambda r: StepInput(call_sid=r.field("CallSid"), leg=_leg(r), sequence=r.integer("SequenceNumber"),
                                      at=_timestamp(r)),
-    Step.CALLBACK_OFFER: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.form.get("Digits", ""),
+    Step.CALLBACK_OFFER: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.optional("Digits"),
                                              from_number=r.field("From")),
     Step.CALLBACK_DIALOGUE: _dialogue,
     Step.CALLBACK_LIAISON: lambda r: _callback_leg(r, call_sid=r.field("CallSid")),
-    Step.CALLBACK_LIAISON_CHOICE: lambda r: _callback_leg(r, digits=r.form.get("Digits", "")),
+    Step.CALLBACK_LIAISON_CHOICE: lambda r: _callback_leg(r, digits=r.optional("Digits")),
     Step.CALLBACK_DIALLED: lambda r: _callback_leg(r, dial=_dial_end(r)),
     Step.CALLBACK_LEG_STATUS: lambda r: _callback_leg(r, leg=_leg(r), at=_timestamp(r)),
 }
@@ -135,7 +141,9 @@ def handler_for(step: Step) -> Callable[[CallDeps, TwilioRequest], VoiceReply]:
 
 
 def voice_router(edge: WebhookEdge) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    """Each step at PREFIX + its path, as configured on the numbers, and under a turn (TURN_PREFIX),
+    as handed out in TwiML (the turn only makes Twilio sign each turn's URL differently)."""
+    router = APIRouter(include_in_schema=False)
 
     def bind(step: Step) -> None:
         handler, is_voice = handler_for(step), step not in STATUS_CALLBACKS
@@ -144,7 +152,8 @@ def voice_router(edge: WebhookEdge) -> APIRouter:
             return await edge.handle(request, handler, voice=is_voice)
 
         endpoint.__name__ = f"twilio_{step.value}"
-        router.add_api_route(PATHS[step], endpoint, methods=["POST"])
+        router.add_api_route(PREFIX + PATHS[step], endpoint, methods=["POST"])
+        router.add_api_route(TURN_PREFIX + PREFIX + PATHS[step], endpoint, methods=["POST"])
 
     missing = set(PATHS) - set(READERS)
     if missing:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ AUTH_TOKEN = "integration-auth-token"
 ADMIN_TOKEN = "admin-token"
 UWV_TOKEN = "uwv-liaison-token"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+TURN = re.compile(r"^/turn/[^/]+")
 
 
 class FixedClock:
@@ -58,15 +61,42 @@ class App:
     clock: FixedClock
     validator: RequestValidator
     telephony: RecordingTelephony
+    # As Twilio does: the next request of a call goes to the URL (with its turn) the last TwiML gave.
+    handed_out: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    sent_with_token: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def post(self, path: str, params: dict[str, str], *, signed: bool = True, token: str | None = None,
              signature: str | None = None, idempotency: str | None = None):  # type: ignore[no-untyped-def]
+        """POST a webhook of the call params["CallSid"] to `path` ('/twilio/voice/pin'): to the URL with the
+        turn the service handed out for it, if any; a retry (an `idempotency` token sent before) to the
+        same URL as its first delivery."""
+        if idempotency is not None and idempotency in self.sent_with_token:
+            path = self.sent_with_token[idempotency]
+        elif signature is None:
+            path = self.handed_out.get((params.get("CallSid", ""), path), path)
+        if idempotency is not None:
+            self.sent_with_token.setdefault(idempotency, path)
         headers = {}
         if signed:
             headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(PUBLIC_URL + path, params)
         # Twilio gives every webhook request a new token, and a retry the same one.
         headers["I-Twilio-Idempotency-Token"] = idempotency or uuid.uuid4().hex
-        return self.client.post(path, data=params, headers=headers)
+        response = self.client.post(path, data=params, headers=headers)
+        self._remember_turns(params.get("CallSid", ""), response)
+        return response
+
+    def _remember_turns(self, call_sid: str, response) -> None:  # type: ignore[no-untyped-def]
+        if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/xml"):
+            return
+        try:
+            root = ET.fromstring(response.text)
+        except ET.ParseError:
+            return
+        urls = [el.get("action", "") for el in root.iter("Gather")] + [el.text or "" for el in root.iter("Redirect")]
+        for url in urls:
+            if url.startswith(PUBLIC_URL):
+                full = url[len(PUBLIC_URL):]
+                self.handed_out[(call_sid, TURN.sub("", full))] = full
 
     def api(self, method: str, path: str, token: str | None = ADMIN_TOKEN, **kwargs):  # type: ignore[no-untyped-def]
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -65,8 +65,10 @@ def incoming(deps: CallDeps, given: StepInput) -> StepResult:
                            caller_masked=mask_number(from_number), state=CallState.IDENTIFYING, received_at=now,
                            language=flow.default_language)
         record, created = deps.calls.open_call(fresh, detail=received)
-    # A call opened before (a repeated or concurrent delivery) goes on from where it is.
-    if not created and record.state not in (CallState.IDENTIFYING, CallState.MENU):
+    # A call opened before (a repeated or concurrent delivery) goes on from where it is; so does one
+    # whose id comes back for another line (another kind of flow): it stays on its own line.
+    if not created and (record.state not in (CallState.IDENTIFYING, CallState.MENU)
+                        or record.line_number != line.number):
         return Stale(record)
 
     if line.kind == LineKind.CITIZEN:
