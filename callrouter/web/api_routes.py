@@ -15,6 +15,34 @@ from callrouter.services.staff import presence as presence_service
 from callrouter.web.api_auth import ApiUser, api_user
 from callrouter.web.security import security_event
 
+
+class ErrorOut(BaseModel):
+    """A refused request: what went wrong, and the field it concerns when there is one."""
+
+    error: str = Field(description="a short code, e.g. not_found, conflict, forbidden, invalid")
+    detail: str = Field(description="what went wrong, in words a client can show")
+    field: str | None = Field(None, description="the request field at fault, when one is")
+
+
+class AuthErrorOut(BaseModel):
+    detail: str = Field(description="why the token was refused")
+
+
+def _answers(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """The error answers a route gives, for the OpenAPI schema (every route: 401 and 429 from the token check;
+    FastAPI documents its own 422 for a body or parameter of the wrong form)."""
+    described = {
+        400: (ErrorOut, "the request is not valid (the field is named)"),
+        401: (AuthErrorOut, "no bearer token, or an unknown one"),
+        403: (ErrorOut, "the token's role or organisation does not allow this"),
+        404: (ErrorOut, "no such liaison, organisation or callback (or one of another organisation)"),
+        409: (ErrorOut, "not possible in the current state (e.g. the liaison is on a call)"),
+        429: (AuthErrorOut, "too many wrong or missing tokens from this address; see Retry-After"),
+    }
+    return {status: {"model": described[status][0], "description": described[status][1]}
+            for status in sorted({401, 429, *statuses})}
+
+
 router = APIRouter(prefix="/api", tags=["api"])
 SETTABLE = tuple(p.value for p in presence_service.SETTABLE)
 
@@ -60,7 +88,7 @@ def _check_liaison(request: Request, user: ApiUser, liaison_id: int, *, moving: 
             raise _forbidden(request, user, "a liaison token sets only its own liaison's presence", liaison=liaison_id)
 
 
-@router.put("/liaisons/{liaison_id}/presence", response_model=PresenceOut)
+@router.put("/liaisons/{liaison_id}/presence", response_model=PresenceOut, responses=_answers(400, 403, 404, 409))
 async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
     if body.status == Presence.BUSY:
         from callrouter.services.errors import CallRouterError
@@ -73,7 +101,7 @@ async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user
     return PresenceOut(**view.__dict__)
 
 
-@router.get("/liaisons/{liaison_id}/presence", response_model=PresenceOut)
+@router.get("/liaisons/{liaison_id}/presence", response_model=PresenceOut, responses=_answers(403, 404))
 async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
     _check_liaison(request, user, liaison_id, moving=False)
     deps = request.app.state.container.voice
@@ -82,7 +110,7 @@ async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depend
     return PresenceOut(**view.__dict__)
 
 
-@router.get("/queues/{organisation}", response_model=QueueOut)
+@router.get("/queues/{organisation}", response_model=QueueOut, responses=_answers(403, 404))
 async def get_queue(organisation: str, request: Request, user: ApiUser = Depends(api_user)) -> QueueOut:
     if user.organisation not in ("*", organisation):
         raise _forbidden(request, user, f"this token sees organisation {user.organisation} only",
@@ -111,7 +139,7 @@ class CallbackOut(BaseModel):
     note: str | None
 
 
-@router.get("/callbacks", response_model=list[CallbackOut])
+@router.get("/callbacks", response_model=list[CallbackOut], responses=_answers(403, 404))
 async def list_callbacks(
     request: Request,
     organisation: str = Query(..., description="organisation code, e.g. UWV"),

@@ -78,3 +78,18 @@ def test_failed_and_open_callbacks_are_listed_for_the_organisation_without_numbe
     bad = app.api("GET", "/api/callbacks?organisation=UWV&state=lost")
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "state", 0]
     assert app.api("GET", "/api/callbacks").json()["detail"][0]["loc"] == ["query", "organisation"]
+
+
+def test_the_openapi_schema_documents_each_routes_error_answers(app: App) -> None:
+    schema = app.client.get("/openapi.json").json()
+    expected = {("put", "/api/liaisons/{liaison_id}/presence"): {"400", "401", "403", "404", "409", "422", "429"},
+                ("get", "/api/liaisons/{liaison_id}/presence"): {"401", "403", "404", "422", "429"},
+                ("get", "/api/queues/{organisation}"): {"401", "403", "404", "422", "429"},
+                ("get", "/api/callbacks"): {"401", "403", "404", "422", "429"}}
+    for (method, path), statuses in expected.items():
+        answers = schema["paths"][path][method]["responses"]
+        assert statuses <= set(answers), (method, path, sorted(answers))
+        for status in statuses - {"422"}:
+            assert answers[status]["description"], (method, path, status)
+    error = schema["components"]["schemas"]["ErrorOut"]["properties"]
+    assert {"error", "detail", "field"} <= set(error)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.calls import CallState, EventKind, Outcome
 from callrouter.domain.privacy import pseudonym
@@ -236,3 +240,22 @@ def test_a_citizen_line_whose_organisation_is_unknown_is_not_in_use() -> None:
     assert verbs(reply) == ["Say", "Say", "Hangup"] and "niet in gebruik" in said(reply)
     record = fakes(deps).calls.get(SID)
     assert record is not None and record.state == CallState.IDENTIFYING  # the caller's hang-up report ends it
+
+
+def test_lockouts_are_logged_as_security_events_with_the_masked_number(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="callrouter.security")
+    deps = make_deps()
+    for other in range(3):
+        deps.guard.record_wrong_pin(caller=f"other-{other}", code="1001", own_number=False, now=deps.clock.now())
+    flow.run(deps, Step.INCOMING, incoming(from_=UNKNOWN_CALLER))
+    flow.run(deps, Step.PIN, pin_input("10014321"))
+    refused = [r.getMessage() for r in caplog.records if r.name == "callrouter.security"]
+    assert len(refused) == 1 and refused[0].startswith("security.pin_refused_while_waiting")
+    assert UNKNOWN_CALLER not in refused[0] and "origin=" in refused[0]
+    caller = pseudonym(SANNE_PHONE, key=PSEUDONYM_KEY)
+    for _ in range(3):
+        deps.guard.record_wrong_pin(caller=caller, code=None, own_number=False, now=deps.clock.now())
+    flow.run(deps, Step.INCOMING, StepInput(call_sid="CA" + "e" * 32, from_number=SANNE_PHONE,
+                                            to_number=PRO_LINE.number))
+    assert any(r.getMessage().startswith("security.number_locked") and SANNE_PHONE not in r.getMessage()
+               for r in caplog.records if r.name == "callrouter.security")

@@ -20,6 +20,7 @@ from callrouter.services.calls.speech import goodbye, public_phone
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
 
 log = logging.getLogger("callrouter.voice")
+security = logging.getLogger("callrouter.security")  # security events, as the web layer logs them
 CODE_LENGTH = 4
 
 
@@ -81,6 +82,7 @@ def incoming(deps: CallDeps, given: StepInput) -> StepResult:
         return Next(Step.OPENING, record=record, lead=(greeting,), options={"organisation": org.code})
 
     if locked:
+        security.warning("security.number_locked call_sid=%s origin=%s", call_sid, mask_number(from_number))
         return goodbye(deps, record, prompt="locked", event=EventKind.LOCKED_OUT, outcome=Outcome.REFUSED,
                        public_phone=public_phone(deps, record, line))
     if caseworker is None:
@@ -125,7 +127,9 @@ def pin(deps: CallDeps, given: StepInput) -> StepResult:
                 return _identified(deps, record, caseworker_id=caseworker.id, location_code=caseworker.location,
                                    how="pin")
             deps.guard.record_wrong_pin(caller=caller, code=code, own_number=own, now=now)
-        # else: refused unchecked and uncounted, so guessing during a wait neither learns nor lengthens it
+        else:  # refused unchecked and uncounted, so guessing during a wait neither learns nor lengthens it
+            security.warning("security.pin_refused_while_waiting call_sid=%s own_number=%s origin=%s", record.sid,
+                             own, record.caller_masked)
     else:
         deps.guard.record_wrong_pin(caller=caller, code=None, own_number=False, now=now)
         checked = True
