@@ -4,6 +4,7 @@ reaches Redis or the database)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from callrouter.web.app import create_app
 WEB = Path(__file__).resolve().parents[2] / "callrouter" / "web"
 PUBLIC_URL = "https://bel.example.nl"
 PRODUCTION = {"environment": "production", "twilio_auth_token": "t" * 32, "pseudonym_key": "p" * 32,
-              "api_tokens": "a" * 40 + ":admin:*", "callback_number_key": "c" * 32}
+              "api_tokens": "sha256:" + hashlib.sha256(b"a" * 40).hexdigest() + ":admin:*", "callback_number_key": "c" * 32}
 # A resource the browser loads by itself: an attribute or CSS url()/@import pointing at another host.
 HTML_LOAD = re.compile(r"""\b(?:src|href|action|srcset|poster|data)\s*=\s*["']?\s*((?:https?:)?//[^"'\s>]+)""", re.I)
 CSS_LOAD = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])\s*((?:https?:)?//[^"')\s]+)""", re.I)
