@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -65,8 +66,14 @@ PAGE = "/staff/dashboard/wachttijd"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
+TURNS = itertools.count(1)
+
+
 def wait_turn(app: App, sid: str, *, from_: str, queue_time: int) -> str:
-    root = ok(app.post("/twilio/voice/wait", call_params(sid, from_=from_, QueueTime=str(queue_time))))
+    # Each hold turn is its own request, as Twilio's are (its AvgQueueTime and the like differ); an identical
+    # signed request would be a replay and get the first answer back.
+    root = ok(app.post("/twilio/voice/wait", call_params(sid, from_=from_, QueueTime=str(queue_time),
+                                                          AvgQueueTime=str(next(TURNS)))))
     return " ".join(el.text or "" for el in root.iter("Say"))
 
 
