@@ -16,7 +16,7 @@ from tests.integration.conftest import PUBLIC_URL, App
 from tests.integration.test_voice_webhooks import call_params, liaison, new_sid, said, twiml, verbs
 
 UNREGISTERED = "+31698765400"
-KEES = "10048642"  # code 1004 (Kees Bakker, AMS) and his PIN, from the demo directory
+KEES = "100486420531"  # code 1004 (Kees Bakker, AMS) and his PIN, from the demo directory
 
 
 def pin_turn(app: App, sid: str) -> str:
