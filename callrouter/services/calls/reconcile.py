@@ -3,6 +3,7 @@
 - Redis lost its data (restart, flush): rebuild every queue and every liaison's presence from SQL.
 - A call claimed for a liaison whose redirect never happened (a process died between the claim
   and the REST call): after the dial timeout and a margin, it goes back to its place in line.
+- A liaison the router still holds for a call that has ended (the release was lost): available again.
 - A wrap-up whose timer was lost (the process that scheduled it died): it ends when its time is up.
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
   even when no Twilio request comes by.
@@ -14,8 +15,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from callrouter.domain.callbacks import OPEN, CallbackState, router_member
+from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import CallMove, CallState, EventKind
+from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
@@ -61,11 +63,36 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
         returned += 1
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
+    released = release_liaisons_of_ended_calls(deps)
     presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
     orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
+    orgs |= released
     dispatched = sum(dispatch(deps, org=org) for org in sorted(orgs))
     return ReconcileReport(rebuilt, returned, dispatched)
+
+
+def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
+    """A liaison the router still holds for a call the record says has ended (the release was lost: a Redis
+    failover dropped the write, a process died between the two): available again. Only ended calls count:
+    a call the router claimed a moment ago may not be offered in SQL yet. The release names the call, so a
+    liaison who has moved on to another call is left alone. The organisations whose liaisons were freed."""
+    freed: set[str] = set()
+    for liaison_id, org, _status, _since in deps.presence.all():
+        held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
+        if held is None or callback_id_of(held) is not None:
+            continue
+        record = deps.calls.get(held)
+        if record is not None and record.state != CallState.ENDED:
+            continue
+        now = deps.clock.now()
+        result = deps.router.release_liaison(liaison_id=liaison_id, org=org, status=Presence.AVAILABLE,
+                                             now_ms=ms(now), call_sid=held)
+        if result.accepted:
+            deps.presence.save(liaison_id=liaison_id, organisation=org, status=Presence.AVAILABLE.value, since=now)
+            log.warning("live.liaison_released call_sid=%s liaison=%s (the call had ended)", held, liaison_id)
+            freed.add(org)
+    return freed
 
 
 def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> int:
