@@ -1,5 +1,5 @@
 """The house rules of the code, read from the source: all wiring in callrouter/bootstrap.py, layers that
-import downwards only, and no import circles."""
+import downwards only (import circles: tests/unit/test_architecture.py)."""
 
 from __future__ import annotations
 
@@ -37,11 +37,6 @@ def imported(path: Path, *, lazy: bool = True) -> set[str]:
     return found
 
 
-def module_name(path: Path) -> str:
-    name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-    return name.removesuffix(".__init__")
-
-
 def test_adapters_and_policies_are_built_only_in_bootstrap() -> None:
     found = []
     for path in sources(PACKAGE, ROOT / "workers"):
@@ -76,52 +71,3 @@ def test_ports_import_only_the_standard_library_and_the_domain() -> None:
             elif top not in sys.stdlib_module_names and top != "__future__":
                 found.append(f"{relative(path)}: {name}")
     assert not found, found
-
-
-def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
-    """The strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[set[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for other in graph[node]:
-            if other not in index:
-                visit(other)
-                low[node] = min(low[node], low[other])
-            elif other in on_stack:
-                low[node] = min(low[node], index[other])
-        if low[node] == index[node]:
-            component = set()
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.add(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(component)
-
-    for node in graph:
-        if node not in index:
-            visit(node)
-    return found
-
-
-def import_graph(*, lazy: bool) -> dict[str, set[str]]:
-    modules = {module_name(p): p for p in sources(PACKAGE)}
-    return {name: {m for m in imported(path, lazy=lazy) if m in modules and m != name}
-            for name, path in modules.items()}
-
-
-def test_no_import_circle_at_module_level() -> None:
-    assert cycles(import_graph(lazy=False)) == []
-
-
-def test_no_import_circle_even_through_imports_inside_functions() -> None:
-    assert cycles(import_graph(lazy=True)) == []
