@@ -80,11 +80,6 @@ def make_due(deps: CallDeps, *, callback_id: int) -> bool:
     return True
 
 
-def claimed(deps: CallDeps, *, callback_id: int, liaison_id: int) -> None:
-    """The router gave a due callback to a liaison: a worker makes the attempt."""
-    deps.jobs.start_attempt(callback_id=callback_id, liaison_id=liaison_id)
-
-
 def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
     """Claim the attempt on the row, then call the liaison. False: nothing dialled (already taken)."""
     current = deps.callbacks.get(callback_id)

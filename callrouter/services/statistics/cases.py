@@ -12,9 +12,7 @@ from datetime import date
 
 from callrouter.domain.cases import CaseCall, CaseFacts, CaseReport, case_report
 from callrouter.domain.statistics import decide_outcome
-from callrouter.ports.cases import CaseReader, CaseStore, Event, StoredCall, StoredCase
-
-__all__ = ["CaseFilters", "CaseReader", "CaseStore", "Event", "StoredCall", "StoredCase", "report"]
+from callrouter.ports.cases import CaseReader, StoredCase
 
 
 @dataclass(frozen=True)
