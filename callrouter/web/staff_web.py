@@ -14,6 +14,7 @@ from callrouter.bootstrap import Container
 from callrouter.config import Settings
 from callrouter.services.staff.console import ConsoleDeps
 from callrouter.web.audit import AuditTrail, account_in
+from callrouter.web.console.audit_routes import router as audit_router
 from callrouter.web.console.callback_routes import router as callback_router
 from callrouter.web.console.routes import router as console_router
 from callrouter.web.dashboard.routes import install_dashboard
@@ -55,6 +56,7 @@ def install_staff_web(app: FastAPI, container: Container, settings: Settings) ->
     app.include_router(console_router)
     app.include_router(callback_router)
     app.include_router(dashboard_router)
+    app.include_router(audit_router)
     install_dashboard(app, settings)  # targets from settings, drill-down pages
     app.mount("/staff/static", StaticFiles(directory=str(STATIC_DIR)), name="staff-static")
     app.add_middleware(StaffSecurityHeaders, csp=content_security_policy([p.issuer for p in providers.values()]))
