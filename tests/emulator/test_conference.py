@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 from twilio.rest import Client
 
-from tests.emulator.conftest import ACCOUNT_SID, AUTH_TOKEN, CALLER, LIAISON, LINE, no_application_errors, \
-    valid_signature
+from tests.emulator.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CALLER,
+    LIAISON,
+    LINE,
+    no_application_errors,
+    valid_signature,
+)
 from tests.emulator.customer_app import CustomerApp
 from twilio_emulator import CallerScript, Emulator, Phone, rewriting_http_client
 
