@@ -143,6 +143,7 @@ class Conference:
         now = self.engine.clock.now()
         p.status = "connected"
         p.updated_at = now
+        p.call.conference = self
         if p not in self.participants:
             self.participants.append(p)
         p.call.record(now, "conference_joined", conference=self.friendly_name, conference_sid=self.sid,
@@ -201,6 +202,10 @@ class Conference:
                 self.end(f"participant-with-end-conference-on-exit-{how}", ending=p)
             elif not self.joined:
                 self.end(f"last-participant-{how}", ending=p)
+        elif not self.participants and self.status != "completed":
+            # Nobody joined and nobody is being dialled any more (a Participants create that was not answered).
+            # Twilio docs unclear: what becomes of such a room; the emulator ends it.
+            self.end("last-participant-left", ending=p)
         self.refresh()
 
     def end(self, reason: str, ending: Participant | None = None) -> None:

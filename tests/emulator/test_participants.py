@@ -290,22 +290,69 @@ def test_rest_calls_and_participants_start_at_the_account_s_calls_per_second(app
                    for i in range(3)]
         created.append(client.conferences("paced").participants.create(from_=LINE, to="+31620000103"))
         handles = [em.call(c.call_sid if hasattr(c, "call_sid") else c.sid) for c in created]
-        rings = [h.wait_for_event("ringing", timeout=15).t for h in handles]
-        gaps = [later - earlier for earlier, later in zip(rings, rings[1:], strict=False)]
+        starts = [h.wait_for_event("started", timeout=15).t for h in handles]  # out of the CPS queue
+        gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
         assert all(gap >= 0.9 for gap in gaps), gaps
         assert int(client.calls(created[2].sid).fetch().queue_time) >= 1500  # ms queued before it started
         # a queued call can be cancelled before it starts
         waiting = client.calls.create(to="+31620000100", from_=LINE, twiml="<Response/>")
         assert client.calls(waiting.sid).update(status="canceled").status == "canceled"
         em.call(waiting.sid).wait_until_ended()
-        assert not em.call(waiting.sid).events("ringing")
-        # raised to 20 per second: five calls start within a quarter of a simulated second of each other
+        assert not em.call(waiting.sid).events("started") and not em.call(waiting.sid).events("ringing")
+        # raised to 20 per second: five calls start 1/20 s apart or more, well within 4 s
         em.calls_per_second = 20
         em.wait_until_idle(timeout=15)
         more = [em.call(client.calls.create(to=f"+3162000010{i % 4}", from_=LINE, twiml="<Response/>").sid)
                 for i in range(5)]
-        starts = sorted(h.wait_for_event("ringing", timeout=15).t for h in more)
-        assert all(later - earlier >= 0.045 for earlier, later in zip(starts, starts[1:], strict=False))
-        assert starts[-1] - starts[0] < 2.5  # at 1 per second they would have needed 4
+        starts = sorted(h.wait_for_event("started", timeout=15).t for h in more)
+        assert 0.15 <= starts[-1] - starts[0] < 2.5  # 4 gaps of 1/20 s at least; at 1 per second they need 4 s
         em.wait_until_idle(timeout=15)
         assert all(h.status == "completed" for h in more)
+
+
+def test_control_api_shows_rooms_and_hearing_and_sets_the_pacing(app: CustomerApp, emulator: Emulator,
+                                                                  client: Client) -> None:
+    _phones(emulator)
+    caller = _caller_in_room(app, emulator)
+    room = emulator.conference(ROOM)
+    leg_a = emulator.call(client.conferences(room.sid).participants.create(from_=LINE, to=LIAISON_A,
+                                                                           label="a").call_sid)
+    leg_a.wait_for_event("conference_started")
+    base = emulator.base_url + "/_emulator"
+    with httpx.Client(timeout=5) as http:
+        listed, = http.get(f"{base}/conferences").json()
+        assert listed["sid"] == room.sid and listed["status"] == "in-progress"
+        assert {p["call_sid"]: p["hears"] for p in listed["participants"]} == {caller.sid: [leg_a.sid],
+                                                                               leg_a.sid: [caller.sid]}
+        assert http.get(f"{base}/hears/{caller.sid}").json()["hears"] == [leg_a.sid]
+        assert http.get(f"{base}/hears/CAnothing").status_code == 404
+        kinds = [e["kind"] for e in http.get(f"{base}/conferences/{room.sid}").json()["transcript"]]
+        assert kinds.count("participant_joined") == 2 and "conference_started" in kinds
+        assert http.get(f"{base}/conferences/CFnothing").status_code == 404
+        assert http.post(f"{base}/pacing", json={"calls_per_second": 5}).json() == {"calls_per_second": 5.0}
+        assert emulator.calls_per_second == 5
+        assert http.post(f"{base}/pacing", json={"calls_per_second": -1}).status_code == 400
+        assert http.post(f"{base}/pacing", json={"calls_per_second": "fast"}).status_code == 400
+        assert emulator.calls_per_second == 5
+    client.conferences(room.sid).update(status="completed")
+    caller.wait_until_ended()
+    leg_a.wait_until_ended()
+
+
+def test_a_ringing_rest_call_is_cancelled_and_reports_it(app: CustomerApp, emulator: Emulator,
+                                                          client: Client) -> None:
+    emulator.register_phone(LIAISON_A, Phone("answer", answer_after=30))
+    created = client.calls.create(to=LIAISON_A, from_=LINE, url=app.url("/twiml/never"),
+                                  status_callback=app.url("/leg-status"),
+                                  status_callback_event=["initiated", "ringing", "answered", "completed"])
+    handle = emulator.call(created.sid)
+    handle.wait_for_event("ringing")
+    assert client.calls(created.sid).update(status="canceled").status == "canceled"
+    handle.wait_until_ended()
+    callbacks = app.wait_for("/leg-status", 3)
+    assert [r["CallStatus"] for r in callbacks] == ["initiated", "ringing", "canceled"]
+    assert all("AnsweredBy" not in r.params for r in callbacks)
+    assert app.to("/twiml/never") == []
+    answered = client.calls.create(to=LIAISON_B, from_=LINE, url=app.url("/twiml/never"))
+    emulator.call(answered.sid).wait_until_ended(timeout=15)  # nobody registered there: no-answer after 60 s
+    assert client.calls(answered.sid).fetch().status == "no-answer"
