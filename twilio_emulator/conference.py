@@ -236,8 +236,11 @@ class Conference:
     def update(self, p: Participant, **changes: Any) -> None:
         """Apply REST changes to a participant: hold, muted, coaching, endConferenceOnExit, beepOnExit, URLs."""
         before = (p.hold, p.muted, p.coaching, p.call_sid_to_coach, p.end_conference_on_exit, p.beep_on_exit)
+        music = (p.hold_url, p.hold_method)
         for name, value in changes.items():
             setattr(p, name, value)
+        if p.hold and before[0] and (p.hold_url, p.hold_method) != music:
+            p.changed.set()  # a new holdUrl while on hold: the new music starts
         now = self.engine.clock.now()
         p.updated_at = now
         if p.hold != before[0]:
