@@ -288,8 +288,9 @@ class Conference:
             call = self.engine.calls.get(sid)
             if call is not None:
                 call.record(now, "hearing", conference=self.friendly_name, hears=[])
+        if current != self._hearing:
+            self.record(now, "hearing", who={sid: sorted(h) for sid, h in current.items()})
         self._hearing = current
-        self.record(now, "hearing", who={sid: sorted(h) for sid, h in current.items()})
 
     # conference status callbacks -------------------------------------------------------
     def callback(self, event: str, p: Participant | None = None, **extra: str) -> None:
