@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from . import twiml
 from .calls import Call, Fetch, Pending, StatusCallbackSpec
-from .conference import BEEPS, Conference, Participant, conference_events, label_problem
+from .conference import BEEPS, Conference, Participant, label_problem
+from .conference_callbacks import conference_events
 from .twiml import DEFAULT_HOLD_MUSIC, Ctx, Outcome, attr_bool, text_of
 
 if TYPE_CHECKING:

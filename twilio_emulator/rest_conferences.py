@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .calls import StatusCallbackSpec
-from .conference import Conference, Participant, conference_events, label_problem
+from .conference import Conference, Participant, label_problem
+from .conference_callbacks import conference_events
 from .conference_legs import add_participant, announce
 from .engine import Engine
 from .rest import check_auth, engine_of, not_found, one, page, page_size_of, read_form, twilio_error
