@@ -84,6 +84,14 @@ def _conference(engine: Engine, sid: str) -> Conference | None:
     return engine.conferences.get(sid)
 
 
+def _room(request: Request, account_sid: str, sid: str) -> Conference | JSONResponse:
+    """The conference the path names by its SID, or the error to answer (401, 404)."""
+    if (denied := check_auth(request, account_sid)) is not None:
+        return denied
+    conference = _conference(engine_of(request), sid)
+    return conference if conference is not None else not_found(request)
+
+
 # Conferences --------------------------------------------------------------------------------
 @router.get("/Conferences.json")
 async def list_conferences(account_sid: str, request: Request) -> JSONResponse:
@@ -103,24 +111,20 @@ async def list_conferences(account_sid: str, request: Request) -> JSONResponse:
 
 @router.get("/Conferences/{sid}.json")
 async def fetch_conference(account_sid: str, sid: str, request: Request) -> JSONResponse:
-    if (denied := check_auth(request, account_sid)) is not None:
-        return denied
     engine = engine_of(request)
-    conference = _conference(engine, sid)
-    if conference is None:
-        return not_found(request)
+    conference = _room(request, account_sid, sid)
+    if isinstance(conference, JSONResponse):
+        return conference
     return JSONResponse(conference_resource(engine, conference))
 
 
 @router.post("/Conferences/{sid}.json")
 async def update_conference(account_sid: str, sid: str, request: Request) -> JSONResponse:
     """Status=completed ends the conference ("conference-ended-via-api"); AnnounceUrl plays to every participant."""
-    if (denied := check_auth(request, account_sid)) is not None:
-        return denied
     engine = engine_of(request)
-    conference = _conference(engine, sid)
-    if conference is None:
-        return not_found(request)
+    conference = _room(request, account_sid, sid)
+    if isinstance(conference, JSONResponse):
+        return conference
     form = await read_form(request)
     status, announce_url = one(form, "Status"), one(form, "AnnounceUrl")
     if status and status != "completed":
@@ -138,12 +142,10 @@ async def update_conference(account_sid: str, sid: str, request: Request) -> JSO
 # Participants -------------------------------------------------------------------------------
 @router.get("/Conferences/{sid}/Participants.json")
 async def list_participants(account_sid: str, sid: str, request: Request) -> JSONResponse:
-    if (denied := check_auth(request, account_sid)) is not None:
-        return denied
     engine = engine_of(request)
-    conference = _conference(engine, sid)
-    if conference is None:
-        return not_found(request)
+    conference = _room(request, account_sid, sid)
+    if isinstance(conference, JSONResponse):
+        return conference
     q = request.query_params
     found = list(conference.participants) if conference.status != "completed" else []
     for param, attr in (("Muted", "muted"), ("Hold", "hold"), ("Coaching", "coaching")):
@@ -232,23 +234,21 @@ def _check_coaching(conference: Conference, coaching: bool | None, coach: str | 
         raise BadParameter(f"CallSidToCoach {coach} is not a participant of this conference", 16029)
 
 
-def _participant(engine: Engine, sid: str, key: str) -> tuple[Conference, Participant] | None:
-    """A participant of a live conference, addressed by its CallSid or its label."""
-    conference = _conference(engine, sid)
-    if conference is None or conference.status == "completed":
-        return None
-    p = conference.find(key)
-    return (conference, p) if p is not None else None
+def _member(request: Request, account_sid: str, sid: str, key: str) -> tuple[Conference, Participant] | JSONResponse:
+    """A participant of a live conference, addressed by its CallSid or its label; or the error to answer."""
+    conference = _room(request, account_sid, sid)
+    if isinstance(conference, JSONResponse):
+        return conference
+    p = conference.find(key) if conference.status != "completed" else None
+    return (conference, p) if p is not None else not_found(request)
 
 
 @router.get("/Conferences/{sid}/Participants/{key}.json")
 async def fetch_participant(account_sid: str, sid: str, key: str, request: Request) -> JSONResponse:
-    if (denied := check_auth(request, account_sid)) is not None:
-        return denied
     engine = engine_of(request)
-    found = _participant(engine, sid, key)
-    if found is None:
-        return not_found(request)
+    found = _member(request, account_sid, sid, key)
+    if isinstance(found, JSONResponse):
+        return found
     return JSONResponse(participant_resource(engine, *found))
 
 
@@ -256,12 +256,10 @@ async def fetch_participant(account_sid: str, sid: str, key: str, request: Reque
 async def update_participant(account_sid: str, sid: str, key: str, request: Request) -> JSONResponse:
     """Hold/HoldUrl/HoldMethod, Muted, Coaching/CallSidToCoach, EndConferenceOnExit, BeepOnExit, WaitUrl,
     AnnounceUrl/AnnounceMethod."""
-    if (denied := check_auth(request, account_sid)) is not None:
-        return denied
     engine = engine_of(request)
-    found = _participant(engine, sid, key)
-    if found is None:
-        return not_found(request)
+    found = _member(request, account_sid, sid, key)
+    if isinstance(found, JSONResponse):
+        return found
     conference, p = found
     form = await read_form(request)
     changes: dict[str, Any] = {}
@@ -296,12 +294,10 @@ async def update_participant(account_sid: str, sid: str, key: str, request: Requ
 async def delete_participant(account_sid: str, sid: str, key: str, request: Request) -> Response:
     """Kick a participant: it leaves the room; a leg in <Dial><Conference> goes on to the Dial action (its TwiML
     runs), a leg created by the Participants resource hangs up; a ringing leg is cancelled. 204, or 404."""
-    if (denied := check_auth(request, account_sid)) is not None:
-        return denied
     engine = engine_of(request)
-    found = _participant(engine, sid, key)
-    if found is None:
-        return not_found(request)
+    found = _member(request, account_sid, sid, key)
+    if isinstance(found, JSONResponse):
+        return found
     conference, p = found
     if not p.in_room:
         engine.hangup(p.call, "canceled", by="api")
