@@ -249,6 +249,9 @@ def test_errors_have_twilio_s_shape(app: CustomerApp, emulator: Emulator, client
                     auth=(ACCOUNT_SID, AUTH_TOKEN))
     assert raw.status_code == 404
     assert set(raw.json()) == {"code", "message", "more_info", "status"} and raw.json()["code"] == 20404
+    for path in ("Conferences.json", f"Conferences/{unknown}.json", f"Conferences/{unknown}/Participants/x.json"):
+        denied = httpx.get(f"{emulator.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/{path}", auth=(ACCOUNT_SID, "wrong"))
+        assert denied.status_code == 401 and denied.json()["code"] == 20003
     caller = _caller_in_room(app, emulator)
     room = emulator.conference(ROOM)
     participants = client.conferences(room.sid).participants
