@@ -19,7 +19,7 @@ from callrouter.domain.statistics_definitions import definition
 from callrouter.domain.statistics_drilldown import CALLBACK_FIGURES, CallbackLine, CallLine
 from callrouter.domain.statistics_totals import Totals
 from callrouter.services.statistics.drilldown import Drill
-from callrouter.web.dashboard.figures import Dashboard, DashboardTargets
+from callrouter.web.dashboard.figures import Dashboard, DashboardTargets, evaluation
 from callrouter.web.dashboard.query import Query
 
 FILTER_COLUMNS = ("organisation", "topic", "location", "line_kind")
@@ -73,6 +73,9 @@ def as_json(query: Query, data: Dashboard, policy: StatsPolicy, *, targets: Dash
         "hours": [{"hour": hour, **figures(t, policy)} for hour, t in data.hours],
         "organisation_topic": [{"organisation": org, "topic": topic, **figures(t, policy)}
                                for org, topic, t in data.heat],
+        "organisations": [{"organisation": row.key, **figures(row.totals, policy), "results_recorded_state": row.state}
+                          for row in evaluation(data, targets=targets)["organisation"]],
+        "locations": [{"location": loc, **figures(t, policy)} for loc, t in data.locations],
         "definitions": {},
     }
     for name in names:
