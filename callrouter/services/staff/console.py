@@ -21,7 +21,7 @@ from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, OutcomeChanged, check_outcome
 from callrouter.ports.staff import CallQueries, CallSummary, Outcomes
 from callrouter.services.calls.deps import CallDeps
-from callrouter.services.errors import CallRouterError, Conflict, NotFound
+from callrouter.services.errors import CallRouterError, NotFound
 from callrouter.services.staff import presence as presence_service
 from callrouter.services.staff.presence import PresenceView
 

@@ -119,6 +119,13 @@ DRILL_FIGURES_NL = {
     "opgehangen": ("abandoned", "Opgehangen in de wachtrij"),
     "kort-opgehangen": ("short_abandoned", "Kort opgehangen in de wachtrij"),
     "terugbellen": ("callbacks_requested", "Terugbelverzoeken"), "nog-bezig": ("in_progress", "Nog bezig"),
+    "gesprekken": ("conversations", "Gesprekken (opgenomen en teruggebeld)"),
+    "terugbelgesprekken": ("callback_conversations", "Terugbelgesprekken"),
+    "met-resultaat": ("results_recorded", "Gesprekken met een vastgelegd resultaat"),
+    "oordeel-gevraagd": ("verdicts_asked", "Bellers die de vraag na het gesprek hoorden"),
+    "oordeel-gegeven": ("verdicts", "Bellers die de vraag na het gesprek beantwoordden"),
+    "oordeel-ja": ("verdict_yes", "Oordeel: ja, beantwoord"), "oordeel-deels": ("verdict_partly", "Oordeel: deels"),
+    "oordeel-nee": ("verdict_no", "Oordeel: nee, niet beantwoord"),
 }
 
 
