@@ -231,6 +231,7 @@ def test_liaisons_record_results_with_some_referrals_and_caseworkers_answer_the_
     mix: 9 of 10, two of them referrals), and the demo line asks the caseworker after each conversation;
     per ten caseworkers 7 answer (5 yes, 1 partly, 1 no) and 3 stay silent."""
     summary = played.summary
+    print("\n".join(summary.lines()))  # the day's figures, for the closing note (pytest -s)
     assert summary.conversations >= 4, summary
     assert 0 < summary.results_recorded < summary.conversations, summary  # most, not all: one in ten is forgotten
     deps = statistics.StatsDeps(store=SqlStatsStore(make_session_factory(make_engine(played.settings.database_url))),
