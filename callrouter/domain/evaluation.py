@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from callrouter.domain.staff import ConversationResult
+
 CALLBACK_CONVERSATION = "callback_conversation"
 OUTCOME_RECORDED = "outcome_recorded"
 VERDICT_ASKED = "verdict_asked"
@@ -32,8 +34,8 @@ class Verdict(enum.StrEnum):
 VERDICT_KEYS: dict[str, Verdict] = {"1": Verdict.YES, "2": Verdict.PARTLY, "3": Verdict.NO}
 _VERDICT_VALUES = frozenset(v.value for v in Verdict)
 VERDICT_NAMES_NL: dict[str, str] = {Verdict.YES: "Ja", Verdict.PARTLY: "Deels", Verdict.NO: "Nee"}
-# The results a liaison records (callrouter.domain.staff.ConversationResult values), in the order shown.
-RESULTS = ("resolved", "follow_up", "referred", "not_for_us")
+# The results a liaison records, in the order shown.
+RESULTS = tuple(result.value for result in ConversationResult)
 
 
 def read_verdict(digits: str | None) -> Verdict | None:
