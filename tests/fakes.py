@@ -18,7 +18,7 @@ import dataclasses
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -138,6 +138,7 @@ class FakeCallStore:
     def __init__(self) -> None:
         self.records: dict[str, CallRecord] = {}
         self.log: dict[str, list[StoredEvent]] = {}
+        self.same_case: dict[str, str] = {}  # a callback conversation's sid -> the call whose case it joins
 
     # -- test setup and inspection --
 
@@ -180,6 +181,18 @@ class FakeCallStore:
         stored = self.put(record)
         self._append(record.sid, EventKind.RECEIVED, record.received_at, detail, "received")
         self._append(record.sid, EventKind.IDENTIFIED, identified_at, identified, None)
+        return stored, True
+
+    def open_conversation(self, record: CallRecord, *, events: Sequence[tuple[EventKind, datetime, dict[str, object]]],
+                          same_case_as: str | None = None) -> tuple[CallRecord, bool]:
+        existing = self.records.get(record.sid)
+        if existing is not None:
+            return existing, False
+        stored = self.put(record)
+        for kind, at, detail in events:
+            self._append(record.sid, kind, at, detail, kind.value)
+        if same_case_as is not None:
+            self.same_case[record.sid] = same_case_as
         return stored, True
 
     def get(self, sid: str) -> CallRecord | None:

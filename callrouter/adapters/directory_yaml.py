@@ -239,7 +239,8 @@ def _lines(c: Checker, top: YMap, orgs: set[str]) -> list[Line]:
     kinds = {kind.value for kind in LineKind}
     for line, item in c.items(top, "lines", "lines"):
         what = c.label("line", item, "number")
-        m = c.mapping(item, line, what, required={"number", "kind"}, optional={"label", "organisations"})
+        m = c.mapping(item, line, what, required={"number", "kind"},
+                      optional={"label", "organisations", "verdict_question"})
         if m is None:
             continue
         raw = c.text(m, "number", what)
@@ -249,10 +250,14 @@ def _lines(c: Checker, top: YMap, orgs: set[str]) -> list[Line]:
         if kind and kind not in kinds:
             c.add(m.line_of("kind"), f'{what}: kind "{kind}" must be one of {", ".join(sorted(kinds))}')
         label = c.text(m, "label", what) if "label" in m else ""
+        verdict = m.get("verdict_question", False)
+        if not isinstance(verdict, bool):
+            c.add(m.line_of("verdict_question"), f"{what}: verdict_question must be true or false")
         scope = c.words(m, "organisations", what)
         for scope_line, org in scope:
             if org not in orgs:
                 c.add(scope_line, f'{what}: organisation "{org}" is not in the directory')
         if number and kind in kinds:
-            found.append(Line(number=number, kind=LineKind(kind), organisations=tuple(o for _, o in scope), label=label or ""))
+            found.append(Line(number=number, kind=LineKind(kind), organisations=tuple(o for _, o in scope), label=label or "",
+                              verdict_question=verdict is True))
     return found

@@ -20,6 +20,8 @@ COMMON_PROMPTS: dict[str, set[str]] = {
     "queued": {"organisation", "topic"}, "wait_estimate": {"wait", "position"}, "wait_unknown": {"position"},
     "returned_to_queue": set(), "whisper": {"location", "organisation", "topic", "waited"},
     "error": {"public_phone"}, "not_in_use": set(), "language_offer": set(),
+    # after the conversation, on a line with the verdict question (directory: verdict_question)
+    "verdict_question": set(), "verdict_thanks": set(), "verdict_goodbye": set(),
 }
 STEP_PROMPTS: dict[str, dict[str, set[str]]] = {
     "identify": {"greeting_caseworker": {"location"}, "greeting_unknown": set(), "ask_code": set(),

@@ -50,8 +50,10 @@ def on_duty(status: str = typer.Option("available", help="available, away, wrap_
 def call(
     from_: str = typer.Option("+31612345601", "--from", help="Caller (default: Sanne, counter Amsterdam)."),
     to: str = typer.Option("+31850001000", help="Line dialled (default: the professional line)."),
-    digits: str = typer.Option("# 1 1", help="Keys for each question, space separated (default: no case "
-                                             "reference, UWV, WW; e.g. '4711# 1 1' gives case reference 4711)."),
+    digits: str = typer.Option("# 1 1 2 2 2 2", help="Keys for each question, space separated (default: no case "
+                                             "reference, UWV, WW, then 2 for each turn on hold (only 1 asks for "
+                                             "a callback) and for the question after the conversation: 2 = "
+                                             "partly answered; e.g. '4711# 1 1' gives case reference 4711)."),
     timeout: float = typer.Option(120, help="Seconds to wait for the call to end."),
     emulator: str = typer.Option("", help="The emulator's URL (default: CALLROUTER_TWILIO_API_BASE_URL, "
                                           "else http://127.0.0.1:8010 as make run starts it)."),

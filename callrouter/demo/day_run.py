@@ -24,6 +24,7 @@ from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load
 from callrouter.bootstrap import Record, SystemClock, open_record
 from callrouter.config import Settings
 from callrouter.demo.day import load_shape, plan_day
+from callrouter.demo.day_evaluation import CaseworkerScript, verdict_key
 from callrouter.demo.day_plan import DayPlan, PhoneChange, PlannedCall, PresenceChange
 from callrouter.demo.day_stack import (
     ROOT,
@@ -40,7 +41,7 @@ from callrouter.services.statistics import statistics
 from twilio_emulator.calls import Event
 from twilio_emulator.config import EmulatorConfig, NumberConfig
 from twilio_emulator.driver import Emulator
-from twilio_emulator.people import CallerScript, Phone
+from twilio_emulator.people import Phone
 
 DEFAULT_SCALE = 720.0  # 07:55-17:00 in about 45 s
 SETTLE_SECONDS = 20.0  # real time the last calls and callbacks get after the day's last action
@@ -62,6 +63,10 @@ class DaySummary:
     callbacks_completed: int
     callbacks_cancelled: int  # still open when the day ended: cancelled so the live demo leaves them alone
     unsettled: int  # calls of the day not ended (should be 0)
+    conversations: int  # answered calls and callback conversations
+    results_recorded: int  # of those, with the liaison's result
+    verdicts_asked: int
+    verdicts: int
     max_lag_seconds: float  # how late (virtual seconds) the driver was with an action at worst
     seconds: float  # real time the whole run took
     dashboard_url: str
@@ -72,6 +77,8 @@ class DaySummary:
                 f"abandoned {self.abandoned}",
                 f"  callbacks asked {self.callbacks_requested}, completed {self.callbacks_completed}, "
                 f"cancelled at the end of the day {self.callbacks_cancelled}",
+                f"  conversations {self.conversations}, with a result {self.results_recorded}, verdict asked "
+                f"{self.verdicts_asked}, given {self.verdicts}",
                 f"  dashboard: {self.dashboard_url}  (log in as beheer)"]
 
 
@@ -81,11 +88,13 @@ class Patience:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
+        self.transcript: list[Event] = []  # what the caller went through so far (CaseworkerScript reads it)
         self._first: float | None = None
         self._in_queue = False
         self._seen = 0
 
     def __call__(self, transcript: list[Event]) -> bool:
+        self.transcript = transcript
         for event in transcript[self._seen:]:
             if event.kind == "enqueued":
                 self._first = event.t if self._first is None else self._first
@@ -145,8 +154,9 @@ class Player:
 
     def do(self, action: PlannedCall | PresenceChange | PhoneChange) -> None:
         if isinstance(action, PlannedCall):
-            script = CallerScript(digits=list(action.digits), record=list(action.record_seconds),
-                                  hangup_when=Patience(action.patience_seconds))
+            script = CaseworkerScript(digits=list(action.digits), record=list(action.record_seconds),
+                                      hangup_when=Patience(action.patience_seconds),
+                                      verdict=verdict_key(caller=action.caller, at=action.at))
             self.emulator.place_call(from_=action.caller, to=action.line, script=script)
         elif isinstance(action, PhoneChange):
             # whisper_digits: on a callback the liaison is called first and presses 1 to be connected
@@ -226,6 +236,35 @@ def close_open_callbacks(settings: Settings, *, redis_url: str, plan: DayPlan, s
         container.close()
 
 
+def record_results(settings: Settings, record: Record, day: date, *, organisations: list[str]) -> int:
+    """The liaisons' results of the day's conversations, as each records it during wrap-up (a fixed mix with
+    some referrals, callrouter/demo/day_evaluation.py), through the outcome store; how many were recorded.
+    Each liaison records as a demo account of its own (issuer `demo-day`, no role: it cannot log in)."""
+    from callrouter.demo.day_evaluation import RECORDED_AFTER, referred_to, result_for
+    from callrouter.domain.staff import ConversationResult, OutcomeChanged
+
+    start, end = day_bounds(day, ZoneInfo(settings.timezone))
+    accounts: dict[int, int] = {}
+    recorded = 0
+    for index, (sid, liaison_id, organisation, ended_at) in enumerate(record.demo_day.conversations(start=start,
+                                                                                                    end=end)):
+        result = result_for(index)
+        referred = referred_to(organisation, organisations, index) if result == ConversationResult.REFERRED else None
+        if result is None or (result == ConversationResult.REFERRED and referred is None):
+            continue
+        at = ended_at + RECORDED_AFTER
+        if liaison_id not in accounts:
+            accounts[liaison_id] = record.parts.staff_accounts.record_login(
+                issuer="demo-day", subject=f"liaison-{liaison_id}", display_name=None, at=at).id
+        try:
+            record.parts.outcomes.save(call_sid=sid, liaison_id=liaison_id, result=result, referred_organisation=referred,
+                                       note="", at=at, by=accounts[liaison_id], expect_revision=0)
+            recorded += 1
+        except OutcomeChanged:  # recorded before (the same day played again)
+            continue
+    return recorded
+
+
 def roll_up(settings: Settings, record: Record, day: date) -> Totals:
     """Recompute the day's 96 intervals and read the day's totals."""
     zone = ZoneInfo(settings.timezone)
@@ -255,12 +294,15 @@ def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale:
         with live_workers_paused(settings.redis_url, say):
             summary = _play(settings, snapshot, plan, scale=scale, redis_url=redis_url, log_dir=log_dir, say=say)
         record.demo_day.restore_presence(presence_before)
+        record_results(settings, record, day, organisations=sorted(snapshot.organisations))
         totals = roll_up(settings, record, day)
         return DaySummary(day=day, placed=len(plan.calls), received=totals.received, offered=totals.offered,
                           answered=totals.answered, abandoned=totals.abandoned,
                           callbacks_requested=totals.callbacks_requested,
                           callbacks_completed=totals.callbacks_completed, callbacks_cancelled=summary[0],
                           unsettled=calls_on(record.demo_day, day, ZoneInfo(settings.timezone), open_only=True),
+                          conversations=totals.conversations, results_recorded=totals.results_recorded,
+                          verdicts_asked=totals.verdicts_asked, verdicts=totals.verdicts,
                           max_lag_seconds=summary[1], seconds=time.monotonic() - began,
                           dashboard_url=dashboard_url(settings, day))
 

@@ -28,6 +28,9 @@ class Step(enum.StrEnum):
     DIAL_RESULT = "dial_result"  # the ring or the conversation ended
     END = "end"  # the call is over
     STATUS = "status"  # the caller's leg changed (hung up)
+    # after the conversation, the caller still on the line (a setting of the line)
+    VERDICT = "verdict"  # the caseworker is asked once: was the question answered?
+    VERDICT_ANSWER = "verdict_answer"  # their key (or silence)
     # callbacks, caller side
     CALLBACK_OFFER = "callback_offer"  # a key during the hold: 1 asks for a callback
     CALLBACK_DIALOGUE = "callback_dialogue"  # the offer when closed or nobody on duty, slot, number, message

@@ -85,6 +85,10 @@ class EventKind(enum.StrEnum):
     ABANDONED = "abandoned"
     COMPLETED = "completed"
     CALLBACK_REQUESTED = "callback_requested"
+    CALLBACK_CONVERSATION = "callback_conversation"  # a callback's conversation began (its own call row)
+    OUTCOME_RECORDED = "outcome_recorded"  # the liaison recorded or changed the outcome (detail: result, referred)
+    VERDICT_ASKED = "verdict_asked"  # the caseworker heard the verdict question
+    VERDICT = "verdict"  # ... and answered it (detail: answer yes | partly | no)
     ANNOUNCED = "announced"  # the expected wait was said in the queue (detail: estimate_s, position, waited_s)
     STATUS = "status"
     ERROR = "error"
@@ -153,6 +157,7 @@ class CallRecord:
     liaison_id: int | None = None
     outcome: Outcome | None = None
     last_status_seq: int = -1
+    callback_id: int | None = None  # set on the row of a callback's conversation: the callback it served
 
     @property
     def priority_class(self) -> PriorityClass:

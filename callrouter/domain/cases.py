@@ -98,6 +98,8 @@ class CaseCall:
     stat_outcome: str | None  # callrouter.domain.statistics.StatOutcome value, None while in progress
     liaison_outcome: str | None = None  # callrouter.domain.staff.ConversationResult value
     referred_organisation: str | None = None
+    verdict_asked: bool = False  # the caseworker heard the verdict question after this call
+    verdict: str | None = None  # their answer (callrouter.domain.evaluation.Verdict value), None: none
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,24 @@ class Combination:
     referred: tuple[tuple[str, int], ...]  # (organisation referred to, cases), most first
 
 
+@dataclass(frozen=True)
+class VerdictRow:
+    """The caseworkers' verdicts on the calls of one kind of case ("multi": several organisations, "single")."""
+
+    key: str
+    asked: int
+    yes: int
+    partly: int
+    no: int
+
+    @property
+    def answered(self) -> int:
+        return self.yes + self.partly + self.no
+
+    def share(self, answer: str) -> float | None:
+        return getattr(self, answer) / self.answered if self.answered else None
+
+
 @dataclass
 class CaseReport:
     cases: int = 0
@@ -162,6 +182,7 @@ class CaseReport:
     by_location: list[Row] = field(default_factory=list)
     outcomes: list[tuple[str, int]] = field(default_factory=list)  # calls of multi-organisation cases
     referred_to: list[tuple[str, int]] = field(default_factory=list)  # referrals in multi-organisation cases
+    verdicts: list[VerdictRow] = field(default_factory=list)  # per kind of case: multi, single
 
     @property
     def share(self) -> float | None:
@@ -213,7 +234,15 @@ def case_report(cases: Iterable[CaseFacts], *, organisation: str | None = None) 
     report.by_location = _rows(chosen, lambda case: [case.location])
     report.outcomes = _most_first(outcomes)
     report.referred_to = _most_first(referred_to)
+    report.verdicts = [_verdicts(key, [c for c in chosen if c.multi == multi], organisation)
+                       for key, multi in (("multi", True), ("single", False))]
     return report
+
+
+def _verdicts(key: str, cases: list[CaseFacts], organisation: str | None) -> VerdictRow:
+    calls = [call for case in cases for call in case.calls if organisation is None or call.organisation == organisation]
+    count = Counter(call.verdict for call in calls if call.verdict)
+    return VerdictRow(key, sum(call.verdict_asked for call in calls), count["yes"], count["partly"], count["no"])
 
 
 # One written definition per figure, shown next to it on the page and in the export (Dutch, English).
@@ -237,4 +266,10 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
                  "anders de uitkomst van het gesprek (bijvoorbeeld opgehangen in de wachtrij).",
                  "Outcome per call in multi-organisation cases: the liaison's recorded outcome; else the call's "
                  "outcome (e.g. abandoned in the queue)."),
+    "verdicts": ("Oordeel van de medewerker van het loket na het gesprek (op lijnen waar die vraag aanstaat): "
+                 "'Is uw vraag beantwoord?' 1 ja, 2 deels, 3 nee. Per soort zaak: met meerdere organisaties of met "
+                 "één; gevraagd, beantwoord, en het deel ja, deels en nee van de antwoorden.",
+                 "The caseworker's verdict after the call (on lines where the question is on): 'Was your question "
+                 "answered?' 1 yes, 2 partly, 3 no. Per kind of case: several organisations or one; asked, answered, "
+                 "and the share of yes, partly and no among the answers."),
 }

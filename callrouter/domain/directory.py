@@ -72,3 +72,4 @@ class Line:
     kind: LineKind
     organisations: tuple[str, ...] = field(default_factory=tuple)  # scope; empty = all
     label: str = ""
+    verdict_question: bool = False  # after the conversation, ask the caller once whether the question was answered

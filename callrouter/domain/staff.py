@@ -79,6 +79,14 @@ RESULT_NAMES_NL: dict[str, str] = {
 }
 
 
+class OutcomeChanged(Exception):
+    """The outcome was recorded or changed meanwhile (twice at once): this save was based on another revision."""
+
+    def __init__(self, revision: int):
+        super().__init__(f"the outcome is at revision {revision} now")
+        self.revision = revision
+
+
 class OutcomeInvalid(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -95,6 +103,7 @@ class ConversationOutcome:
     note: str
     recorded_at: datetime
     recorded_by: int  # account id
+    revision: int = 1  # counts each recording and change
 
     def editable_until(self, edit_seconds: int) -> datetime:
         return self.recorded_at + timedelta(seconds=edit_seconds)

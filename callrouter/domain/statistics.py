@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from callrouter.domain.call_flow import LegStatus
+from callrouter.domain.evaluation import Evaluation, evaluation
 
 # Event kinds as stored (callrouter.domain.calls.EventKind values; plain strings so a kind this
 # module does not know yet, such as "transferred", can be recognised before the voice flow writes it).
@@ -81,6 +82,8 @@ class CallFacts:
     answered_at: datetime | None  # a liaison picked up (first time)
     left_queue_at: datetime | None  # answered, asked for a callback, or hung up, whichever came first
     ended_at: datetime | None
+    # The liaison's recorded result, the caseworker's verdict; whether this is a callback's conversation.
+    evaluation: Evaluation = field(default_factory=Evaluation)
 
     @property
     def offered(self) -> bool:
@@ -194,4 +197,5 @@ def call_facts(events: Iterable[Event]) -> CallFacts:
         answered_at=answered[1] if answered else None,
         left_queue_at=left_queue_at,
         ended_at=ended_at,
+        evaluation=evaluation(ordered),
     )

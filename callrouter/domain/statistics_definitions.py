@@ -85,6 +85,57 @@ DEFINITIONS: dict[str, Definition] = {
         "count(received and no outcome)"),
 }
 
+# The evaluation: whether conversations worked (callrouter.domain.evaluation, docs/statistics.md).
+DEFINITIONS.update({
+    "conversations": Definition(
+        "Gesprekken met een medewerker: opgenomen gesprekken plus terugbelgesprekken waarin de beller werd bereikt.",
+        "Conversations with a liaison: answered calls plus callbacks in which the caller was reached.",
+        "answered + callback_conversations"),
+    "callback_conversations": Definition(
+        "Terugbelgesprekken: de medewerker belde terug en de beller nam op. Ze tellen niet als binnengekomen "
+        "gesprekken (het verzoek telde al); ze tellen in het kwartier waarin het gesprek begon.",
+        "Callback conversations: the liaison called back and the caller answered. Not counted as calls received "
+        "(the request was counted already); counted in the quarter hour the conversation began.",
+        "count(call rows of a callback conversation with an answer)"),
+    "average_callback_talk_time_seconds": Definition(
+        "Gemiddelde duur van terugbelgesprekken, van opnemen door de beller tot het einde.",
+        "Average length of callback conversations, from the caller answering to the end.",
+        "callback_talk_ms / callback_conversations"),
+    "results_recorded": Definition(
+        "Gesprekken waarvan de medewerker het resultaat vastlegde (opgelost, vervolg, doorverwezen, niet voor ons).",
+        "Conversations whose liaison recorded the result (resolved, follow-up, referred, not for us).",
+        "count(conversations with an outcome_recorded event)"),
+    "results_recorded_share": Definition(
+        "Deel van de gesprekken met een vastgelegd resultaat. Doel: 90 % (aandacht vanaf 70 %).",
+        "Share of conversations with a recorded result. Target: 90 % (attention from 70 %).",
+        "results_recorded / conversations; empty when there are no conversations"),
+    "result_resolved": Definition("Resultaat: opgelost.", "Result: resolved.", "last recorded result = resolved"),
+    "result_follow_up": Definition("Resultaat: vervolg door de eigen organisatie.",
+                                   "Result: follow-up by the own organisation.", "last recorded result = follow_up"),
+    "result_referred": Definition("Resultaat: doorverwezen naar een andere organisatie.",
+                                  "Result: referred to another organisation.", "last recorded result = referred"),
+    "result_not_for_us": Definition("Resultaat: niet voor ons.", "Result: not for us.",
+                                    "last recorded result = not_for_us"),
+    "verdicts_asked": Definition(
+        "Bellers die na het gesprek de vraag hoorden of hun vraag beantwoord is (alleen op lijnen waar die vraag "
+        "aan staat).", "Callers who heard, after the conversation, whether their question was answered (only on "
+        "lines where that question is on).", "count(verdict_asked events)"),
+    "verdicts": Definition("Bellers die de vraag beantwoordden met 1 (ja), 2 (deels) of 3 (nee).",
+                           "Callers who answered the question with 1 (yes), 2 (partly) or 3 (no).",
+                           "verdict_yes + verdict_partly + verdict_no"),
+    "verdict_response_share": Definition("Deel van de gevraagde bellers dat antwoordde.",
+                                         "Share of the callers asked who answered.", "verdicts / verdicts_asked"),
+    "verdict_yes": Definition("Oordeel: ja, beantwoord.", "Verdict: yes, answered.", "count(verdict = yes)"),
+    "verdict_partly": Definition("Oordeel: deels beantwoord.", "Verdict: partly answered.", "count(verdict = partly)"),
+    "verdict_no": Definition("Oordeel: nee, niet beantwoord.", "Verdict: no, not answered.", "count(verdict = no)"),
+    "verdict_yes_share": Definition("Deel van de oordelen dat ja is.", "Share of verdicts that are yes.",
+                                    "verdict_yes / verdicts"),
+    "verdict_partly_share": Definition("Deel van de oordelen dat deels is.", "Share of verdicts that are partly.",
+                                       "verdict_partly / verdicts"),
+    "verdict_no_share": Definition("Deel van de oordelen dat nee is.", "Share of verdicts that are no.",
+                                   "verdict_no / verdicts"),
+})
+
 OUTCOME_DEFINITIONS: dict[str, Definition] = {
     "answered": Definition("Een medewerker nam op.", "A liaison answered.", "an answered event"),
     "transferred": Definition("Opgenomen en daarna doorverbonden (nog niet gebouwd: telt 0).",

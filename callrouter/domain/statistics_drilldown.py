@@ -26,7 +26,8 @@ ANSWERED_OUTCOMES = (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED)
 # Event details a supervisor may read: no caseworker, liaison, phone line or PIN facts, no free text.
 SAFE_DETAIL_KEYS = frozenset({"status", "reason", "step", "choice", "organisation", "topic", "language", "callback",
                               "joined", "opens", "by", "try", "waited_ms", "talk_seconds", "sequence", "as",
-                              "estimate_s", "position", "waited_s"})
+                              "estimate_s", "position", "waited_s", "answer", "result", "referred_organisation",
+                              "revision", "attempt"})
 
 
 def call_count_figures(policy: StatsPolicy) -> tuple[str, ...]:
@@ -34,12 +35,32 @@ def call_count_figures(policy: StatsPolicy) -> tuple[str, ...]:
     within = tuple(f"answered_within_{t}s" for t in sorted(policy.answer_thresholds_seconds))
     outcomes = tuple(f"outcome_{o.value}" for o in StatOutcome)
     return ("received", "offered", "answered", "abandoned", "short_abandoned", SERVICE_LEVEL_BASE, *within,
-            *outcomes, "in_progress")
+            *outcomes, "in_progress", *EVALUATION_FIGURES)
+
+
+EVALUATION_FIGURES = ("conversations", "callback_conversations", "results_recorded", "result_resolved",
+                      "result_follow_up", "result_referred", "result_not_for_us", "verdicts_asked", "verdicts",
+                      "verdict_yes", "verdict_partly", "verdict_no")
+
+
+def _evaluation_figures(facts: CallFacts, *, conversation: bool) -> set[str]:
+    judged = facts.evaluation
+    found = {"conversations"} if conversation else set()
+    if conversation and judged.result is not None:
+        found.update({"results_recorded", f"result_{judged.result}"})
+    if judged.verdict_asked:
+        found.add("verdicts_asked")
+    if judged.verdict is not None:
+        found.update({"verdicts", f"verdict_{judged.verdict.value}"})
+    return found
 
 
 def call_figures(facts: CallFacts, policy: StatsPolicy) -> frozenset[str]:
     """The figures one call counts in, by the rules of Totals.add_call."""
-    found = {"received"}
+    if facts.evaluation.callback_conversation:  # a conversation, not a call that arrived
+        talked = facts.outcome in ANSWERED_OUTCOMES
+        return frozenset(_evaluation_figures(facts, conversation=talked) | ({"callback_conversations"} if talked else set()))
+    found = {"received"} | _evaluation_figures(facts, conversation=facts.outcome in ANSWERED_OUTCOMES)
     if facts.offered:
         found.add("offered")
     found.add("in_progress" if facts.outcome is None else f"outcome_{facts.outcome.value}")

@@ -15,7 +15,10 @@ from callrouter.domain.statistics import CallFacts, Event, StatOutcome, StatsPol
 
 CallbackMove = Literal["requested", "completed", "failed"]
 COUNTERS = ("received", "offered", "answered", "abandoned", "short_abandoned", "answer_ms", "answer_timed",
-            "talk_ms", "talked", "callbacks_requested", "callbacks_completed", "callbacks_failed", "in_progress")
+            "talk_ms", "talked", "callbacks_requested", "callbacks_completed", "callbacks_failed", "in_progress",
+            # the evaluation (callrouter.domain.evaluation)
+            "callback_conversations", "callback_talk_ms", "results_recorded", "result_resolved", "result_follow_up",
+            "result_referred", "result_not_for_us", "verdicts_asked", "verdict_yes", "verdict_partly", "verdict_no")
 
 
 @dataclass(frozen=True, order=True)
@@ -60,11 +63,40 @@ class Totals:
     callbacks_completed: int = 0
     callbacks_failed: int = 0
     in_progress: int = 0  # arrived, not ended, no outcome yet
+    callback_conversations: int = 0  # callbacks whose caller was reached: conversations, not arrivals
+    callback_talk_ms: int = 0
+    results_recorded: int = 0  # conversations whose liaison recorded a result
+    result_resolved: int = 0
+    result_follow_up: int = 0
+    result_referred: int = 0
+    result_not_for_us: int = 0
+    verdicts_asked: int = 0  # caseworkers who heard the verdict question
+    verdict_yes: int = 0
+    verdict_partly: int = 0
+    verdict_no: int = 0
     outcomes: dict[StatOutcome, int] = field(default_factory=dict)
     within: dict[int, int] = field(default_factory=dict)  # threshold seconds -> answered within it
 
+    def _add_evaluation(self, facts: CallFacts, *, conversation: bool) -> None:
+        judged = facts.evaluation
+        if conversation and judged.result is not None:
+            self.results_recorded += 1
+            name = f"result_{judged.result}"
+            setattr(self, name, getattr(self, name) + 1)
+        self.verdicts_asked += judged.verdict_asked
+        if judged.verdict is not None:
+            name = f"verdict_{judged.verdict.value}"
+            setattr(self, name, getattr(self, name) + 1)
+
     def add_call(self, facts: CallFacts, policy: StatsPolicy) -> None:
+        if facts.evaluation.callback_conversation:  # a conversation, not a call that arrived: no queue figures
+            talked = facts.outcome in (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED)
+            self.callback_conversations += talked
+            self.callback_talk_ms += _ms(facts.talk_seconds or 0) if talked else 0
+            self._add_evaluation(facts, conversation=talked)
+            return
         self.received += 1
+        self._add_evaluation(facts, conversation=facts.outcome in (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED))
         self.offered += facts.offered
         if facts.outcome is None:
             self.in_progress += 1
@@ -127,6 +159,30 @@ class Totals:
     def longest_wait_seconds(self) -> float:
         return self.longest_wait_ms / 1000
 
+    @property
+    def conversations(self) -> int:
+        """Answered calls and callback conversations: the conversations a result is asked for."""
+        return self.answered + self.callback_conversations
+
+    @property
+    def results_recorded_share(self) -> float | None:
+        return self.results_recorded / self.conversations if self.conversations else None
+
+    @property
+    def average_callback_talk_time_seconds(self) -> float | None:
+        return self.callback_talk_ms / self.callback_conversations / 1000 if self.callback_conversations else None
+
+    @property
+    def verdicts(self) -> int:
+        return self.verdict_yes + self.verdict_partly + self.verdict_no
+
+    @property
+    def verdict_response_share(self) -> float | None:
+        return self.verdicts / self.verdicts_asked if self.verdicts_asked else None
+
+    def verdict_share(self, answer: str) -> float | None:
+        return getattr(self, f"verdict_{answer}") / self.verdicts if self.verdicts else None
+
     def figures(self) -> dict[str, float | int | None]:
         """Every figure by its name in the definitions (thresholds as a suffix)."""
         out: dict[str, float | int | None] = {
@@ -145,6 +201,18 @@ class Totals:
         })
         for outcome in StatOutcome:
             out[f"outcome_{outcome.value}"] = self.outcomes.get(outcome, 0)
+        out.update({
+            "conversations": self.conversations, "callback_conversations": self.callback_conversations,
+            "average_callback_talk_time_seconds": self.average_callback_talk_time_seconds,
+            "results_recorded": self.results_recorded, "results_recorded_share": self.results_recorded_share,
+            "result_resolved": self.result_resolved, "result_follow_up": self.result_follow_up,
+            "result_referred": self.result_referred, "result_not_for_us": self.result_not_for_us,
+            "verdicts_asked": self.verdicts_asked, "verdicts": self.verdicts,
+            "verdict_response_share": self.verdict_response_share, "verdict_yes": self.verdict_yes,
+            "verdict_partly": self.verdict_partly, "verdict_no": self.verdict_no,
+            "verdict_yes_share": self.verdict_share("yes"), "verdict_partly_share": self.verdict_share("partly"),
+            "verdict_no_share": self.verdict_share("no"),
+        })
         return out
 
 

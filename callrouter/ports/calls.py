@@ -42,6 +42,11 @@ class CallStore(Protocol):
                         identified: dict[str, object]) -> tuple[CallRecord, bool]:
         """open_call + apply(IDENTIFIED, move=IDENTIFY) in one write."""
         ...
+    def open_conversation(self, record: CallRecord, *, events: Sequence[tuple[EventKind, datetime, dict[str, object]]],
+                          same_case_as: str | None = None) -> tuple[CallRecord, bool]:
+        """Insert a call that is over already (a callback's conversation, written when it ended) with its events,
+        in one transaction, in the case of the call `same_case_as` if it has one. An existing sid: as it is, False."""
+        ...
     def get(self, sid: str) -> CallRecord | None: ...
     def apply(self, sid: str, *, event: EventKind, at: datetime, move: CallMove | None = None,
               detail: dict[str, object] | None = None, dedupe: str | None = None,

@@ -25,6 +25,7 @@ class CallSummary:
     offered_at: datetime | None
     answered_at: datetime | None
     ended_at: datetime | None
+    callback_id: int | None = None  # the row of a callback's conversation
 
     @property
     def waited_seconds(self) -> float | None:
@@ -46,9 +47,15 @@ class StaffAccounts(Protocol):
 class Outcomes(Protocol):
     def get(self, call_sid: str) -> ConversationOutcome | None: ...
     def save(self, *, call_sid: str, liaison_id: int, result: ConversationResult, referred_organisation: str | None,
-             note: str, at: datetime, by: int) -> ConversationOutcome: ...
+             note: str, at: datetime, by: int, expect_revision: int | None = None) -> ConversationOutcome:
+        """Raises OutcomeChanged when `expect_revision` (0: none yet) is not the current one; writes nothing then."""
+        ...
 
 
 class CallQueries(Protocol):
     def call(self, sid: str) -> CallSummary | None: ...
     def calls_of_liaison(self, liaison_id: int, *, limit: int = 20) -> list[CallSummary]: ...
+    def without_outcome(self, liaison_id: int, *, since: datetime, limit: int = 50) -> list[CallSummary]:
+        """This liaison's conversations (answered calls, callback conversations) that ended since `since` and
+        have no recorded outcome, newest first."""
+        ...

@@ -48,7 +48,8 @@ def install_staff_web(app: FastAPI, container: Container, settings: Settings) ->
         # container.voice as create_app received it (tests swap its clock and telephony before)
         console=ConsoleDeps(voice=container.voice, calls=container.parts.call_queries,
                             outcomes=container.parts.outcomes,
-                            outcome_edit_seconds=settings.staff_outcome_edit_seconds),
+                            outcome_edit_seconds=settings.staff_outcome_edit_seconds,
+                            record_within_days=settings.retention_conversation_note_days),
         templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
     )
     app.state.staff = web

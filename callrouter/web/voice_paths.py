@@ -24,6 +24,7 @@ PATHS: dict[Step, str] = {
     Step.DIAL_RESULT: "/dial-result",
     Step.LIAISON_LEG: "/liaison-status",
     Step.STATUS: "/status",
+    Step.VERDICT_ANSWER: "/verdict",
     Step.CALLBACK_OFFER: "/callback/offer",
     Step.CALLBACK_DIALOGUE: "/callback/dialogue",
     Step.CALLBACK_LIAISON: "/callback/liaison",

@@ -119,12 +119,14 @@ READERS: dict[Step, Reader] = {
                                           leg=_leg(r), at=_timestamp(r)),
     Step.STATUS: lambda r: StepInput(call_sid=r.field("CallSid"), leg=_leg(r), sequence=r.integer("SequenceNumber"),
                                      at=_timestamp(r)),
+    Step.VERDICT_ANSWER: lambda r: StepInput(call_sid=r.field("CallSid"), digits=_digits_or_none(r)),
     Step.CALLBACK_OFFER: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.optional("Digits"),
                                              from_number=r.field("From")),
     Step.CALLBACK_DIALOGUE: _dialogue,
     Step.CALLBACK_LIAISON: lambda r: _callback_leg(r, call_sid=r.field("CallSid")),
     Step.CALLBACK_LIAISON_CHOICE: lambda r: _callback_leg(r, digits=r.optional("Digits")),
-    Step.CALLBACK_DIALLED: lambda r: _callback_leg(r, dial=_dial_end(r)),
+    Step.CALLBACK_DIALLED: lambda r: _callback_leg(r, dial=_dial_end(r), call_sid=r.optional("CallSid"),
+                                                   talk_seconds=r.integer("DialCallDuration")),
     Step.CALLBACK_LEG_STATUS: lambda r: _callback_leg(r, leg=_leg(r), at=_timestamp(r)),
 }
 # Status callbacks: Twilio reads no TwiML from their answers.

@@ -65,7 +65,7 @@ def test_login_availability_a_routed_call_and_its_outcome(page: Page, live: Live
     axe_and_screenshot(page, "staff-console-on-a-call")
 
     end_call(live, sid, "uwv-jan")
-    link = page.get_by_role("link", name=re.compile("Uitkomst vastleggen"))
+    link = page.locator("table.calls").get_by_role("link", name=re.compile("Uitkomst vastleggen"))
     expect(link).to_be_visible(timeout=15_000)
     link.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("loket Amsterdam")
@@ -148,3 +148,36 @@ def test_the_main_actions_work_with_the_keyboard_only(page: Page, live: Live) ->
     page.keyboard.press("Enter")
     expect(page.get_by_role("status").filter(has_text="Uitkomst opgeslagen: Opgelost")).to_be_visible()
     axe_and_screenshot(page, "staff-console-keyboard")
+
+
+def test_when_a_conversation_ends_the_console_asks_for_its_outcome_and_lists_those_without_one(
+        page: Page, live: Live) -> None:
+    live.grant_liaison("uwv-jan", "UWV", "uwv-jan")
+    log_in(page, live.url, "uwv-jan")
+    page.get_by_label("Beschikbaar", exact=True).check()
+    page.get_by_role("button", name="Beschikbaarheid opslaan").click()
+    first = route_call_to(live, "uwv-jan")
+    end_call(live, first, "uwv-jan")
+    page.reload()
+    expect(page.locator("#live")).to_contain_text("1 gesprek van u zonder vastgelegde uitkomst")
+    second = route_call_to(live, "uwv-jan")
+    expect(page.locator("#live")).to_contain_text("Huidig gesprek", timeout=15_000)
+    end_call(live, second, "uwv-jan")  # the console asks, by polling, without moving the focus
+    ask = page.get_by_role("region", name="Uitkomst van het gesprek dat net afliep")
+    expect(ask).to_be_visible(timeout=15_000)
+    expect(page.locator("#live-status")).to_have_text("Het gesprek is afgelopen. Leg de uitkomst vast.")
+    expect(page.locator("#live")).to_contain_text("2 gesprekken van u zonder vastgelegde uitkomst")
+    axe_and_screenshot(page, "staff-console-asks-for-the-outcome")
+    ask.get_by_label("Opgelost").check()
+    ask.get_by_label("Korte notitie (niet verplicht)").fill("Betaaldatum uitgelegd.")
+    ask.get_by_role("button", name="Uitkomst opslaan").click()
+    expect(page.get_by_role("status").filter(has_text="Uitkomst opgeslagen: Opgelost")).to_be_visible()
+    pending = page.get_by_role("list", name="Gesprekken zonder uitkomst")
+    expect(pending.get_by_role("link")).to_have_count(1)  # the first one is left, and asked for now
+    expect(page.get_by_role("region", name="Uitkomst van het gesprek dat net afliep")).to_be_visible()
+    pending.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("loket Amsterdam")
+    page.get_by_label("Niet voor ons").check()
+    page.get_by_role("button", name="Uitkomst opslaan").click()
+    expect(page.locator("#live")).to_contain_text("Al uw gesprekken hebben een uitkomst.")
+    axe_and_screenshot(page, "staff-console-all-outcomes-recorded")

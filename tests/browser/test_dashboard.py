@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.stats_repository import SqlStatsStore
+from callrouter.domain.calls import EventKind
 from callrouter.domain.staff import Grant, Role
 from callrouter.services.statistics import statistics
 from callrouter.services.statistics.statistics import StatsDeps
@@ -119,3 +120,40 @@ def test_a_figure_opens_to_its_calls_and_a_call_by_keyboard(page: Page, live: Li
     expect(page.locator(".period-line")).to_contain_text("binnengekomen tussen 09:00 en 10:00")
     axe_and_screenshot(page, "dashboard-drilldown-hour")
     assert not [e for e in page.csp_errors if "Content Security Policy" in e]  # type: ignore[attr-defined]
+
+
+def test_the_dashboard_shows_results_and_verdicts_per_organisation_topic_and_counter(page: Page, live: Live) -> None:
+    """Four UWV conversations and two DUO ones today; UWV: results for 3 of 4 (75 %, "Aandacht"), verdicts
+    asked 2, answered 1 (yes); DUO: results for 2 of 2 (100 %, "Goed")."""
+    nine = datetime.now(ZoneInfo("Europe/Amsterdam")).replace(hour=9, minute=0, second=0, microsecond=0)
+    store = SqlCallStore(live.container.sessions)
+    calls = [("UWV", "ww", "AMS", "resolved", "yes"), ("UWV", "ww", "AMS", "referred", "asked"),
+             ("UWV", "wia", "UTR", "follow_up", None), ("UWV", "ww", "ENS", None, None),
+             ("DUO", "studiefinanciering", "ENS", "resolved", None), ("DUO", "terugbetalen", "AMS", "not_for_us", None)]
+    for index, (org, topic, loc, result, verdict) in enumerate(calls):
+        sid = f"e{index}"
+        call(store, sid, 5 * index, org, topic, loc, "professional", answered(10), day_start=nine)
+        at = nine + timedelta(minutes=5 * index, seconds=200)
+        if result:
+            store.apply(sid, event=EventKind.OUTCOME_RECORDED, at=at, detail={"result": result, "revision": 1})
+        if verdict:
+            store.apply(sid, event=EventKind.VERDICT_ASKED, at=at, dedupe="verdict_asked")
+        if verdict == "yes":
+            store.apply(sid, event=EventKind.VERDICT, at=at, detail={"answer": "yes"}, dedupe="verdict")
+    deps = StatsDeps(store=SqlStatsStore(live.container.sessions), clock=FixedClock(nine + timedelta(hours=4)))
+    statistics.rollup_since(deps, since=nine.astimezone(UTC), until=nine + timedelta(hours=1))
+    log_in_supervisor(page, live)
+    page.goto(f"{live.url}/staff/dashboard?periode=vandaag")
+    section = page.get_by_role("region", name="Resultaat van de gesprekken")
+    per_org = section.get_by_role("table", name="Per organisatie")
+    uwv = per_org.get_by_role("row").filter(has=page.get_by_role("rowheader", name="UWV"))
+    expect(uwv).to_contain_text("3 (75,0 %)")
+    expect(uwv).to_contain_text("Aandacht")  # the state in words, not colour alone
+    expect(uwv).to_contain_text("1 (50,0 %)")  # of 2 asked, 1 answered
+    duo = per_org.get_by_role("row").filter(has=page.get_by_role("rowheader", name="DUO"))
+    expect(duo).to_contain_text("2 (100,0 %)")
+    expect(duo).to_contain_text("Goed")
+    expect(section.get_by_role("table", name="Per loket")).to_contain_text("Utrecht")
+    expect(section.get_by_role("table", name="Per onderwerp")).to_contain_text("UWV wia")
+    section.scroll_into_view_if_needed()
+    axe_and_screenshot(page, "staff-dashboard-results-and-verdicts")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rq import Queue
 
+from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.domain.callbacks import CallbackState
@@ -95,6 +96,13 @@ def test_an_in_queue_callback_keeps_its_place_and_goes_before_later_callers(cb: 
     callback_bridge = liaison_leg.events("bridged")[0].t
     assert later.events("bridged") and later.events("bridged")[0].t > callback_bridge
     assert cb.emulator.dials_to(SANNE) == dials_before + 1
+    # The conversation is a call row of its own: the liaison's leg, with its talk time and the callback.
+    conversation = wait_until(lambda: SqlCallStore(make_session_factory(make_engine(cb.database_url)))
+                              .get(liaison_leg.sid), what="the callback's conversation row")
+    assert (conversation.callback_id, conversation.organisation, conversation.topic, conversation.outcome) == (
+        callback.id, "UWV", "ww", "answered")
+    assert conversation.ended_at is not None and conversation.answered_at is not None
+    assert 0 < (conversation.ended_at - conversation.answered_at).total_seconds() < 60
 
 
 def test_a_caller_who_does_not_answer_is_retried_then_the_callback_fails(cb: Stack) -> None:

@@ -90,7 +90,9 @@ def played(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def test_calls_are_recorded_on_the_day_in_virtual_time(played: Played) -> None:
     engine = make_engine(played.settings.database_url)
     with make_session_factory(engine)() as session:
-        received = [r if r.tzinfo else r.replace(tzinfo=UTC) for r in session.scalars(select(CallRow.received_at))]
+        # callers' calls only: a callback's conversation has a call row of its own (callback_id set)
+        received = [r if r.tzinfo else r.replace(tzinfo=UTC)
+                    for r in session.scalars(select(CallRow.received_at).where(CallRow.callback_id.is_(None)))]
         states = set(session.scalars(select(CallRow.state)))
     engine.dispose()
     assert played.summary.placed == CALLS
@@ -107,7 +109,8 @@ def test_arrivals_follow_the_plan(played: Played) -> None:
                     flows=load_flows(played.settings.ivr_flows_dir), day=DAY, calls=CALLS, seed=SEED, zone=AMS)
     engine = make_engine(played.settings.database_url)
     with make_session_factory(engine)() as session:
-        received = sorted(r if r.tzinfo else r.replace(tzinfo=UTC) for r in session.scalars(select(CallRow.received_at)))
+        received = sorted(r if r.tzinfo else r.replace(tzinfo=UTC)
+                          for r in session.scalars(select(CallRow.received_at).where(CallRow.callback_id.is_(None))))
     engine.dispose()
     delays = [(got - planned.at).total_seconds() for got, planned in zip(received, plan.calls, strict=True)]
     assert min(delays) > -1
@@ -221,3 +224,26 @@ def test_the_default_day_is_the_last_weekday_before_today() -> None:
     assert default_day(date(2026, 11, 30)) == date(2026, 11, 27)  # Monday -> Friday
     assert default_day(date(2026, 11, 29)) == date(2026, 11, 27)  # Sunday -> Friday
     assert default_day(date(2026, 11, 26)) == date(2026, 11, 25)
+
+
+def test_liaisons_record_results_with_some_referrals_and_caseworkers_answer_the_question(played: Played) -> None:
+    """Issue 14, point 5: the demo day's liaisons record their conversations' results during wrap-up (a fixed
+    mix: 9 of 10, two of them referrals), and the demo line asks the caseworker after each conversation;
+    per ten caseworkers 7 answer (5 yes, 1 partly, 1 no) and 3 stay silent."""
+    summary = played.summary
+    print("\n".join(summary.lines()))  # the day's figures, for the closing note (pytest -s)
+    assert summary.conversations >= 4, summary
+    assert 0 < summary.results_recorded < summary.conversations, summary  # most, not all: one in ten is forgotten
+    deps = statistics.StatsDeps(store=SqlStatsStore(make_session_factory(make_engine(played.settings.database_url))),
+                                clock=SystemClock())
+    [day] = statistics.by_day(deps, first_day=DAY, last_day=DAY)
+    figures = day.figures()
+    assert figures["results_recorded"] == summary.results_recorded and figures["result_referred"] >= 1
+    assert figures["results_recorded_share"] is not None and figures["results_recorded_share"] >= 0.7
+    assert summary.verdicts_asked >= 1 and 0 < summary.verdicts <= summary.verdicts_asked, summary
+    assert figures["verdicts"] == summary.verdicts and figures["verdict_yes"] >= 1
+    engine = make_engine(played.settings.database_url)
+    with make_session_factory(engine)() as session:
+        asked = list(session.scalars(select(CallEventRow.kind).where(CallEventRow.kind == "verdict_asked")))
+    engine.dispose()
+    assert len(asked) == summary.verdicts_asked  # every question heard once, after a conversation

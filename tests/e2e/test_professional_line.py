@@ -200,3 +200,41 @@ def test_the_readme_s_demo_call_reaches_a_liaison(live: Stack) -> None:
     assert result.exit_code == 0, result.output
     assert "client:uwv-jan" in result.output and "still going on" not in result.output, result.output
     assert "gather_timeout" not in result.output, result.output  # every question answered, none timed out
+
+
+def test_after_the_liaison_hangs_up_the_caseworker_hears_the_verdict_question_and_answers_it(live: Stack) -> None:
+    """The demo directory's professional line asks the verdict question: the emulator requests the caller's
+    <Dial> action when the liaison hangs up, follows the TwiML it gets, and the caller's key is recorded."""
+    live.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=3))
+    live.set_presence("uwv-jan", "available")
+    # "2" for every turn of the hold loop (its callback offer takes only 1) and then for the question
+    call = live.call(from_=AMSTERDAM_CASEWORKER, digits=[*UWV_WW, *["2"] * 8])
+    call.wait_until_ended(timeout=40)
+    assert_no_application_error(call)
+    assert bridged_with(call) == ["client:uwv-jan"]
+    actions = [e for e in call.webhooks("action") if "/dial-result" in str(e.data.get("url", ""))]
+    assert actions, call.format()
+    said = call.said()
+    question = said.index("Is uw vraag beantwoord? Toets 1 voor ja, 2 voor deels, 3 voor nee.")
+    assert said[question + 1:] == ["Dank u wel. Tot ziens."], call.format()
+    assert call.events("bridged")[0].t < actions[0].t < call.events("say")[-1].t
+    events = store(live).events(call.sid)
+    kinds = [e.kind for e in events]
+    assert kinds.index(EventKind.COMPLETED) < kinds.index(EventKind.VERDICT_ASKED) < kinds.index(EventKind.VERDICT)
+    assert [e.detail for e in events if e.kind == EventKind.VERDICT] == [{"answer": "partly"}]
+    record = store(live).get(call.sid)
+    assert record is not None and record.outcome == "answered" and record.ended_at is not None
+    assert (record.ended_at - record.answered_at).total_seconds() < 30  # type: ignore[operator]  # talk time ends with the liaison
+
+
+def test_a_caseworker_who_stays_silent_after_the_question_leaves_no_verdict(live: Stack) -> None:
+    live.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=2))
+    live.set_presence("uwv-jan", "available")
+    call = live.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)  # then silent
+    call.wait_until_ended(timeout=40)
+    assert_no_application_error(call)
+    said = call.said()
+    assert "Is uw vraag beantwoord? Toets 1 voor ja, 2 voor deels, 3 voor nee." in said and said[-1] == "Tot ziens."
+    assert said.count("Is uw vraag beantwoord? Toets 1 voor ja, 2 voor deels, 3 voor nee.") == 1  # one try
+    kinds = [e.kind for e in store(live).events(call.sid)]
+    assert EventKind.VERDICT_ASKED in kinds and EventKind.VERDICT not in kinds

@@ -91,7 +91,8 @@ def test_reads_return_the_domain_objects(sessions: sessionmaker[Session]) -> Non
     assert uwv.hours.weekly[0] == uwv.hours.weekly[4] and 5 not in uwv.hours.weekly
     assert [org.code for org in directory.all_organisations()] == ["CAK", "CJIB", "DUO", "IND", "SVB", "TSL", "UWV"]
 
-    assert directory.line_by_number("+31850001000") == Line("+31850001000", LineKind.PROFESSIONAL, (), "Professionallijn")
+    assert directory.line_by_number("+31850001000") == Line("+31850001000", LineKind.PROFESSIONAL, (), "Professionallijn",
+                                                            verdict_question=True)  # the demo line asks it
     citizen = directory.line_by_number("+31850001101")
     assert citizen is not None and citizen.kind is LineKind.CITIZEN and citizen.organisations == ("UWV",)
     assert directory.line_by_number("+31850009999") is None

@@ -240,7 +240,8 @@ def test_the_csv_export_has_the_documented_columns(noisy: Staff) -> None:
     assert "callrouter-gesprekken-opgehangen-2026-11-25-2026-11-25.csv" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert list(rows[0]) == ["received_at", "location", "organisation", "topic", "line_kind", "caller_masked",
-                             "wait_seconds", "talk_seconds", "outcome", "call_id"]
+                             "wait_seconds", "talk_seconds", "outcome", "callback_conversation", "result",
+                             "verdict_asked", "verdict", "call_id"]
     assert [(r["received_at"], r["wait_seconds"], r["outcome"]) for r in rows] == [
         ("2026-11-25T09:04:00+01:00", "90.0", "abandoned_in_queue"),
         ("2026-11-25T09:06:00+01:00", "3.0", "abandoned_in_queue"),

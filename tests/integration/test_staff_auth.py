@@ -266,7 +266,8 @@ def test_a_liaison_records_and_changes_the_outcome_of_their_own_call_only(staff:
     assert staff.client.get(f"/staff/gesprekken/{colleague}").status_code == 200
     refused = staff.client.post(f"/staff/gesprekken/{colleague}/uitkomst", data={"csrf_token": token,
                                                                                 "result": "resolved"})
-    assert refused.status_code == 404 and staff.web.console.outcomes.get(colleague) is None
+    assert refused.status_code == 409 and "U voerde dit gesprek niet" in refused.text
+    assert staff.web.console.outcomes.get(colleague) is None
     # after the edit window the outcome stays as it is
     staff.app.clock.moment += timedelta(seconds=staff.app.container.settings.staff_outcome_edit_seconds + 1)
     late = staff.client.post(f"/staff/gesprekken/{mine}/uitkomst", data={"csrf_token": token, "result": "not_for_us"})

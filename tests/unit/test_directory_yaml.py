@@ -149,3 +149,17 @@ def test_the_top_level_is_checked(text: str, message: str) -> None:
 def test_a_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     error = problems_of(tmp_path / "nope.yaml")
     assert "cannot read the file" in error.messages[0]
+
+
+def test_a_line_asks_the_verdict_question_only_when_it_says_so() -> None:
+    text = MINIMAL + """\
+lines:
+  - {number: "085 000 1000", kind: professional, verdict_question: true}
+  - {number: "085 000 1001", kind: professional}
+"""
+    asking, silent = parse_directory(text, source="t.yaml").lines
+    assert (asking.verdict_question, silent.verdict_question) == (True, False)
+    with pytest.raises(DirectoryFileInvalid) as refused:
+        parse_directory(MINIMAL + 'lines:\n  - {number: "085 000 1000", kind: professional, verdict_question: ja}\n',
+                        source="t.yaml")
+    assert "verdict_question must be true or false" in str(refused.value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +117,21 @@ class SqlCallStore:
                 _event(call_id, record.received_at, EventKind.RECEIVED, detail, "received"),
                 _event(call_id, identified_at, EventKind.IDENTIFIED, identified, None),
             ])
+            return _record(_as_row(record)), True
+
+    def open_conversation(self, record: CallRecord, *, events: Sequence[tuple[EventKind, datetime, dict[str, object]]],
+                          same_case_as: str | None = None) -> tuple[CallRecord, bool]:
+        with self._transaction() as conn:
+            call_id = self._insert_call(conn, record)
+            if call_id is None:
+                return self._existing(conn, record.sid), False
+            if same_case_as:
+                case = conn.execute(select(_CALLS.c.case_id, _CALLS.c.case_reference)
+                                    .where(_CALLS.c.sid == same_case_as)).one_or_none()
+                if case is not None and case.case_id is not None:
+                    conn.execute(update(_CALLS).where(_CALLS.c.id == call_id)
+                                 .values(case_id=case.case_id, case_reference=case.case_reference))
+            conn.execute(_INSERT_EVENT, [_event(call_id, at, kind, detail, kind.value) for kind, at, detail in events])
             return _record(_as_row(record)), True
 
     def get(self, sid: str) -> CallRecord | None:

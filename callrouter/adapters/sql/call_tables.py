@@ -41,6 +41,8 @@ class CallRow(Base):
     # (caseworker, case reference) when one was keyed in; never the reference itself.
     case_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     case_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A callback's conversation gets a row of its own, written when it is over (migration 0009): the callback.
+    callback_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class CallEventRow(Base):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callrouter.adapters.sql.call_repository import SqlPresenceStore
+from callrouter.adapters.sql.call_repository import SqlPresenceStore, _aware
 from callrouter.adapters.sql.call_tables import CallRow, PresenceRow
 from callrouter.domain.calls import CallState
 
@@ -27,6 +27,18 @@ class SqlDemoDay:
             query = query.where(CallRow.state != CallState.ENDED.value)
         with self._sessions() as session:
             return int(session.scalar(query) or 0)
+
+    def conversations(self, *, start: datetime, end: datetime) -> list[tuple[str, int, str, datetime]]:
+        """(sid, liaison, organisation, ended at) of the answered calls and callback conversations received from
+        `start` up to `end`, in the order they ended."""
+        query = (select(CallRow.sid, CallRow.liaison_id, CallRow.organisation, CallRow.ended_at)
+                 .where(CallRow.received_at >= start, CallRow.received_at < end, CallRow.answered_at.is_not(None),
+                        CallRow.liaison_id.is_not(None), CallRow.ended_at.is_not(None),
+                        CallRow.state == CallState.ENDED.value)
+                 .order_by(CallRow.ended_at, CallRow.id))
+        with self._sessions() as session:
+            return [(sid, liaison, org or "", _aware(ended) or ended) for sid, liaison, org, ended in session.execute(query)
+                    if liaison is not None and ended is not None]
 
     def presence(self) -> list[StoredPresence]:
         return self._presence.all()

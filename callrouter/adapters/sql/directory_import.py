@@ -231,7 +231,7 @@ class _Sync:
     def lines(self, d: DirectoryFile, org_ids: dict[str, int]) -> None:
         rows = {r.number: r for r in self.session.scalars(select(LineRow))}
         for line in d.lines:
-            values = {"kind": line.kind, "label": line.label}
+            values = {"kind": line.kind, "label": line.label, "verdict_question": line.verdict_question}
             row, status = self.upsert(LineRow, rows.pop(line.number, None), {"number": line.number}, values)
             scope: dict[int, dict[str, Any]] = {org_ids[code]: {} for code in line.organisations}
             self.count("lines", status, self.links(LineOrganisationRow, "line_id", row.id, "organisation_id", scope))

@@ -74,7 +74,8 @@ def load_snapshot(session: Session) -> DirectorySnapshot:
         if scope.organisation_id in org_code:
             scopes[scope.line_id].append(org_code[scope.organisation_id])
     lines = {
-        row.number: Line(row.number, LineKind(row.kind), tuple(sorted(scopes[row.id])), row.label)
+        row.number: Line(row.number, LineKind(row.kind), tuple(sorted(scopes[row.id])), row.label,
+                         bool(row.verdict_question))
         for row in session.scalars(select(LineRow))
     }
 

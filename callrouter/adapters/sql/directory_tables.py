@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callrouter.adapters.sql.base import Base
@@ -105,6 +105,8 @@ class LineRow(Base):
         Enum(LineKind, name="line_kind", native_enum=False, length=16, values_callable=lambda e: [k.value for k in e])
     )
     label: Mapped[str] = mapped_column(String(200), default="")
+    # After the conversation the caller hears one question: was it answered? (migration 0009)
+    verdict_question: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LineOrganisationRow(Base):

@@ -54,3 +54,4 @@ class ConversationOutcomeRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # +1 per change (migration 0009)

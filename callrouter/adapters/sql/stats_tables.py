@@ -59,6 +59,18 @@ class CallStatsRow(_Dimensions, Base):
     outcome_refused: Mapped[int] = mapped_column(Integer, default=0)
     outcome_transferred: Mapped[int] = mapped_column(Integer, default=0)
     outcome_failed: Mapped[int] = mapped_column(Integer, default=0)
+    # The evaluation (migration 0009; docs/statistics.md "Resultaat en oordeel")
+    callback_conversations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callback_talk_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    results_recorded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    result_resolved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    result_follow_up: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    result_referred: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    result_not_for_us: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    verdicts_asked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    verdict_yes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    verdict_partly: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    verdict_no: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AnsweredWithinRow(_Dimensions, Base):

@@ -21,7 +21,7 @@ from callrouter.domain.callbacks import (
     next_retry,
     router_member,
 )
-from callrouter.domain.calls import CallRecord
+from callrouter.domain.calls import CallRecord, CallState, EventKind, Outcome, PriorityClass
 from callrouter.domain.queueing import Presence
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
@@ -113,13 +113,53 @@ def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
 
 
 def release(deps: CallDeps, *, organisation: str, liaison_id: int, member: str,
-            status: Presence = Presence.AVAILABLE) -> None:
+            status: Presence = Presence.AVAILABLE) -> bool:
     now = deps.clock.now()
     result = deps.router.release_liaison(liaison_id=liaison_id, org=organisation, status=status, now_ms=ms(now),
                                          call_sid=member)
     if result.accepted:
         deps.presence.save(liaison_id=liaison_id, organisation=organisation, status=status.value, since=now)
         deps.after.route(org=organisation)
+    return result.accepted
+
+
+def release_after_conversation(deps: CallDeps, *, callback: Callback, liaison_id: int) -> None:
+    """The liaison talked with the caller: wrap-up (ended by a timer) when the service has one, as after a call."""
+    status = Presence.WRAP_UP if deps.wrap_up_seconds else Presence.AVAILABLE
+    released = release(deps, organisation=callback.organisation, liaison_id=liaison_id,
+                       member=router_member(callback.id), status=status)
+    if released and status == Presence.WRAP_UP:
+        deps.jobs.end_wrap_up_at(liaison_id=liaison_id, at=deps.clock.now() + timedelta(seconds=deps.wrap_up_seconds))
+
+
+def record_conversation(deps: CallDeps, *, callback: Callback, leg_sid: str | None,
+                        talk_seconds: int | None) -> CallRecord:
+    """The callback's conversation as a call row of its own (written once it is over), so the console, the
+    call record and the statistics see it like a routed call: talk time, the liaison's outcome, its case.
+    Its sid is the liaison's leg; the statistics count it as a conversation, not as a call that arrived."""
+    now = deps.clock.now()
+    started = now - timedelta(seconds=max(talk_seconds or 0, 0))
+    asked_in = deps.calls.get(callback.call_sid) if callback.call_sid else None
+    record = CallRecord(
+        sid=leg_sid or callback.attempt_call_sid or f"cb{callback.id}-{callback.attempts}",
+        line_number=callback.line_number,
+        line_kind="professional" if callback.priority_class == PriorityClass.PROFESSIONAL.value else "citizen",
+        caller_pseudonym=asked_in.caller_pseudonym if asked_in else "", caller_masked=asked_in.caller_masked if asked_in else "",
+        state=CallState.ENDED, received_at=started, caseworker_id=callback.caseworker_id, location=callback.location,
+        organisation=callback.organisation, topic=callback.topic, language=asked_in.language if asked_in else "nl",
+        answered_at=started, ended_at=now, liaison_id=callback.liaison_id, outcome=Outcome.ANSWERED,
+        callback_id=callback.id)
+    events: list[tuple[EventKind, datetime, dict[str, object]]] = [
+        (EventKind.CALLBACK_CONVERSATION, started, {"callback": callback.id, "attempt": callback.attempts,
+                                                    "asked_in": callback.call_sid}),
+        (EventKind.ANSWERED, started, {"liaison": callback.liaison_id, "from": "callback"}),
+        (EventKind.COMPLETED, now, {"status": "completed", "reason": "callback conversation ended",
+                                    "talk_seconds": talk_seconds}),
+    ]
+    stored, created = deps.calls.open_conversation(record, events=events, same_case_as=callback.call_sid)
+    if created:
+        log.info("callback.conversation callback=%s call_sid=%s talk_seconds=%s", callback.id, stored.sid, talk_seconds)
+    return stored
 
 
 def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: str) -> None:

@@ -27,6 +27,7 @@ from callrouter.services.calls.steps import (
     offer,
     opening,
     queue,
+    verdict,
 )
 
 log = logging.getLogger("callrouter.voice")
@@ -47,6 +48,8 @@ HANDLERS: dict[Step, Handler] = {
     Step.DIAL_RESULT: connected.dial_result,
     Step.END: end.end,
     Step.STATUS: end.status,
+    Step.VERDICT: verdict.ask,
+    Step.VERDICT_ANSWER: verdict.answer,
     Step.CALLBACK_OFFER: callback_request.accept_in_queue,
     Step.CALLBACK_DIALOGUE: callback_request.dialogue,
     Step.CALLBACK_LIAISON: callback_agent.liaison_answers,

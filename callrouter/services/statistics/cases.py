@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from callrouter.domain.cases import CaseCall, CaseFacts, CaseReport, case_report
+from callrouter.domain.evaluation import evaluation
 from callrouter.domain.statistics import decide_outcome
 from callrouter.ports.cases import CaseReader, StoredCase
 
@@ -29,7 +30,9 @@ def _facts(case: StoredCase) -> CaseFacts:
     calls = tuple(
         CaseCall(organisation=call.organisation, topic=call.topic,
                  stat_outcome=(outcome.value if (outcome := decide_outcome(call.events)) else None),
-                 liaison_outcome=call.liaison_outcome, referred_organisation=call.referred_organisation)
+                 liaison_outcome=call.liaison_outcome, referred_organisation=call.referred_organisation,
+                 verdict_asked=(judged := evaluation(call.events)).verdict_asked,
+                 verdict=judged.verdict.value if judged.verdict else None)
         for _, call in sorted(case.calls.items()))
     return CaseFacts(case.case_id, case.location, calls)
 

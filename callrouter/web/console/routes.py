@@ -19,6 +19,9 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 PRESENCE_NL = {Presence.AVAILABLE: "Beschikbaar", Presence.AWAY: "Afwezig", Presence.WRAP_UP: "Nawerk",
                Presence.OFFLINE: "Niet ingelogd op de lijn", Presence.BUSY: "In gesprek"}
 NOT_FOUND = StaffPageError(404, "Niet gevonden", "Deze pagina bestaat niet, of u hebt er geen toegang toe.")
+CALL_GONE = StaffPageError(404, "Gesprek niet gevonden",
+                           "Dit gesprek bestaat niet (meer): het hoort bij een andere organisatie, of de bewaartermijn "
+                           "is voorbij en het is verwijderd. Er is niets opgeslagen.")
 
 
 def _liaison(request: Request, person: Who) -> Liaison:
@@ -34,13 +37,17 @@ def _texts() -> dict[str, object]:
             "note_max": NOTE_MAX}
 
 
+def _live_values(web: StaffWeb, liaison: Liaison, view: service.ConsoleView) -> dict[str, object]:
+    return {"view": view, "organisations": _others(web, liaison), **_texts()}
+
+
 @router.get("/console")
 def console_page(request: Request, person: Who = Depends(who)) -> Response:
     web = staff_web(request)
     liaison = _liaison(request, person)
     view = service.console_view(web.console, liaison=liaison)
     flash = web.sessions.pop_flash(person.session_id, person.session)
-    return web.render(request, "console.html", {"view": view, "flash": flash, **_texts()}, who=person)
+    return web.render(request, "console.html", {"flash": flash, **_live_values(web, liaison, view)}, who=person)
 
 
 @router.get("/console/live")
@@ -49,7 +56,7 @@ def console_live(request: Request, person: Who = Depends(who_polling)) -> Respon
     web = staff_web(request)
     liaison = _liaison(request, person)
     view = service.console_view(web.console, liaison=liaison)
-    return web.render(request, "_live.html", {"view": view, **_texts()}, who=person)
+    return web.render(request, "_live.html", _live_values(web, liaison, view), who=person)
 
 
 @router.post("/medewerkers/{liaison_id}/beschikbaarheid")
@@ -101,19 +108,21 @@ async def record_outcome(sid: str, request: Request, person: Who = Depends(who))
     liaison = _liaison(request, person)
     form = await request.form()
     values = {name: str(form.get(name, "")) for name in ("result", "referred_organisation", "note")}
+    raw_revision = str(form.get("revision", ""))
+    revision = int(raw_revision) if raw_revision.isdigit() and len(raw_revision) < 6 else None
     try:
         await run_in_threadpool(service.record_outcome, web.console, account=person.account, liaison=liaison, sid=sid,
                                 result=values["result"], referred_organisation=values["referred_organisation"],
-                                note=values["note"])
+                                note=values["note"], expect_revision=revision)
     except NotFound:
-        raise NOT_FOUND from None
-    except Conflict as exc:
-        raise StaffPageError(409, "Niet meer te wijzigen", exc.message) from None
-    except OutcomeInvalid as exc:
+        raise CALL_GONE from None
+    except (OutcomeInvalid, service.OutcomeRefused) as exc:
         detail = service.call_detail(web.console, liaison=liaison, sid=sid)
-        return web.render(request, "call.html", {"detail": detail, "form": values, "errors": {exc.field: exc.message},
+        field = exc.field or "call"
+        status = 422 if isinstance(exc, OutcomeInvalid) else 409
+        return web.render(request, "call.html", {"detail": detail, "form": values, "errors": {field: exc.message},
                                                  **_texts(), "organisations": _others(web, liaison)},
-                          status=422, who=person)
+                          status=status, who=person)
     name = RESULT_NAMES_NL[ConversationResult(values["result"])]
     web.sessions.set_flash(person.session_id, person.session, f"Uitkomst opgeslagen: {name}.")
     return RedirectResponse("/staff/console", status_code=303)

@@ -57,6 +57,9 @@ def as_json(query: Query, report: CaseReport, *, window: int) -> Response:
                         for r in report.by_location],
         "outcomes": [{"outcome": key, "calls": count} for key, count in report.outcomes],
         "referred_to": [{"organisation": key, "calls": count} for key, count in report.referred_to],
+        "verdicts": [{"cases": v.key, "asked": v.asked, "answered": v.answered, "yes": v.yes, "partly": v.partly,
+                      "no": v.no, "yes_share": v.share("yes"), "partly_share": v.share("partly"),
+                      "no_share": v.share("no")} for v in report.verdicts],
         "definitions": definitions(window),
     }
     return subpage.json_download(body, stem=STEM, query=query)
@@ -83,6 +86,11 @@ def as_csv(query: Query, report: CaseReport) -> Response:
         writer.writerow([*span, "outcome", key, count, "", "", ""])
     for key, count in report.referred_to:
         writer.writerow([*span, "referral", key, count, "", "", ""])
+    for verdict in report.verdicts:  # key "multi|yes": calls of multi-organisation cases answered yes, ...
+        writer.writerow([*span, "verdict", f"{verdict.key}|asked", verdict.asked, "", "", ""])
+        for answer in ("yes", "partly", "no"):
+            writer.writerow([*span, "verdict", f"{verdict.key}|{answer}", getattr(verdict, answer), "",
+                             share(verdict.share(answer)), ""])
     return subpage.csv_download(out.getvalue(), stem=STEM, query=query)
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from callrouter.adapters.sql.directory_repository import load_snapshot
+from callrouter.domain.evaluation import VERDICT_NAMES_NL
 from callrouter.domain.staff import RESULT_NAMES_NL
 from callrouter.services.errors import CallRouterError, NotFound
 from callrouter.services.statistics import drilldown as service
@@ -121,6 +122,7 @@ def calls_page(request: Request, person: Who = Depends(who)) -> Response:
         "dq": dq, "q": dq.query, "drill": drill, "page": dq.page, "pages": pages,
         "calls": drill.calls[first:first + PAGE_SIZE], "callbacks": drill.callbacks[first:first + PAGE_SIZE],
         "first": first, "periods": PERIODS, "line_kinds": LINE_KINDS_NL, "outcomes": OUTCOME_NAMES,
+        "result_names": RESULT_NAMES_NL, "verdict_names": VERDICT_NAMES_NL,
         "callback_states": {str(k): v for k, v in STATE_NL.items()}, "pct": pct, "secs": secs,
         "zone": deps.zone, "per_liaison": deps.per_liaison,
         "liaison_name": drill.liaison_names.get(dq.liaison_id) if dq.liaison_id else None,

@@ -19,7 +19,7 @@ from callrouter.domain.statistics_definitions import definition
 from callrouter.domain.statistics_drilldown import CALLBACK_FIGURES, CallbackLine, CallLine
 from callrouter.domain.statistics_totals import Totals
 from callrouter.services.statistics.drilldown import Drill
-from callrouter.web.dashboard.figures import Dashboard, DashboardTargets
+from callrouter.web.dashboard.figures import Dashboard, DashboardTargets, evaluation
 from callrouter.web.dashboard.query import Query
 
 FILTER_COLUMNS = ("organisation", "topic", "location", "line_kind")
@@ -73,6 +73,9 @@ def as_json(query: Query, data: Dashboard, policy: StatsPolicy, *, targets: Dash
         "hours": [{"hour": hour, **figures(t, policy)} for hour, t in data.hours],
         "organisation_topic": [{"organisation": org, "topic": topic, **figures(t, policy)}
                                for org, topic, t in data.heat],
+        "organisations": [{"organisation": row.key, **figures(row.totals, policy), "results_recorded_state": row.state}
+                          for row in evaluation(data, targets=targets)["organisation"]],
+        "locations": [{"location": loc, **figures(t, policy)} for loc, t in data.locations],
         "definitions": {},
     }
     for name in names:
@@ -86,7 +89,7 @@ def as_json(query: Query, data: Dashboard, policy: StatsPolicy, *, targets: Dash
 # -- the drill-down ------------------------------------------------------------------------------
 
 CALL_COLUMNS = ("received_at", "location", "organisation", "topic", "line_kind", "caller_masked", "wait_seconds",
-                "talk_seconds", "outcome", "call_id")
+                "talk_seconds", "outcome", "callback_conversation", "result", "verdict_asked", "verdict", "call_id")
 CALLBACK_COLUMNS = ("requested_at", "location", "organisation", "topic", "line_kind", "number_masked",
                     "callback_state", "callback_id")
 
@@ -97,7 +100,10 @@ def _call_row(line: CallLine, zone: ZoneInfo, *, per_liaison: bool, names: dict[
         "received_at": line.received_at.astimezone(zone).isoformat(), "location": dims.location,
         "organisation": dims.organisation, "topic": dims.topic, "line_kind": dims.line_kind,
         "caller_masked": line.caller_masked, "wait_seconds": line.facts.wait_seconds,
-        "talk_seconds": line.facts.talk_seconds, "outcome": line.outcome, "call_id": line.id}
+        "talk_seconds": line.facts.talk_seconds, "outcome": line.outcome,
+        "callback_conversation": line.facts.evaluation.callback_conversation, "result": line.facts.evaluation.result,
+        "verdict_asked": line.facts.evaluation.verdict_asked,
+        "verdict": line.facts.evaluation.verdict.value if line.facts.evaluation.verdict else None, "call_id": line.id}
     if per_liaison:
         row["liaison_id"] = line.liaison_id
         row["liaison"] = names.get(line.liaison_id) if line.liaison_id is not None else None

@@ -55,6 +55,7 @@ class DashboardTargets:
     average_speed_of_answer_seconds: Band = Band(20, 60, False)
     abandoned_share: Band = Band(0.05, 0.10, False)
     callbacks_share: Band = Band(0.10, 0.20, False)
+    results_recorded_share: Band = Band(0.90, 0.70, True)  # conversations with the liaison's recorded result
 
 
 SETTING = "CALLROUTER_DASHBOARD_TARGETS"
@@ -118,6 +119,13 @@ DRILL_FIGURES_NL = {
     "opgehangen": ("abandoned", "Opgehangen in de wachtrij"),
     "kort-opgehangen": ("short_abandoned", "Kort opgehangen in de wachtrij"),
     "terugbellen": ("callbacks_requested", "Terugbelverzoeken"), "nog-bezig": ("in_progress", "Nog bezig"),
+    "gesprekken": ("conversations", "Gesprekken (opgenomen en teruggebeld)"),
+    "terugbelgesprekken": ("callback_conversations", "Terugbelgesprekken"),
+    "met-resultaat": ("results_recorded", "Gesprekken met een vastgelegd resultaat"),
+    "oordeel-gevraagd": ("verdicts_asked", "Bellers die de vraag na het gesprek hoorden"),
+    "oordeel-gegeven": ("verdicts", "Bellers die de vraag na het gesprek beantwoordden"),
+    "oordeel-ja": ("verdict_yes", "Oordeel: ja, beantwoord"), "oordeel-deels": ("verdict_partly", "Oordeel: deels"),
+    "oordeel-nee": ("verdict_no", "Oordeel: nee, niet beantwoord"),
 }
 
 
@@ -206,6 +214,7 @@ class Dashboard:
     days: list[tuple[date, Totals]]  # every day of the period, empty days included
     hours: list[tuple[int, Totals]]  # every hour 0-23
     heat: list[tuple[str, str, Totals]]  # organisation, topic
+    locations: list[tuple[str, Totals]] = dataclasses.field(default_factory=list)  # per counter
 
 
 def collect(deps: StatsDeps, query: Query) -> Dashboard:
@@ -227,7 +236,36 @@ def collect(deps: StatsDeps, query: Query) -> Dashboard:
         key = (row.dimensions["organisation"], row.dimensions["topic"])
         per_org.setdefault(key, Totals()).merge(row.totals)
     heat = [(org, topic, t) for (org, topic), t in sorted(per_org.items()) if org]
-    return Dashboard(total, days, hours, heat)
+    per_location: dict[str, Totals] = {}
+    for row in statistics.view(deps, grain="month", first_day=query.first_day, last_day=query.last_day,
+                               by=("location",), **filters):
+        per_location.setdefault(row.dimensions["location"], Totals()).merge(row.totals)
+    locations = sorted((loc, t) for loc, t in per_location.items() if loc)
+    return Dashboard(total, days, hours, heat, locations)
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    """One line of the evaluation tables: conversations, recorded results (with the target's state), verdicts."""
+
+    key: str
+    totals: Totals
+    state: str
+
+
+def evaluation(data: Dashboard, *, targets: DashboardTargets) -> dict[str, list[EvaluationRow]]:
+    """Per organisation, per topic (ORG topic) and per counter: the rows of the evaluation tables."""
+    band = targets.results_recorded_share
+    per_org: dict[str, Totals] = {}
+    for org, _topic, totals in data.heat:
+        per_org.setdefault(org, Totals()).merge(totals)
+
+    def row(key: str, totals: Totals) -> EvaluationRow:
+        return EvaluationRow(key, totals, band.state(totals.results_recorded_share))
+
+    return {"organisation": [row(org, t) for org, t in sorted(per_org.items())],
+            "topic": [row(f"{org} {topic}", t) for org, topic, t in data.heat],
+            "location": [row(loc, t) for loc, t in data.locations]}
 
 
 def outcome_mix(totals: Totals) -> list[tuple[str, str, int]]:

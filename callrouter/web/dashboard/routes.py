@@ -22,6 +22,7 @@ from callrouter.web.dashboard.figures import (
     STATES_NL,
     DashboardTargets,
     collect,
+    evaluation,
     headline,
     outcome_drill,
     outcome_mix,
@@ -88,6 +89,8 @@ def dashboard(request: Request, person: Who = Depends(who)) -> Response:
         "json_link": "/staff/dashboard?" + query.export_query("json"),
         "drill": lambda **extra: "/staff/dashboard/oproepen?" + query.with_params(**extra),
         "outcome_drill": outcome_drill,
+        "evaluation": evaluation(data, targets=targets), "results_target": targets.results_recorded_share,
+        "location_names": {code: loc.name for code, loc in directory.locations.items()},
     }
     web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
     return web.render(request, "dashboard.html", values, who=person)

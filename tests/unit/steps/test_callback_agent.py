@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from callrouter.domain.call_flow import DialEnd, Goto, LegStatus, Step
 from callrouter.domain.callbacks import Callback, CallbackState
-from callrouter.domain.calls import CallState
+from callrouter.domain.calls import CallState, EventKind, Outcome
 from callrouter.domain.directory import Liaison
 from callrouter.domain.queueing import Presence
+from callrouter.domain.statistics import StatsPolicy, call_facts
+from callrouter.domain.statistics_totals import Totals
 from callrouter.domain.voice import Dial, Hangup, Play, VoiceReply
 from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.callbacks import lifecycle
@@ -205,3 +207,35 @@ def test_a_late_report_of_an_earlier_attempt_leaves_the_liaison_of_the_current_o
     flow.run(deps, Step.CALLBACK_LEG_STATUS, at(first, leg=LegStatus.COMPLETED))  # attempt 1's report, again
     assert fakes(deps).router.liaison_status(liaison_id=EVA.id, org="UWV") == Presence.BUSY
     assert fakes(deps).router.call_of_liaison(liaison_id=EVA.id, org="UWV") == f"cb:{first.id}"
+
+
+def test_a_callback_conversation_gets_a_call_row_of_its_own_with_its_talk_time_and_the_case_of_the_request() -> None:
+    deps = make_deps()
+    callback = dialling(deps)
+    given = at(callback, dial=DialEnd.TALKED)
+    flow.run(deps, Step.CALLBACK_DIALLED, StepInput(call_sid=given.call_sid, callback_id=callback.id,
+                                                    attempt=callback.attempts, dial=DialEnd.TALKED, talk_seconds=240))
+    row = fakes(deps).calls.get(given.call_sid)
+    assert row is not None and (row.state, row.outcome, row.callback_id) == (CallState.ENDED, Outcome.ANSWERED, callback.id)
+    assert (row.organisation, row.topic, row.location, row.liaison_id) == ("UWV", "ww", "AMS", JAN.id)
+    assert row.ended_at is not None and row.answered_at == row.ended_at - timedelta(seconds=240)
+    assert fakes(deps).calls.kinds(given.call_sid) == [EventKind.CALLBACK_CONVERSATION, EventKind.ANSWERED,
+                                                       EventKind.COMPLETED]
+    assert fakes(deps).calls.same_case[given.call_sid] == CALLER_SID
+    facts = call_facts([(e.kind, e.at, e.detail) for e in deps.calls.events(given.call_sid)])
+    totals = Totals()
+    totals.add_call(facts, StatsPolicy())
+    assert (totals.received, totals.answered, totals.callback_conversations, totals.callback_talk_ms) == (0, 0, 1, 240_000)
+    # a repeated dial result writes no second row
+    flow.run(deps, Step.CALLBACK_DIALLED, StepInput(call_sid=given.call_sid, callback_id=callback.id,
+                                                    attempt=callback.attempts, dial=DialEnd.TALKED, talk_seconds=240))
+    assert len([r for r in fakes(deps).calls.records.values() if r.callback_id == callback.id]) == 1
+
+
+def test_after_a_callback_conversation_the_liaison_wraps_up_as_after_a_call() -> None:
+    deps = make_deps(wrap_up_seconds=60)
+    callback = dialling(deps)
+    flow.run(deps, Step.CALLBACK_DIALLED, at(callback, dial=DialEnd.TALKED))
+    flow.run(deps, Step.CALLBACK_LEG_STATUS, at(callback, leg=LegStatus.COMPLETED))
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.WRAP_UP
+    assert fakes(deps).jobs.wrap_ups == [(JAN.id, deps.clock.now() + timedelta(seconds=60))]

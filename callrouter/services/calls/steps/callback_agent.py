@@ -65,6 +65,8 @@ def caller_dialled(deps: CallDeps, given: StepInput) -> StepResult:
         return VoiceReply.of(Hangup())
     if given.dial == DialEnd.TALKED:
         service.caller_reached(deps, callback=callback)
+        service.record_conversation(deps, callback=callback, leg_sid=given.call_sid or None,
+                                    talk_seconds=given.talk_seconds)
         return VoiceReply.of(Hangup())
     service.caller_not_reached(deps, callback=callback, status=(given.dial or DialEnd.FAILED).value)
     return VoiceReply.of(deps.flow_for("professional").say("callback_liaison_no_answer", "nl"), Hangup())
@@ -82,6 +84,9 @@ def liaison_leg_ended(deps: CallDeps, given: StepInput) -> StepResult:
     if callback.state == CallbackState.DIALLING:
         # The liaison never chose (did not answer, or hung up before pressing a key).
         service.back_in_line(deps, callback, liaison_id=callback.liaison_id, cause=f"liaison leg {given.leg.value}")
+        return VoiceReply()
+    if callback.state == CallbackState.COMPLETED:  # the caller was reached: wrap-up, as after a call
+        service.release_after_conversation(deps, callback=callback, liaison_id=callback.liaison_id)
         return VoiceReply()
     service.release(deps, organisation=callback.organisation, liaison_id=callback.liaison_id,
                     member=router_member(callback.id))

@@ -48,9 +48,10 @@ def dial_result(deps: CallDeps, given: StepInput) -> StepResult:
     if (record is None or liaison_id is None or record.liaison_id != liaison_id
             or record.state not in (CallState.OFFERED, CallState.CONNECTED)):
         return VoiceReply.of(Hangup())
-    if ended == DialEnd.TALKED:
+    if ended == DialEnd.TALKED:  # the conversation ended, the caller is still on the line
         return Next(Step.END, record=record, options={"leg": LegStatus.COMPLETED, "reason": "conversation ended",
-                                                      "talk_seconds": given.talk_seconds, "answered": True})
+                                                      "talk_seconds": given.talk_seconds, "answered": True,
+                                                      "then": Step.VERDICT})
     if ended == DialEnd.CANCELLED:  # the caller hung up while the liaison's phone rang
         return Next(Step.END, record=record, options={"leg": LegStatus.CANCELLED,
                                                       "reason": "caller hung up while ringing"})

@@ -23,12 +23,16 @@ log = logging.getLogger("callrouter.voice")
 
 
 def end(deps: CallDeps, given: StepInput) -> StepResult:
+    """Ends the call; option `then`: the step that follows for a caller still on the line (else hang up)."""
     record = given.record or deps.calls.get(given.call_sid)
     if record is not None:
         leg = given.option("leg", LegStatus.COMPLETED)
         talk = given.option("talk_seconds")
         end_call(deps, record, leg=LegStatus(str(leg)), reason=str(given.option("reason", "")),
                  talk_seconds=talk if isinstance(talk, int) else None, answered=given.flag("answered"), at=given.at)
+        then = given.option("then")
+        if isinstance(then, Step) and record.state != CallState.ENDED:  # not when the caller's hang-up ended it
+            return Next(then, record=deps.calls.get(record.sid))
     return VoiceReply.of(Hangup())
 
 

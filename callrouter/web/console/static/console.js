@@ -19,6 +19,7 @@
     var status = document.getElementById("live-status");
     var current = live.querySelector("[data-call-sid]");
     var lastCall = current ? current.getAttribute("data-call-sid") : "";
+    var lastAsk = current ? current.getAttribute("data-ask-sid") : "";
 
     window.callrouterPoller({
       url: live.getAttribute("data-live-url"),
@@ -40,10 +41,14 @@
         var sid = fresh.getAttribute("data-call-sid");
         live.replaceChildren(fresh);
         expiresAt = Number(fresh.getAttribute("data-expires-at") || expiresAt);
+        var ask = fresh.getAttribute("data-ask-sid") || "";
         if (sid && sid !== lastCall) {
           status.textContent = fresh.getAttribute("data-call-summary") || "Nieuw gesprek.";
+        } else if (ask && ask !== lastAsk) {
+          status.textContent = "Het gesprek is afgelopen. Leg de uitkomst vast.";
         }
         lastCall = sid;
+        lastAsk = ask;
       }
     });
   }
