@@ -1,0 +1,20 @@
+"""No fault: the traffic through HAProxy over two hosts; every call reaches exactly one liaison (or a defined
+end), no liaison ever has two calls at once, and the record agrees with what Twilio saw."""
+
+from __future__ import annotations
+
+from tests.faults.cluster import Cluster
+from tests.faults.traffic import Traffic
+
+
+def test_baseline_every_call_reaches_one_liaison_one_at_a_time(cluster: Cluster, record_figures) -> None:  # type: ignore[no-untyped-def]
+    traffic = Traffic(cluster).start()
+    traffic.wait_until_ended()
+    traffic.settle()
+    figures = traffic.figures()
+    record_figures("baseline", figures)
+    assert figures.accepted == figures.calls, figures.problems
+    assert figures.answered + figures.called_back == figures.calls, figures
+    assert figures.lost == 0 and figures.double_dials == 0 and figures.double_booked == 0, figures.problems
+    assert figures.failed_webhooks == 0 and figures.application_errors == 0, figures.problems
+    assert figures.liaisons_busy_after == 0, figures
