@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.config import REPO_ROOT
-from sqlalchemy.orm import Session, sessionmaker
 from tests.deploy.test_haproxy import CONFIG, PROXY, haproxy_env, make_cert
 from tests.e2e.stack import ACCOUNT_SID, API_TOKEN, AUTH_TOKEN, FAST_PINS, PROFESSIONAL_LINE, open_all_hours_directory
 from tests.servers import PostgresProcess, SentinelCluster, free_port, postgres_process, redis_sentinel_cluster

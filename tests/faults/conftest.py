@@ -37,8 +37,7 @@ def cluster(cluster_once: Cluster) -> Iterator[Cluster]:
     cluster_once.emulator.rest_create_delay = 0.0
 
 
-@pytest.fixture()
-def record_figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def _recorder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     def record(name: str, figures: Figures) -> None:
         _FIGURES[name] = figures.as_dict()
         path = tmp_path_factory.getbasetemp() / "faults-figures.json"
@@ -46,6 +45,16 @@ def record_figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         _FILE[:] = [path]
 
     return record
+
+
+@pytest.fixture()
+def record_figures(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return _recorder(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def record_figures_once(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return _recorder(tmp_path_factory)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -69,13 +70,16 @@ class Traffic:
         self.calls: list[CallHandle] = []
         self.before = {c.sid for c in cluster.emulator.calls}
         self.addresses = {cluster.liaison_address(code): code for code in LIAISONS}
+        self.busy_before: list[str] = []
         for code in LIAISONS:
             # call_waiting: a liaison given a second call rings and answers, so a double booking shows as two
             # overlapping conversations instead of a busy tone.
             cluster.emulator.register_phone(cluster.liaison_address(code),
                                             Phone("answer", answer_after=1.0, talk_seconds=talk_seconds,
                                                   call_waiting=True))
-            cluster.set_presence(code, "available")
+            response = cluster.api("PUT", f"/liaisons/{cluster.liaison_id(code)}/presence", json={"status": "available"})
+            if response.status_code != 200:  # left busy by an earlier fault: counted, and out of this traffic
+                self.busy_before.append(code)
         for number in CASEWORKERS:  # a callback reaches the caseworker's registered phone
             cluster.emulator.register_phone(number, Phone("answer", answer_after=1.0, talk_seconds=5))
         self._thread = threading.Thread(target=self._place, daemon=True)
@@ -115,7 +119,8 @@ class Traffic:
         started = time.monotonic()
         wait_until(lambda: all(c.done for c in self.new_legs()), timeout=timeout, what="every leg ended", every=0.5)
         try:
-            wait_until(lambda: all(self.cluster.presence(code) == "available" for code in LIAISONS),
+            wait_until(lambda: all(self.cluster.presence(code) == "available" for code in LIAISONS
+                                   if code not in self.busy_before),
                        timeout=timeout, what="every liaison available again", every=0.5)
         except AssertionError:
             pass  # counted in liaisons_busy_after
@@ -147,7 +152,7 @@ class Traffic:
                         fig.notes["longest_webhook"] = f"{event.data.get('kind')} {str(event['url']).split('?')[0]}"
                     if not 200 <= int(event["status"]) < 300:
                         fig.failed_webhooks += 1
-                        fig.problems.append(f"{leg.sid} {event.kind} {event.data.get('kind')} answered "
+                        fig.problems.append(f"{leg.sid} t={event.t:.1f} {event.kind} {event.data.get('kind')} answered "
                                             f"{event['status']} {event.data.get('error', '')}".strip())
                 if event.kind == "application_error":
                     fig.application_errors += 1
@@ -207,7 +212,10 @@ class Traffic:
             if row is not None and EventKind.ANSWERED in events.get(row.id, []) and \
                     events[row.id].count(EventKind.ANSWERED) > 1:
                 fig.double_dials += 1
-        fig.liaisons_busy_after = sum(1 for code in LIAISONS if self.cluster.presence(code) != "available")
+        fig.liaisons_busy_after = sum(1 for code in LIAISONS if self.cluster.presence(code) != "available"
+                                      and code not in self.busy_before)
+        if self.busy_before:
+            fig.notes["busy_before"] = self.busy_before
         fig.notes["callbacks"] = {str(cb.id): cb.state for cb in callbacks}
         fig.notes["outcomes"] = dict(sorted(_count(str(r.outcome) for r in rows.values()).items()))
         return fig
@@ -235,3 +243,21 @@ def _count(items: Any) -> dict[str, int]:
     for item in items:
         counted[item] += 1
     return dict(counted)
+
+
+def under_traffic(cluster: Cluster, inject: Callable[[], float | None], *, after_calls: int = 20) -> Figures:
+    """Start the traffic, inject the fault once `after_calls` calls are placed (and a second more), let every
+    call end and the liaisons come free; `inject` returns its time to recover (or None)."""
+    cluster.ensure_running()
+    traffic = Traffic(cluster).start()
+    traffic.wait_until_placed(after_calls)
+    time.sleep(1.0)
+    in_flight = traffic.in_flight()
+    at = cluster.emulator.engine.clock.now()
+    recover = inject()
+    traffic.wait_until_ended()
+    traffic.settle()
+    figures = traffic.figures(in_flight_at_fault=in_flight)
+    figures.recover_s = None if recover is None else round(recover, 2)
+    figures.notes["fault_at_emulator_t"] = round(at, 1)
+    return figures
