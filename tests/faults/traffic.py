@@ -190,7 +190,9 @@ class Traffic:
 
         for call in self.calls:
             first = call.webhooks("voice")
-            accepted = bool(first) and first[0]["status"] == 200
+            said_first = [e for e in call.events("say")][:1]
+            # Accepted: the first webhook answered, and not with the apology (a call the record never had).
+            accepted = bool(first) and first[0]["status"] == 200 and not (said_first and APOLOGY in said_first[0]["text"])
             fig.accepted += accepted
             row = rows.get(call.sid)
             said = " ".join(call.said())
