@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from callrouter.adapters.flow_files import load_flows
 from callrouter.domain import ivr
-from callrouter.domain.call_flow import Goto
+from callrouter.domain.call_flow import Goto, LegStatus
 from callrouter.domain.callbacks import CLOSED, Callback, CallbackOrigin, CallbackState, can_move
 from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation, Topic
@@ -216,6 +216,10 @@ class FakeCallStore:
 
     def calls_in_states(self, states: frozenset[CallState]) -> list[CallRecord]:
         return [record for record in self.records.values() if record.state in states]
+
+    def calls_holding(self, liaison_id: int) -> list[CallRecord]:
+        return [r for r in self.records.values()
+                if r.liaison_id == liaison_id and r.state in (CallState.OFFERED, CallState.CONNECTED)]
 
 
 # -- the directory -----------------------------------------------------------------------------------------
@@ -578,6 +582,7 @@ class FakeTelephony:
         self.redirects: list[tuple[str, Goto]] = []
         self.created: list[CreatedCall] = []
         self.fail_with = fail_with
+        self.network: dict[str, LegStatus] = {}
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         if self.fail_with is not None:
@@ -588,6 +593,10 @@ class FakeTelephony:
         sid = f"CAout{len(self.created) + 1:04d}"
         self.created.append(CreatedCall(sid, to, from_, answer, status, timeout))
         return sid
+
+    def leg_status(self, *, call_sid: str) -> LegStatus | None:
+        """What `network` says of the call (set by a test); None: unknown."""
+        return self.network.get(call_sid)
 
 
 class FakeJobs:

@@ -10,10 +10,14 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from callrouter.domain.call_flow import Goto
+from callrouter.domain.call_flow import Goto, LegStatus
 
 log = logging.getLogger("callrouter.twilio")
 TWILIO_API = "https://api.twilio.com"
+# A call resource's status (Twilio's words) as the service names it.
+CALL_STATUS = {"queued": LegStatus.STARTING, "initiated": LegStatus.STARTING, "ringing": LegStatus.STARTING,
+               "in-progress": LegStatus.ANSWERED, "completed": LegStatus.COMPLETED, "busy": LegStatus.BUSY,
+               "no-answer": LegStatus.NOT_ANSWERED, "failed": LegStatus.FAILED, "canceled": LegStatus.CANCELLED}
 
 
 class CallGone(Exception):
@@ -56,6 +60,16 @@ class TwilioCalls:
             status_callback_event=["initiated", "ringing", "answered", "completed"],
         )
         return str(call.sid)
+
+    def leg_status(self, *, call_sid: str) -> LegStatus | None:
+        """The call's status now (GET /Calls/{sid}); None when Twilio does not know it or says something new."""
+        try:
+            call = self._client.calls(call_sid).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return CALL_STATUS.get(str(call.status))
 
 
 class TwilioRecordings:
