@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from callrouter.adapters.flow_files import load_flows
 from callrouter.domain import ivr
-from callrouter.domain.call_flow import Goto, LegStatus
+from callrouter.domain.call_flow import Goto
 from callrouter.domain.callbacks import CLOSED, Callback, CallbackOrigin, CallbackState, can_move
 from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation, Topic
@@ -49,6 +49,7 @@ from callrouter.domain.queueing import (
     next_pair,
 )
 from callrouter.domain.voice import Action, Gather, Say, VoiceReply
+from callrouter.ports.calls import NetworkLeg
 from callrouter.services.calls.deps import CallDeps
 
 if TYPE_CHECKING:
@@ -582,7 +583,7 @@ class FakeTelephony:
         self.redirects: list[tuple[str, Goto]] = []
         self.created: list[CreatedCall] = []
         self.fail_with = fail_with
-        self.network: dict[str, LegStatus] = {}
+        self.network: dict[str, NetworkLeg] = {}
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         if self.fail_with is not None:
@@ -594,7 +595,7 @@ class FakeTelephony:
         self.created.append(CreatedCall(sid, to, from_, answer, status, timeout))
         return sid
 
-    def leg_status(self, *, call_sid: str) -> LegStatus | None:
+    def leg_status(self, *, call_sid: str) -> NetworkLeg | None:
         """What `network` says of the call (set by a test); None: unknown."""
         return self.network.get(call_sid)
 

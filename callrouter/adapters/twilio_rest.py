@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from twilio.base.exceptions import TwilioRestException
@@ -11,6 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from callrouter.domain.call_flow import Goto, LegStatus
+from callrouter.ports.calls import NetworkLeg
 
 log = logging.getLogger("callrouter.twilio")
 TWILIO_API = "https://api.twilio.com"
@@ -61,15 +63,18 @@ class TwilioCalls:
         )
         return str(call.sid)
 
-    def leg_status(self, *, call_sid: str) -> LegStatus | None:
-        """The call's status now (GET /Calls/{sid}); None when Twilio does not know it or says something new."""
+    def leg_status(self, *, call_sid: str) -> NetworkLeg | None:
+        """The call's status now (GET /Calls/{sid}) and its end time; None when Twilio does not know it or
+        says something new."""
         try:
             call = self._client.calls(call_sid).fetch()
         except TwilioRestException as exc:
             if exc.status == 404:
                 return None
             raise
-        return CALL_STATUS.get(str(call.status))
+        status = CALL_STATUS.get(str(call.status))
+        ended = call.end_time if isinstance(call.end_time, datetime) and call.end_time.tzinfo else None
+        return None if status is None else NetworkLeg(status, ended)
 
 
 class TwilioRecordings:

@@ -62,10 +62,18 @@ class PresenceStore(Protocol):
     def all(self) -> list[tuple[int, str, str, datetime]]: ...
 
 
+@dataclass(frozen=True)
+class NetworkLeg:
+    """A call as the network sees it now: its status and, once it has ended, when."""
+
+    status: LegStatus
+    ended_at: datetime | None = None
+
+
 class Telephony(Protocol):
     def redirect(self, *, call_sid: str, to: Goto) -> None: ...
     def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str: ...
-    def leg_status(self, *, call_sid: str) -> LegStatus | None:
+    def leg_status(self, *, call_sid: str) -> NetworkLeg | None:
         """Where the network says a call is now (None: unknown to it); the reconciler's check on calls
         whose ending report never arrived."""
         ...

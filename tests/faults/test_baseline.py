@@ -4,15 +4,19 @@ end), no liaison ever has two calls at once, and the record agrees with what Twi
 from __future__ import annotations
 
 from tests.faults.cluster import Cluster
-from tests.faults.traffic import Traffic
+from tests.faults.traffic import LIAISONS, Traffic
+
+CALLS = 100  # the figure: 100 simultaneous calls, 10 liaisons
 
 
 def test_baseline_every_call_reaches_one_liaison_one_at_a_time(cluster: Cluster, record_figures) -> None:  # type: ignore[no-untyped-def]
-    traffic = Traffic(cluster).start()
-    traffic.wait_until_ended()
+    assert len(LIAISONS) == 10
+    traffic = Traffic(cluster, calls=CALLS, spread=5.0).start()
+    traffic.wait_until_ended(timeout=240)
     traffic.settle()
     figures = traffic.figures()
     record_figures("baseline", figures)
+    assert figures.calls == CALLS
     assert figures.accepted == figures.calls, figures.problems
     assert figures.answered + figures.called_back == figures.calls, figures
     assert figures.lost == 0 and figures.double_dials == 0 and figures.double_booked == 0, figures.problems

@@ -49,12 +49,6 @@ def test_every_waiting_call_is_answered_called_back_or_told(failover: Figures) -
     assert failover.lost == 0, failover.problems
 
 
-BUG = ("writes that reach the old primary between SENTINEL FAILOVER and its demotion (measured: demoted_s) are "
-       "discarded when it resyncs; the reconciler rebuilds the live state only when it is gone altogether, so a "
-       "lost liaison release leaves the liaison busy for good and a lost claim lets the router book a liaison twice")
-
-
-@pytest.mark.xfail(reason=BUG, strict=False)
 def test_no_double_dial_and_no_liaison_double_booked(failover: Figures) -> None:
     assert failover.double_dials == 0 and failover.double_booked == 0, failover.problems
 
@@ -64,6 +58,5 @@ def test_webhooks_answer_twiml_never_a_5xx(failover: Figures) -> None:
     assert failover.longest_webhook_s < 15, failover.longest_webhook_s  # Twilio gives up after 15 s
 
 
-@pytest.mark.xfail(reason=BUG, strict=False)
 def test_no_liaison_stays_busy(failover: Figures) -> None:
     assert failover.liaisons_busy_after == 0, failover

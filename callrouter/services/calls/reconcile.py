@@ -19,7 +19,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from callrouter.domain.call_flow import LegStatus
 from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import OPEN_STATES, CallMove, CallState, EventKind
 from callrouter.domain.queueing import Presence
@@ -172,13 +171,14 @@ def end_calls_ended_at_the_network(deps: CallDeps) -> set[str]:
         except Exception as exc:  # noqa: BLE001 - the network unreachable now: the next run asks again
             log.warning("live.network_check_failed call_sid=%s error=%s", call.sid, type(exc).__name__)
             return changed
-        if leg is None or not leg.ended:
+        if leg is None or not leg.status.ended:
             continue
         record = deps.calls.get(call.sid)
         if record is None or record.state == CallState.ENDED:
             continue
-        end_call(deps, record, leg=LegStatus(leg), reason="ended at the network; its status report never came")
-        log.warning("live.ended_at_network call_sid=%s state=%s status=%s", call.sid, record.state, leg.value)
+        end_call(deps, record, leg=leg.status, reason="ended at the network; its status report never came",
+                 at=min(leg.ended_at, now) if leg.ended_at else None)
+        log.warning("live.ended_at_network call_sid=%s state=%s status=%s", call.sid, record.state, leg.status)
         if record.organisation:
             changed.add(record.organisation)
     return changed
