@@ -11,7 +11,7 @@ CALLS = 100  # the issue's figure: 100 simultaneous calls, 10 liaisons
 
 def test_baseline_every_call_reaches_one_liaison_one_at_a_time(cluster: Cluster, record_figures) -> None:  # type: ignore[no-untyped-def]
     assert len(LIAISONS) == 10
-    traffic = Traffic(cluster, calls=CALLS, spread=5.0).start()
+    traffic = Traffic(cluster, calls=CALLS, spread=8.0).start()
     traffic.wait_until_ended(timeout=240)
     traffic.settle()
     figures = traffic.figures()

@@ -25,7 +25,7 @@ from twilio_emulator.people import CallerScript, Phone
 CALLS = 40
 LIAISONS = ["uwv-jan", "uwv-ingrid", "uwv-hasan", "tsl-marloes", "tsl-yusuf", "tsl-wendy", "svb-gerrit", "svb-naima",
             "cak-mieke", "cak-dennis"]
-ORGANISATIONS = "1246"  # the Amsterdam counter's menu: UWV, TSL, DUO, SVB, CJIB, CAK, IND
+ORGANISATIONS = "1234"  # the Amsterdam counter's menu: UWV, TSL, SVB, CAK in some order (cluster.STAFFED)
 CASEWORKERS = ["+31612345601", "+31612345602", "+31612345603"]  # Amsterdam, known by their registered phones
 APOLOGY = "er ging iets mis"  # ivr_flows/professional.yaml, error
 TALK_SECONDS = 15.0  # simulated: 1.5 s at time_scale 10
