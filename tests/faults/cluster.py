@@ -42,6 +42,10 @@ from twilio_emulator.config import EmulatorConfig, NumberConfig
 from twilio_emulator.driver import Emulator
 
 HOSTS = {"a": "127.0.0.11", "b": "127.0.0.12"}
+HOLD_MUSIC_SECONDS = 60.0
+# pytest's per-test timeout (pyproject.toml: 120 s) is too short for a test whose fixture runs a fault under
+# traffic on a loaded machine; the waits inside are bounded on their own.
+FAULT_TIMEOUT_SECONDS = 420
 
 
 def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, every: float = 0.1) -> float:
@@ -258,7 +262,7 @@ def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[s
                    for line in [PROFESSIONAL_LINE, *(f"+3185000110{i}" for i in range(1, 8))]}
         emulator = Emulator(EmulatorConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, numbers=numbers,
                                            time_scale=time_scale, webhook_ca_file=str(cert.with_name("crt.pem")),
-                                           wall_clock="real")).start()
+                                           wall_clock="real", play_seconds=HOLD_MUSIC_SECONDS)).start()
         stack.callback(emulator.stop)
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CALLROUTER_", "PROMETHEUS_"))}
@@ -276,6 +280,10 @@ def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[s
             "CALLROUTER_DIAL_TIMEOUT_SECONDS": "20",
             "CALLROUTER_DIRECTORY_CACHE_SECONDS": "0",
             "CALLROUTER_LOG_LEVEL": "WARNING",
+            # Hold music, as in production: a waiting call asks for its next turn once a loop (60 s simulated,
+            # 6 s real), not every 5 s of the silent pause (2 webhooks a second per waiting call at time_scale 10:
+            # 100 waiting calls were more than 2 shared cores could answer within Twilio's 15 s).
+            "CALLROUTER_HOLD_MUSIC_URL": f"{public_url}/static/hold.mp3",
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
             **(settings or {}),

@@ -3,8 +3,12 @@ end), no liaison ever has two calls at once, and the record agrees with what Twi
 
 from __future__ import annotations
 
-from tests.faults.cluster import Cluster
+import pytest
+
+from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster
 from tests.faults.traffic import LIAISONS, Traffic
+
+pytestmark = pytest.mark.timeout(FAULT_TIMEOUT_SECONDS)
 
 CALLS = 100  # the figure: 100 simultaneous calls, 10 liaisons
 

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from tests.faults.cluster import Cluster, wait_until
+from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster, wait_until
 from tests.faults.traffic import Figures, under_traffic
+
+pytestmark = pytest.mark.timeout(FAULT_TIMEOUT_SECONDS)
 
 
 @pytest.fixture(scope="module")

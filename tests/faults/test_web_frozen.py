@@ -10,8 +10,10 @@ import time
 
 import pytest
 
-from tests.faults.cluster import Cluster, wait_until
+from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster, wait_until
 from tests.faults.traffic import Figures, under_traffic
+
+pytestmark = pytest.mark.timeout(FAULT_TIMEOUT_SECONDS)
 
 FROZEN_SECONDS = 5.0  # longer than HAProxy's two failed checks, shorter than Twilio's 15 s webhook timeout
 

@@ -12,9 +12,11 @@ import pytest
 
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
 from callrouter.domain.callbacks import CLOSED, CallbackState
-from tests.faults.cluster import Cluster, wait_until
+from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster, wait_until
 from tests.faults.traffic import CASEWORKERS, Figures
 from twilio_emulator.people import CallerScript, Phone
+
+pytestmark = pytest.mark.timeout(FAULT_TIMEOUT_SECONDS)
 
 UWV = ["uwv-jan", "uwv-ingrid", "uwv-hasan"]
 CALLBACK_IN_QUEUE = ["#", "1", "1", "1", "1"]  # no case reference, UWV, WW; then 1: call me back, 1: this number

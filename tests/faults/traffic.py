@@ -217,6 +217,13 @@ class Traffic:
             if row is not None and EventKind.ANSWERED in events.get(row.id, []) and \
                     events[row.id].count(EventKind.ANSWERED) > 1:
                 fig.double_dials += 1
+        spans = [(c.transcript[0].t, c.transcript[-1].t) for c in self.calls if c.transcript]
+        moments = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+        level = peak = 0
+        for _, step in moments:
+            level += step
+            peak = max(peak, level)
+        fig.notes["peak_simultaneous_calls"] = peak
         fig.liaisons_busy_after = sum(1 for code in LIAISONS if self.cluster.presence(code) != "available"
                                       and code not in self.busy_before)
         if self.busy_before:
