@@ -145,6 +145,7 @@ class Cluster:
     env: dict[str, str]
     cron: subprocess.Popen[bytes] | None = None
     figures: dict[str, dict[str, object]] = field(default_factory=dict)
+    spawned: list[subprocess.Popen[bytes]] = field(default_factory=list)  # started by a test, stopped at the end
 
     # HAProxy -----------------------------------------------------------------------------------------------
     def server_status(self) -> dict[str, str]:
@@ -307,6 +308,7 @@ def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[s
                           haproxy_socket=sock, ca_file=cert.with_name("crt.pem"), sessions=sessions,
                           directory=SqlDirectory(sessions, ttl_seconds=0), workdir=workdir, env=env)
         stack.callback(lambda: _kill_group(cluster.cron, signal.SIGKILL))
+        stack.callback(lambda: [_kill_group_plain(proc) for proc in cluster.spawned])
         cluster.ensure_running()
         yield cluster
 
