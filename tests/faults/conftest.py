@@ -19,7 +19,7 @@ from tests.faults.traffic import Figures
 _FIGURES: dict[str, dict[str, Any]] = {}
 _FILE: list[Path] = []
 COLUMNS = ["calls", "in_flight_at_fault", "answered", "called_back", "told_apology", "other_end", "lost",
-           "double_dials", "double_booked", "failed_webhooks", "longest_webhook_s", "liaisons_busy_after",
+           "double_dials", "double_booked", "failed_webhooks", "timed_out", "longest_webhook_s", "liaisons_busy_after",
            "recover_s"]
 
 

@@ -49,6 +49,8 @@ class Figures:
     double_dials: int = 0
     double_booked: int = 0
     failed_webhooks: int = 0
+    webhook_errors: int = 0  # failed webhooks other than Twilio's 15 s timeout: refused, 5xx, cut off
+    timed_out: int = 0  # calls that ended on a webhook Twilio gave up waiting for (an overloaded machine)
     application_errors: int = 0
     webhooks: int = 0
     longest_webhook_s: float = 0.0
@@ -145,6 +147,7 @@ class Traffic:
         id_of = {address: self.cluster.liaison_id(code) for address, code in self.addresses.items()}
 
         legs = self.new_legs()
+        timed_out: set[str] = set()
         for leg in legs:
             for event in leg.transcript:
                 if event.kind in ("webhook", "status_callback"):
@@ -155,6 +158,11 @@ class Traffic:
                         fig.notes["longest_webhook"] = f"{event.data.get('kind')} {str(event['url']).split('?')[0]}"
                     if not 200 <= int(event["status"]) < 300:
                         fig.failed_webhooks += 1
+                        if "timeout" in str(event.data.get("error", "")):
+                            if event.kind == "webhook":
+                                timed_out.add(leg.parent_sid or leg.sid)
+                        else:
+                            fig.webhook_errors += 1
                         fig.problems.append(f"{leg.sid} t={event.t:.1f} {event.kind} {event.data.get('kind')} answered "
                                             f"{event['status']} {event.data.get('error', '')}".strip())
                 if event.kind == "application_error":
@@ -206,6 +214,8 @@ class Traffic:
                 fig.called_back += 1
             elif APOLOGY in said:
                 fig.told_apology += 1
+            elif call.sid in timed_out:
+                fig.timed_out += 1
             else:
                 fig.other_end += 1
             if not accepted:
