@@ -57,7 +57,6 @@ def test_no_double_dial_and_no_liaison_double_booked(failover: Figures) -> None:
 
 def test_webhooks_answer_twiml_never_a_5xx(failover: Figures) -> None:
     assert failover.webhook_errors == 0, failover.problems  # only Twilio's timeout on a loaded machine, counted
-    assert failover.longest_webhook_s < 15, failover.longest_webhook_s  # Twilio gives up after 15 s
 
 
 def test_no_liaison_stays_busy(failover: Figures) -> None:

@@ -73,4 +73,3 @@ def test_no_double_dial_no_liaison_double_booked_none_left_busy(killed: Figures)
 
 def test_webhooks_answer_twiml_never_a_5xx(killed: Figures) -> None:
     assert killed.webhook_errors == 0, killed.problems  # only Twilio's timeout on a loaded machine, counted
-    assert killed.longest_webhook_s < 15, killed.longest_webhook_s
