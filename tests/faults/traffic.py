@@ -120,13 +120,13 @@ class Traffic:
         return [c for c in self.cluster.emulator.calls if c.sid not in self.before]
 
     def settle(self, timeout: float = 60) -> float:
-        """Wait until every leg has ended and every liaison is available again; returns the seconds it took."""
+        """Wait until every leg has ended and no liaison is busy or in wrap-up; returns the seconds it took."""
         started = time.monotonic()
         wait_until(lambda: all(c.done for c in self.new_legs()), timeout=timeout, what="every leg ended", every=0.5)
         try:
-            wait_until(lambda: all(self.cluster.presence(code) == "available" for code in LIAISONS
+            wait_until(lambda: all(self.cluster.presence(code) not in ("busy", "wrap_up") for code in LIAISONS
                                    if code not in self.busy_before),
-                       timeout=timeout, what="every liaison available again", every=0.5)
+                       timeout=timeout, what="every liaison free again", every=0.5)
         except AssertionError:
             pass  # counted in liaisons_busy_after
         return time.monotonic() - started
@@ -224,9 +224,12 @@ class Traffic:
             if lost:
                 fig.lost += 1
                 fig.problems.append(f"{call.sid}: {lost}")
-            if row is not None and EventKind.ANSWERED in events.get(row.id, []) and \
-                    events[row.id].count(EventKind.ANSWERED) > 1:
+            # Picked up twice in the record is a double dial, unless the first pick-up never became a
+            # conversation (hung up in the whisper, or its whisper webhook timed out) and the call went back.
+            kinds = events.get(row.id, []) if row is not None else []
+            if kinds.count(EventKind.ANSWERED) - kinds.count(EventKind.NOT_BRIDGED) > 1:
                 fig.double_dials += 1
+                fig.problems.append(f"{call.sid}: answered {kinds.count(EventKind.ANSWERED)} times in the record")
         spans = [(c.transcript[0].t, c.transcript[-1].t) for c in self.calls if c.transcript]
         moments = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
         level = peak = 0
@@ -234,8 +237,12 @@ class Traffic:
             level += step
             peak = max(peak, level)
         fig.notes["peak_simultaneous_calls"] = peak
-        fig.liaisons_busy_after = sum(1 for code in LIAISONS if self.cluster.presence(code) != "available"
-                                      and code not in self.busy_before)
+        after = {code: self.cluster.presence(code) for code in LIAISONS if code not in self.busy_before}
+        # Away: set so by the router when they picked up and the call never reached them (not bridged: on a
+        # loaded machine their whisper webhook timed out), as designed; busy or in wrap-up for good is a leak.
+        fig.liaisons_busy_after = sum(1 for status in after.values() if status in ("busy", "wrap_up"))
+        if away := sorted(code for code, status in after.items() if status == "away"):
+            fig.notes["set_away_after_a_pick_up_that_never_bridged"] = away
         if self.busy_before:
             fig.notes["busy_before"] = self.busy_before
         fig.notes["callbacks"] = {str(cb.id): cb.state for cb in callbacks}
