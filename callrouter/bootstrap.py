@@ -11,7 +11,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 import redis as redis_lib
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 from sqlalchemy import Engine
@@ -138,6 +138,13 @@ def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | Scale
 # -- Redis: the one place a client is made, for every process (web, worker, cron, commands) -----------
 
 REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+
+
+def failover_retry() -> Retry:
+    """For the service's own clients: a command that finds no primary (the sentinels are promoting a replica,
+    which takes a few seconds; "no master found", a refused connection) tries again for about 4 s in all,
+    well inside Twilio's 15 s, instead of failing at once and sending the caller the apology."""
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), 10)
 
 
 def _redis_tls(settings: Settings) -> dict[str, object]:
@@ -367,9 +374,9 @@ def build(settings: Settings) -> Container:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     parts = build_parts(settings, sessions)
-    redis = redis_client(settings)
+    redis = redis_client(settings, retry=failover_retry())
     separate_rq = bool(settings.rq_redis_url or settings.rq_redis_sentinel_service)
-    rq_redis = rq_redis_client(settings) if separate_rq else redis
+    rq_redis = rq_redis_client(settings, retry=failover_retry()) if separate_rq else redis
     clock = clock_for(settings, redis)
     router = RedisRouter(redis, widen_after_ms=int(settings.widen_after_seconds * 1000),
                          citizen_promote_after_ms=int(settings.citizen_promote_after_seconds * 1000))

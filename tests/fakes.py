@@ -49,6 +49,7 @@ from callrouter.domain.queueing import (
     next_pair,
 )
 from callrouter.domain.voice import Action, Gather, Say, VoiceReply
+from callrouter.ports.calls import NetworkLeg
 from callrouter.services.calls.deps import CallDeps
 
 if TYPE_CHECKING:
@@ -229,6 +230,10 @@ class FakeCallStore:
 
     def calls_in_states(self, states: frozenset[CallState]) -> list[CallRecord]:
         return [record for record in self.records.values() if record.state in states]
+
+    def calls_holding(self, liaison_id: int) -> list[CallRecord]:
+        return [r for r in self.records.values()
+                if r.liaison_id == liaison_id and r.state in (CallState.OFFERED, CallState.CONNECTED)]
 
 
 # -- the directory -----------------------------------------------------------------------------------------
@@ -591,6 +596,7 @@ class FakeTelephony:
         self.redirects: list[tuple[str, Goto]] = []
         self.created: list[CreatedCall] = []
         self.fail_with = fail_with
+        self.network: dict[str, NetworkLeg] = {}
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         if self.fail_with is not None:
@@ -601,6 +607,10 @@ class FakeTelephony:
         sid = f"CAout{len(self.created) + 1:04d}"
         self.created.append(CreatedCall(sid, to, from_, answer, status, timeout))
         return sid
+
+    def leg_status(self, *, call_sid: str) -> NetworkLeg | None:
+        """What `network` says of the call (set by a test); None: unknown."""
+        return self.network.get(call_sid)
 
 
 class FakeJobs:

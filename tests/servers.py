@@ -181,12 +181,38 @@ def _pg_bin(name: str) -> str:
     raise RuntimeError(f"{name} not found: run `make deps` (apt-get install postgresql)")
 
 
+@dataclass
+class PostgresProcess:
+    """A PostgreSQL server of our own; `stop`/`start` for tests of a database that goes away and comes back."""
+
+    port: int
+    datadir: Path
+    workdir: Path
+    as_user: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.datadir), *args], check=check,
+                       stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.workdir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off")
+        self._ctl("-o", options, "-l", str(self.workdir / "log"), "-w", "start")
+        _wait_for_port(self.port)
+
+    def stop(self, mode: str = "fast") -> None:
+        """fast: disconnect the clients and shut down cleanly; immediate: as a crash would."""
+        self._ctl("-m", mode, "-w", "stop", check=False)
+
+
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    given = os.environ.get("CALLROUTER_TEST_POSTGRES_URL")
-    if given:
-        yield given
-        return
+def postgres_process() -> Iterator[PostgresProcess]:
+    """A fresh PostgreSQL on a free loopback port in a temporary folder (never CALLROUTER_TEST_POSTGRES_URL:
+    tests may stop it)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="callrouter-pg-"))
     datadir = workdir / "data"
@@ -196,13 +222,20 @@ def postgres_server() -> Iterator[str]:
         as_user = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
                     "--no-sync", "-E", "UTF8"], check=True, stdout=subprocess.DEVNULL)
-    options = f"-p {port} -k {workdir} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(workdir / "log"),
-                    "-w", "start"], check=True, stdout=subprocess.DEVNULL)
+    server = PostgresProcess(port, datadir, workdir, as_user)
+    server.start()
     try:
-        _wait_for_port(port)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield server
     finally:
-        subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
-                       check=False, stdout=subprocess.DEVNULL)
+        server.stop("immediate")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    given = os.environ.get("CALLROUTER_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    with postgres_process() as server:
+        yield server.url

@@ -37,6 +37,9 @@ class EmulatorConfig:
     digit_seconds: float = 0.2
     # Twilio gives up on a webhook after 15 s; this is real time, not scaled.
     webhook_timeout: float = 15.0
+    # CA bundle that signed the application's certificate, for https webhooks to a test proxy with a
+    # certificate of its own (None: the usual trust store).
+    webhook_ca_file: str | None = None
     duplicate_status_callbacks: bool = False
     reorder_status_callbacks: bool = False
     # Fault: deliver every status callback this many simulated seconds after its event (still in

@@ -58,7 +58,8 @@ class Engine:
 
     # lifecycle of the engine ------------------------------------------------------------
     async def open(self) -> None:
-        self.webhooks = WebhookClient(self.config.auth_token, self.clock, self.config.webhook_timeout)
+        self.webhooks = WebhookClient(self.config.auth_token, self.clock, self.config.webhook_timeout,
+                                      ca_file=self.config.webhook_ca_file)
 
     async def close(self) -> None:
         self.closing = True

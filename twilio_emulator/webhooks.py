@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import ssl
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
@@ -67,10 +69,11 @@ class WebhookResult:
 
 
 class WebhookClient:
-    def __init__(self, auth_token: str, clock: SimClock, timeout: float) -> None:
+    def __init__(self, auth_token: str, clock: SimClock, timeout: float, ca_file: str | None = None) -> None:
         self.validator = RequestValidator(auth_token)
         self.clock = clock
-        self.http = httpx.AsyncClient(timeout=timeout, follow_redirects=True,
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        self.http = httpx.AsyncClient(timeout=timeout, follow_redirects=True, verify=verify,
                                       limits=httpx.Limits(max_connections=500, max_keepalive_connections=100))
 
     async def close(self) -> None:
@@ -99,6 +102,7 @@ class WebhookClient:
         full, headers, body = self.signed(url, method, params)
         if token:
             headers["I-Twilio-Idempotency-Token"] = token
+        started = time.perf_counter()
         try:
             response = await self.http.request(method.upper(), full, headers=headers, data=body)
             result = WebhookResult(full, response.status_code, response.text,
@@ -108,7 +112,8 @@ class WebhookClient:
         except httpx.HTTPError as exc:
             result = WebhookResult(full, 0, "", "", error=f"{type(exc).__name__}: {exc}")
         record: dict[str, Any] = {"url": full, "method": method.upper(), "params": dict(params),
-                                  "status": result.status, "kind": kind}
+                                  "status": result.status, "kind": kind,
+                                  "seconds": round(time.perf_counter() - started, 4)}
         if result.error:
             record["error"] = result.error
         event = "status_callback" if kind in ("status_callback", "conference_status_callback") else "webhook"

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from callrouter.domain.call_flow import Goto
+from callrouter.domain.call_flow import Goto, LegStatus
+from callrouter.ports.calls import NetworkLeg
 
 log = logging.getLogger("callrouter.twilio")
 TWILIO_API = "https://api.twilio.com"
+# A call resource's status (Twilio's words) as the service names it.
+CALL_STATUS = {"queued": LegStatus.STARTING, "initiated": LegStatus.STARTING, "ringing": LegStatus.STARTING,
+               "in-progress": LegStatus.ANSWERED, "completed": LegStatus.COMPLETED, "busy": LegStatus.BUSY,
+               "no-answer": LegStatus.NOT_ANSWERED, "failed": LegStatus.FAILED, "canceled": LegStatus.CANCELLED}
 
 
 class CallGone(Exception):
@@ -56,6 +62,19 @@ class TwilioCalls:
             status_callback_event=["initiated", "ringing", "answered", "completed"],
         )
         return str(call.sid)
+
+    def leg_status(self, *, call_sid: str) -> NetworkLeg | None:
+        """The call's status now (GET /Calls/{sid}) and its end time; None when Twilio does not know it or
+        says something new."""
+        try:
+            call = self._client.calls(call_sid).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        status = CALL_STATUS.get(str(call.status))
+        ended = call.end_time if isinstance(call.end_time, datetime) and call.end_time.tzinfo else None
+        return None if status is None else NetworkLeg(status, ended)
 
 
 class TwilioRecordings:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from callrouter.domain.call_flow import Goto
+from callrouter.domain.call_flow import Goto, LegStatus
 from callrouter.domain.callbacks import Callback, CallbackState
 from callrouter.domain.calls import CallEvent, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.directory import Caseworker, Liaison, Line, Location, Organisation
@@ -57,6 +57,9 @@ class CallStore(Protocol):
         ...
     def events(self, sid: str) -> list[CallEvent]: ...
     def calls_in_states(self, states: frozenset[CallState]) -> list[CallRecord]: ...
+    def calls_holding(self, liaison_id: int) -> list[CallRecord]:
+        """The calls offered to or connected with this liaison (the record's word on who is busy)."""
+        ...
 
 
 class PresenceStore(Protocol):
@@ -64,9 +67,21 @@ class PresenceStore(Protocol):
     def all(self) -> list[tuple[int, str, str, datetime]]: ...
 
 
+@dataclass(frozen=True)
+class NetworkLeg:
+    """A call as the network sees it now: its status and, once it has ended, when."""
+
+    status: LegStatus
+    ended_at: datetime | None = None
+
+
 class Telephony(Protocol):
     def redirect(self, *, call_sid: str, to: Goto) -> None: ...
     def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str: ...
+    def leg_status(self, *, call_sid: str) -> NetworkLeg | None:
+        """Where the network says a call is now (None: unknown to it); the reconciler's check on calls
+        whose ending report never arrived."""
+        ...
 
 
 class Jobs(Protocol):

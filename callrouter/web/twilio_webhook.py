@@ -29,7 +29,7 @@ from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
-from callrouter.adapters.redis_replay import ReplayGuard
+from callrouter.adapters.redis_replay import Claim, ReplayGuard
 from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.domain.voice import Hangup, Say, VoiceReply
 from callrouter.services.calls.deps import CallDeps
@@ -203,16 +203,24 @@ class WebhookEdge:
         before this returns, so before the response is sent) and storing the response for replays.
         """
         try:
-            first = self.replay.claim(digest)
+            # One round trip for a first delivery; a retry waits for the first's answer, or takes over the
+            # claim of a holder that died (its claim lapses within seconds: adapters/redis_replay.py).
+            found = self.replay.acquire(digest)
         except Exception:  # noqa: BLE001 - Redis down: carry on without replay protection
             log.exception("webhook.replay_guard_unavailable path=%s", path)
-            first = True
-        if not first:
-            cached = self.replay.wait_for_response(digest)
-            if cached is not None:
-                log.info("webhook.replayed path=%s", path)
-                return cached, []
+            found = None
+        if isinstance(found, bytes):
+            log.info("webhook.replayed path=%s", path)
+            return found, []
+        claim = found  # None: no guard (Redis down) or a hung holder: answer rather than let Twilio give up
+        try:
+            return self._handled(path, handler, twilio_request, voice, claim)
+        finally:
+            if claim is not None:
+                self.replay.forget(claim)  # stored or not, no longer renewed
 
+    def _handled(self, path: str, handler: Handler, twilio_request: TwilioRequest, voice: bool,
+                 claim: Claim | None) -> tuple[bytes, list[str]]:
         raw_sid = twilio_request.form.get("CallSid", "")
         call_sid = raw_sid if FORMS["CallSid"].fullmatch(raw_sid) else ""  # only a well-formed one is looked up or logged
         after: list[str] = []
@@ -226,10 +234,11 @@ class WebhookEdge:
                 log.exception("webhook.failed path=%s call_sid=%s", path, call_sid or "-")
             reply = self.apology(call_sid) if voice else None
         xml = self.with_turn(self.render(reply or VoiceReply()))
-        try:
-            self.replay.store(digest, xml)
-        except Exception:  # noqa: BLE001
-            log.exception("webhook.replay_store_failed")
+        if claim is not None:
+            try:
+                self.replay.store(claim, xml)
+            except Exception:  # noqa: BLE001
+                log.exception("webhook.replay_store_failed")
         return xml, after
 
     def render(self, reply: VoiceReply) -> bytes:

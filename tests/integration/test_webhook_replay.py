@@ -6,12 +6,16 @@ I-Twilio-Idempotency-Token header or the raw body bytes; a late replay of an old
 
 from __future__ import annotations
 
+import threading
+import time
 from urllib.parse import quote, urlencode
 
 import pytest
 
 from callrouter.adapters import redis_keys
+from callrouter.adapters.redis_replay import ReplayGuard
 from callrouter.domain.calls import CallState, EventKind
+from callrouter.web.twilio_webhook import canonical_request
 from tests.integration.conftest import PUBLIC_URL, App
 from tests.integration.test_voice_webhooks import call_params, liaison, new_sid, said, twiml, verbs
 
@@ -139,3 +143,48 @@ def test_a_retry_of_a_status_callback_counts_once(app: App) -> None:
     again = send_raw(app, "/twilio/voice/status", urlencode(sorted(params.items())) + "&", params)
     assert again.status_code == 200 and again.text == first.text
     assert app.container.voice.calls.events(sid) == events
+
+
+# -- a claim's holder dies or is slow (issue 12's fault suite: HAProxy retries on the other host) ----------
+
+def request_digest(path: str, params: dict[str, str]) -> str:
+    return ReplayGuard.digest(canonical_request(PUBLIC_URL + path, params))
+
+
+def test_a_retry_takes_over_the_claim_of_a_holder_that_died(app: App) -> None:
+    """A web process killed while handling a request leaves its claim; the retry (on the other host) must not
+    wait 10 s for it (Twilio gives up at 15 s), but take over within the claim's life, and handle it once."""
+    sid = new_sid()
+    params = call_params(sid)
+    dead = ReplayGuard(app.container.redis, window_seconds=3600, claim_seconds=2)
+    held = dead.claim(request_digest("/twilio/voice/incoming", params))
+    assert held is not None
+    dead.stop_renewing()  # the process is gone: nobody renews its claim
+    started = time.monotonic()
+    first = app.post("/twilio/voice/incoming", params, idempotency="retried")
+    took = time.monotonic() - started
+    assert "Gather" in verbs(twiml(first))  # handled: the caller hears the menu, not an error
+    assert took < 3.5, f"the retry waited {took:.1f} s on a dead holder's claim"
+    events = app.container.voice.calls.events(sid)
+    assert events  # the call is on record, once
+    again = app.post("/twilio/voice/incoming", params, idempotency="retried")
+    assert again.text == first.text and app.container.voice.calls.events(sid) == events
+
+
+def test_a_slow_holder_keeps_its_claim_and_the_retry_gets_its_answer(app: App) -> None:
+    """A living holder renews its claim however long it works: a retry waits for its answer, no second effect."""
+    sid = new_sid()
+    params = call_params(sid)
+    slow = ReplayGuard(app.container.redis, window_seconds=3600, claim_seconds=1)
+    held = slow.claim(request_digest("/twilio/voice/incoming", params))
+    assert held is not None
+    answer = b'<?xml version="1.0" encoding="UTF-8"?><Response><Say>first</Say></Response>'
+    finisher = threading.Timer(2.5, slow.store, args=(held, answer))  # longer than two lives of the claim
+    finisher.start()
+    try:
+        retry = app.post("/twilio/voice/incoming", params, idempotency="slow")
+    finally:
+        finisher.join()
+        slow.stop_renewing()
+    assert retry.content == answer  # the first delivery's answer
+    assert app.container.voice.calls.get(sid) is None  # and the retry did nothing of its own

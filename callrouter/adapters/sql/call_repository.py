@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceRow
+from callrouter.adapters.sql.retry import retry_on_lost_connection
 from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 
 _FIELDS = {f.name for f in dataclasses.fields(CallRecord)}
@@ -95,6 +96,7 @@ class SqlCallStore:
     def _existing(self, conn: Connection, sid: str) -> CallRecord:
         return _record(conn.execute(_CALL_BY_SID, {"sid": sid}).one()._mapping)
 
+    @retry_on_lost_connection
     def open_call(self, record: CallRecord, *, detail: dict[str, object]) -> tuple[CallRecord, bool]:
         """Insert the call with its `received` event; an existing sid is returned as it is."""
         with self._transaction() as conn:
@@ -104,6 +106,7 @@ class SqlCallStore:
             conn.execute(_INSERT_EVENT, [_event(call_id, record.received_at, EventKind.RECEIVED, detail, "received")])
             return _record(_as_row(record)), True
 
+    @retry_on_lost_connection
     def open_identified(self, record: CallRecord, *, detail: dict[str, object], identified_at: datetime,
                         identified: dict[str, object]) -> tuple[CallRecord, bool]:
         """Insert a new call already in its identified state, with its `received` and `identified`
@@ -119,6 +122,7 @@ class SqlCallStore:
             ])
             return _record(_as_row(record)), True
 
+    @retry_on_lost_connection
     def open_conversation(self, record: CallRecord, *, events: Sequence[tuple[EventKind, datetime, dict[str, object]]],
                           same_case_as: str | None = None) -> tuple[CallRecord, bool]:
         with self._transaction() as conn:
@@ -134,11 +138,13 @@ class SqlCallStore:
             conn.execute(_INSERT_EVENT, [_event(call_id, at, kind, detail, kind.value) for kind, at, detail in events])
             return _record(_as_row(record)), True
 
+    @retry_on_lost_connection
     def get(self, sid: str) -> CallRecord | None:
         with self._sessions() as session:
             row = session.scalar(select(CallRow).where(CallRow.sid == sid))
             return _record(row) if row else None
 
+    @retry_on_lost_connection
     def apply(
         self,
         sid: str,
@@ -185,6 +191,7 @@ class SqlCallStore:
                 values.update(plain)
             return _record(values)
 
+    @retry_on_lost_connection
     def events(self, sid: str) -> list[CallEvent]:
         with self._sessions() as session:
             rows = session.execute(
@@ -192,9 +199,18 @@ class SqlCallStore:
             ).scalars()
             return [CallEvent(sid, EventKind(r.kind), _aware(r.at) or r.at, dict(r.detail or {})) for r in rows]
 
+    @retry_on_lost_connection
     def calls_in_states(self, states: frozenset[CallState]) -> list[CallRecord]:
         with self._sessions() as session:
             rows = session.scalars(select(CallRow).where(CallRow.state.in_([s.value for s in states])))
+            return [_record(r) for r in rows]
+
+    @retry_on_lost_connection
+    def calls_holding(self, liaison_id: int) -> list[CallRecord]:
+        with self._sessions() as session:
+            rows = session.scalars(select(CallRow).where(
+                CallRow.liaison_id == liaison_id,
+                CallRow.state.in_([CallState.OFFERED.value, CallState.CONNECTED.value])))
             return [_record(r) for r in rows]
 
     def recent_calls(self, *, organisation: str | None = None, limit: int = 50) -> list[CallRecord]:
@@ -211,6 +227,7 @@ class SqlPresenceStore:
     def __init__(self, session_factory: sessionmaker[Session]):
         self._sessions = session_factory
 
+    @retry_on_lost_connection
     def save(self, *, liaison_id: int, organisation: str, status: str, since: datetime) -> None:
         with self._sessions.begin() as session:
             row = session.get(PresenceRow, liaison_id, with_for_update=True)
@@ -220,6 +237,7 @@ class SqlPresenceStore:
             else:
                 row.organisation, row.status, row.since = organisation, status, _utc(since)
 
+    @retry_on_lost_connection
     def all(self) -> list[tuple[int, str, str, datetime]]:
         with self._sessions() as session:
             return [(r.liaison_id, r.organisation, r.status, _aware(r.since) or r.since)

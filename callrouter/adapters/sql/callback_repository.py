@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
+from callrouter.adapters.sql.retry import retry_on_lost_connection
 from callrouter.domain.callbacks import CLOSED, Callback, CallbackOrigin, CallbackState, can_move
 
 _FIELDS = {f.name for f in dataclasses.fields(Callback)}
@@ -55,6 +56,7 @@ class SqlCallbackStore:
     def __init__(self, session_factory: sessionmaker[Session]):
         self._sessions = session_factory
 
+    @retry_on_lost_connection
     def create(self, values: dict[str, object], *, open_key: str, cause: str) -> tuple[Callback, bool]:
         """Insert an open callback; when the caller already has one for this organisation and topic,
         return that one instead (False: joined)."""
@@ -73,11 +75,13 @@ class SqlCallbackStore:
                     raise
                 return _callback(existing), False
 
+    @retry_on_lost_connection
     def get(self, callback_id: int) -> Callback | None:
         with self._sessions() as session:
             row = session.get(CallbackRow, callback_id)
             return _callback(row) if row else None
 
+    @retry_on_lost_connection
     def move(self, callback_id: int, *, to: CallbackState, cause: str, at: datetime,
              expect: frozenset[CallbackState], expect_attempts: int | None = None,
              detail: dict[str, object] | None = None, **changes: object) -> Callback | None:
@@ -104,6 +108,7 @@ class SqlCallbackStore:
             session.flush()
             return _callback(row)
 
+    @retry_on_lost_connection
     def in_states(self, states: frozenset[CallbackState], *, organisation: str | None = None) -> list[Callback]:
         with self._sessions() as session:
             query = select(CallbackRow).where(CallbackRow.state.in_([s.value for s in states]))
@@ -111,6 +116,7 @@ class SqlCallbackStore:
                 query = query.where(CallbackRow.organisation == organisation)
             return [_callback(r) for r in session.scalars(query.order_by(CallbackRow.place_at, CallbackRow.id))]
 
+    @retry_on_lost_connection
     def due(self, *, now: datetime) -> list[Callback]:
         """Open callbacks whose moment has come but that do not wait in line yet."""
         now = _utc(now)

@@ -6,6 +6,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import cast
 
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 BUSY_TIMEOUT_SECONDS = 30
+# How long a new PostgreSQL connection keeps trying while the server refuses it (a restart, a failover to
+# another host of a multi-host URL): a transaction waits that long instead of failing at once.
+CONNECT_PATIENCE_SECONDS = 6.0
 
 
 class _WriterQueue:
@@ -141,7 +145,28 @@ def make_engine(database_url: str) -> Engine:
                 raise
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    _connect_patiently(engine, seconds=CONNECT_PATIENCE_SECONDS)
+    return engine
+
+
+def _connect_patiently(engine: Engine, *, seconds: float) -> None:
+    """New connections retry for `seconds` while the server refuses them (pool_pre_ping replaces a pooled
+    connection a restart broke with a new one, so that one waits too); then the error is raised."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: object, _record: object, cargs: tuple[object, ...], cparams: dict[str, object]) -> object:
+        dbapi = engine.dialect.loaded_dbapi
+        deadline = time.monotonic() + seconds
+        pause = 0.1
+        while True:
+            try:
+                return dbapi.connect(*cargs, **cparams)
+            except dbapi.OperationalError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
 
 def make_probe_engine(database_url: str, *, timeout_seconds: float) -> Engine:

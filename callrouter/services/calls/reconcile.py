@@ -5,6 +5,10 @@
   and the REST call): after the dial timeout and a margin, it goes back to its place in line.
 - A liaison the router still holds for a call that has ended (the release was lost): available again.
 - A wrap-up whose timer was lost (the process that scheduled it died): it ends when its time is up.
+- A liaison the record says is offered or connected to a call, but whom the router holds for nothing or for
+  another call (a claim lost in a Redis failover): held for that call again (routing.restore_hold).
+- A call the record keeps open, but which has ended at the network (its status report was lost: the
+  database was restarting, both web machines were out): ended as the report would have ended it.
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
   even when no Twilio request comes by.
 """
@@ -16,17 +20,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
-from callrouter.domain.calls import CallMove, CallState, EventKind
+from callrouter.domain.calls import OPEN_STATES, CallMove, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
-from callrouter.services.calls.routing import dispatch
+from callrouter.services.calls.routing import dispatch, restore_hold
 from callrouter.services.calls.speech import ms
+from callrouter.services.calls.steps.end import end_call
 from callrouter.services.staff import presence
 
 log = logging.getLogger("callrouter.reconcile")
 STUCK_MARGIN_SECONDS = 30
+# A call the record keeps open is asked about at the network once it is this old; at most this many a run
+# (a different slice each run), so hundreds of waiting calls cost a bounded number of REST requests.
+NETWORK_CHECK_AFTER_SECONDS = 20
+NETWORK_CHECKS_PER_RUN = 60
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
     released = release_liaisons_of_ended_calls(deps)
+    released |= restore_liaison_holds(deps)
+    released |= end_calls_ended_at_the_network(deps)
     presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
     orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
@@ -119,3 +130,55 @@ def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> i
             deps.callbacks.move(callback.id, to=CallbackState.FAILED, cause="attempt lost: no result from Twilio",
                                 at=now, expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts)
     return returned
+
+
+def restore_liaison_holds(deps: CallDeps) -> set[str]:
+    """The record's offered and connected calls, each held in the router by its liaison: a claim that Redis
+    acknowledged and then lost in a failover is made again (the dispatch refuses such a liaison meanwhile,
+    routing._held_in_the_record). The record is read again after the router, so a call that moved on in
+    between is left alone. The organisations whose router state changed."""
+    changed: set[str] = set()
+    for call in deps.calls.calls_in_states(frozenset({CallState.OFFERED, CallState.CONNECTED})):
+        if call.liaison_id is None or not call.organisation:
+            continue
+        if deps.router.call_of_liaison(liaison_id=call.liaison_id, org=call.organisation) == call.sid:
+            continue
+        record = deps.calls.get(call.sid)
+        if record is None or record.state != call.state or record.liaison_id != call.liaison_id:
+            continue
+        if deps.router.call_of_liaison(liaison_id=call.liaison_id, org=call.organisation) == call.sid:
+            continue
+        if restore_hold(deps, record):
+            changed.add(call.organisation)
+    return changed
+
+
+def end_calls_ended_at_the_network(deps: CallDeps) -> set[str]:
+    """A call the record keeps open though it ended at the network (the status report that said so was
+    refused or answered while the database was away, and is never repeated): ended now, as that report
+    would have, freeing its place in line or its liaison. The organisations whose liaisons or lines changed."""
+    now = deps.clock.now()
+    old = now - timedelta(seconds=NETWORK_CHECK_AFTER_SECONDS)
+    candidates = sorted((c for c in deps.calls.calls_in_states(OPEN_STATES) if c.received_at <= old),
+                        key=lambda c: c.sid)
+    if len(candidates) > NETWORK_CHECKS_PER_RUN:
+        start = (int(now.timestamp()) // 10 * NETWORK_CHECKS_PER_RUN) % len(candidates)
+        candidates = (candidates[start:] + candidates[:start])[:NETWORK_CHECKS_PER_RUN]
+    changed: set[str] = set()
+    for call in candidates:
+        try:
+            leg = deps.telephony.leg_status(call_sid=call.sid)
+        except Exception as exc:  # noqa: BLE001 - the network unreachable now: the next run asks again
+            log.warning("live.network_check_failed call_sid=%s error=%s", call.sid, type(exc).__name__)
+            return changed
+        if leg is None or not leg.status.ended:
+            continue
+        record = deps.calls.get(call.sid)
+        if record is None or record.state == CallState.ENDED:
+            continue
+        end_call(deps, record, leg=leg.status, reason="ended at the network; its status report never came",
+                 at=min(leg.ended_at, now) if leg.ended_at else None)
+        log.warning("live.ended_at_network call_sid=%s state=%s status=%s", call.sid, record.state, leg.status)
+        if record.organisation:
+            changed.add(record.organisation)
+    return changed
