@@ -577,7 +577,9 @@ class FakeTelephony:
     def __init__(self, *, fail_with: Exception | None = None) -> None:
         self.redirects: list[tuple[str, Goto]] = []
         self.created: list[CreatedCall] = []
+        self.hung_up: list[str] = []
         self.fail_with = fail_with
+        self.fail_create_with: Exception | None = None
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         if self.fail_with is not None:
@@ -585,9 +587,14 @@ class FakeTelephony:
         self.redirects.append((call_sid, to))
 
     def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str:
+        if self.fail_create_with is not None:
+            raise self.fail_create_with
         sid = f"CAout{len(self.created) + 1:04d}"
         self.created.append(CreatedCall(sid, to, from_, answer, status, timeout))
         return sid
+
+    def hang_up(self, *, call_sid: str) -> None:
+        self.hung_up.append(call_sid)
 
 
 class FakeJobs:

@@ -58,6 +58,20 @@ class TwilioCalls:
         return str(call.sid)
 
 
+    def hang_up(self, *, call_sid: str) -> None:
+        """Cancel a call that still rings (`canceled`), else hang it up (`completed`); one already over is fine."""
+        for status in ("canceled", "completed"):
+            try:
+                self._client.calls(call_sid).update(status=status)
+                return
+            except TwilioRestException as exc:
+                if exc.status == 404:
+                    return  # unknown or gone
+                if exc.status != 400:
+                    raise
+        log.info("twilio.hang_up_not_needed call_sid=%s (already over)", call_sid)
+
+
 class TwilioRecordings:
     """Deletes recordings (callback voice messages) when their retention period has passed."""
 

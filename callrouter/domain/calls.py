@@ -80,6 +80,8 @@ class EventKind(enum.StrEnum):
     QUEUED = "queued"
     OFFERED = "offered"
     LIAISON_NO_ANSWER = "liaison_no_answer"
+    LIAISON_RUNG = "liaison_rung"  # the liaison's leg was placed to join the call's room (detail: liaison, leg)
+    ROOM = "room"  # the call's room reported a member joined or left (detail: event, member, sequence)
     ANSWERED = "answered"
     NOT_BRIDGED = "not_bridged"  # the liaison hung up before the bridge (in the whisper): their answer does not count
     ABANDONED = "abandoned"

@@ -61,7 +61,12 @@ class PresenceStore(Protocol):
 
 class Telephony(Protocol):
     def redirect(self, *, call_sid: str, to: Goto) -> None: ...
-    def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str: ...
+    def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str:
+        """Place an outbound call (paced: at most the configured calls per second, across processes)."""
+        ...
+    def hang_up(self, *, call_sid: str) -> None:
+        """End a call: cancel it while it rings, hang it up once answered; a call already gone is no error."""
+        ...
 
 
 class Jobs(Protocol):

@@ -96,6 +96,8 @@ FORMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, pattern
     "RecordingUrl": r"https?://[!-~]{1,500}",
     "Timestamp": r"[ -~]{1,64}",  # RFC 2822, parsed by the reader
     "step": r"[a-z_-]{1,32}",
+    "StatusCallbackEvent": r"[a-z-]{1,40}",  # a conference's report
+    "via": r"room",  # a liaison leg placed into the call's conference
 }.items()}
 # Bounded integers: (least, most). Twilio's seconds fit a day; ids fit the database's integer.
 BOUNDS: dict[str, tuple[int, int]] = {

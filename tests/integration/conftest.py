@@ -45,6 +45,7 @@ class RecordingTelephony:
     def __init__(self) -> None:
         self.redirects: list[tuple[str, str]] = []
         self.created: list[dict[str, object]] = []
+        self.hung_up: list[str] = []
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         self.redirects.append((call_sid, path_of(to)))
@@ -52,6 +53,9 @@ class RecordingTelephony:
     def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str:
         self.created.append({"to": to, "from": from_, "path": path_of(answer), "status_path": path_of(status)})
         return f"CA{len(self.created):032d}"
+
+    def hang_up(self, *, call_sid: str) -> None:
+        self.hung_up.append(call_sid)
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 
 from callrouter.domain.call_flow import Goto, LegStatus, Step
 from callrouter.domain.callbacks import callback_id_of
-from callrouter.domain.calls import CallMove, EventKind
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.services.calls import flow
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
@@ -43,7 +43,37 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
             log.warning("voice.redirect_failed call_sid=%s error=%s", claim.call_sid, type(exc).__name__)
             flow.run(deps, Step.END, StepInput(call_sid=claim.call_sid, record=offered, options=(
                 ("leg", LegStatus.FAILED), ("reason", f"redirect failed: {type(exc).__name__}"))))
+            continue
+        if deps.bridge == "conference":
+            ring_liaison(deps, record=offered, liaison_id=claim.liaison_id)
     return len(claims)
+
+
+def ring_liaison(deps: CallDeps, *, record: CallRecord, liaison_id: int) -> str | None:
+    """Place the liaison's leg into the call's room (paced by the Telephony adapter): the whisper, then the room.
+
+    The leg's id is kept on the record (`liaison_rung`), so a caller who hangs up while it rings cancels it.
+    A leg that cannot be placed is a failed ring: the call goes back to the front of its line.
+    """
+    liaison = deps.directory.liaison(liaison_id)
+    try:
+        if liaison is None:
+            raise LookupError(f"liaison {liaison_id} is not in the directory")
+        leg = deps.telephony.create_call(
+            to=liaison.address, from_=record.line_number, timeout=deps.dial_timeout_seconds,
+            answer=Goto.to(Step.WHISPER, call=record.sid, liaison=liaison_id, via="room"),
+            status=Goto.to(Step.LIAISON_LEG, call=record.sid, liaison=liaison_id, via="room"))
+    except Exception as exc:  # noqa: BLE001 - any failure: back in line, the liaison not left reserved
+        log.warning("voice.ring_failed call_sid=%s liaison=%s error=%s", record.sid, liaison_id, type(exc).__name__)
+        flow.run(deps, Step.LIAISON_LEG, StepInput(call_sid=record.sid, liaison_id=liaison_id, leg=LegStatus.FAILED,
+                                                   choice="room"))
+        return None
+    rung = deps.calls.apply(record.sid, event=EventKind.LIAISON_RUNG, at=deps.clock.now(),
+                            detail={"liaison": liaison_id, "leg": leg}, only_in=frozenset({CallState.OFFERED}))
+    if rung is None or rung.liaison_id != liaison_id:  # the caller hung up while the leg was being placed
+        deps.telephony.hang_up(call_sid=leg)
+    log.info("voice.liaison_rung call_sid=%s liaison=%s leg=%s", record.sid, liaison_id, leg)
+    return leg
 
 
 class RouteAfterReply:

@@ -35,6 +35,7 @@ class StepInput:
     queue_exit: QueueExit | None = None
     queue_seconds: float = 0.0
     sequence: int | None = None
+    member: str | None = None  # the leg a report is about (a liaison's leg, a member of the call's room)
     recording_url: str | None = None
     liaison_id: int | None = None
     callback_id: int | None = None

@@ -14,6 +14,7 @@ from callrouter.domain.calls import WAITING_STATES, CallMove, CallRecord, CallSt
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
 from callrouter.services.callbacks import lifecycle as callbacks
+from callrouter.services.calls import room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import Next, StepInput, StepResult
@@ -65,6 +66,7 @@ def end_call(deps: CallDeps, record: CallRecord, *, leg: LegStatus, reason: str,
             _release_liaison(deps, record, liaison_id=record.liaison_id)
         deps.after.route(org=org)
     elif record.state == CallState.OFFERED:
+        room.cancel_liaison_leg(deps, record, reason=reason or "caller's call ended")  # it may still ring
         deps.after.route(org=org)
     auto_after = deps.callback_policy.auto_after_abandon_seconds
     if (outcome == Outcome.ABANDONED_IN_QUEUE and auto_after and record.queued_at
