@@ -110,6 +110,9 @@ class Call:
         self.cb_task: asyncio.Task[None] | None = None  # the last status callback in flight
         self.background: list[asyncio.Task[Any]] = []  # recording status callbacks in flight
         self.phone: Phone | None = None  # the phone on this leg once it answered
+        self.start_at = clock_now  # REST-created legs: when the account's calls-per-second pacing lets it start
+        self.started_at: float | None = None
+        self.bridge_peer: Call | None = None  # the leg a <Dial> bridged this one with, while bridged
         self._cond = lock
         self._transcript: list[Event] = []
         self._listeners: list[Any] = []

@@ -49,12 +49,18 @@ class EmulatorConfig:
     # Fault: answer a REST call create this many real seconds late (the call is placed at once),
     # so a test can kill the client while its request is in flight.
     rest_create_delay: float = 0.0
+    # Twilio starts calls created through the REST API (Calls and conference Participants) at most this many per
+    # second (simulated), queueing the rest: "By default, each Twilio account can make 1 outgoing call per-second
+    # (CPS)"; the limit can be raised. None or 0: no pacing.
+    calls_per_second: float | None = 1.0
 
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
         if self.wall_clock not in WALL_CLOCKS:
             raise ValueError(f"wall_clock must be one of {WALL_CLOCKS}, not {self.wall_clock!r}")
+        if self.calls_per_second is not None and self.calls_per_second < 0:
+            raise ValueError("calls_per_second must not be negative")
         if self.status_callback_delay < 0:
             raise ValueError("status_callback_delay must not be negative")
         self.numbers = {num: _number(cfg) for num, cfg in dict(self.numbers).items()}

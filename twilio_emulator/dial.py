@@ -131,6 +131,11 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Outcome | None:
     time_limit = attr_int(el, "timeLimit", 14400)
     caller_id = el.get("callerId") or parent.from_
     answer_on_bridge = attr_bool(el, "answerOnBridge")
+    conference = el.find("Conference")
+    if conference is not None:
+        from .conference_legs import conference_noun
+
+        return await conference_noun(ctx, el, conference)
     targets = _targets(ctx, el)
     if isinstance(targets, str) or not targets:
         message = targets if isinstance(targets, str) and targets else "Dial: no number to dial"
@@ -180,6 +185,7 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Outcome | None:
         if winner is not None and bridge is not None:
             if parent.answered_at is None:
                 engine.answer(parent)  # answerOnBridge: the caller's leg is answered only now
+            parent.bridge_peer, winner.bridge_peer = winner, parent
             parent.record(ctx.now(), "bridged", sid=winner.sid, **{"with": winner.to})
             winner.record(ctx.now(), "bridged", sid=parent.sid, **{"with": parent.from_})
             talk = parent.person.talk_seconds()
@@ -192,9 +198,13 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Outcome | None:
             finally:
                 if hang is not None:
                     hang.cancel()
+            parent.bridge_peer = winner.bridge_peer = None
             parent.record(ctx.now(), "unbridged", sid=winner.sid, **{"with": winner.to})
     except asyncio.CancelledError:
         # The caller hung up, or the call was redirected by REST: the dialled legs go too.
+        parent.bridge_peer = None
+        if winner is not None:
+            winner.bridge_peer = None
         for leg in legs:
             engine.hangup(leg, "canceled" if leg.answered_at is None else "completed", by="caller")
         if bridge is not None:

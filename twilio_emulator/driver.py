@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from .calls import Call, Event
+from .conference import Conference
 from .config import EmulatorConfig
 from .engine import Engine
 from .people import CallerScript, Phone
@@ -106,6 +107,63 @@ class CallHandle:
             data = {k: v for k, v in e.data.items() if k != "params"}
             lines.append(f"  {e.t:9.2f} {e.kind:18} {data}")
         return "\n".join(lines)
+
+
+class ConferenceHandle:
+    """A view of one conference room, usable from any thread."""
+
+    def __init__(self, emulator: Emulator, conference: Conference) -> None:
+        self._emulator = emulator
+        self._conference = conference
+
+    def __repr__(self) -> str:
+        return f"<ConferenceHandle {self.sid} {self.friendly_name!r} {self.status}>"
+
+    @property
+    def sid(self) -> str:
+        return self._conference.sid
+
+    @property
+    def friendly_name(self) -> str:
+        return self._conference.friendly_name
+
+    @property
+    def status(self) -> str:
+        return self._conference.status
+
+    @property
+    def reason_ended(self) -> str | None:
+        return self._conference.reason_ended
+
+    @property
+    def participants(self) -> list[str]:
+        """CallSids of the legs in the room now (joined, not ringing)."""
+        with self._emulator.engine.lock:
+            return [p.sid for p in self._conference.participants if p.in_room]
+
+    @property
+    def transcript(self) -> list[Event]:
+        """participant_joined/left, held/unheld, muted/unmuted, hearing {who}, conference_started/ended,
+        status_callback (the conference status callbacks sent), announcement."""
+        return self._conference.transcript
+
+    def events(self, kind: str) -> list[Event]:
+        return [e for e in self.transcript if e.kind == kind]
+
+    def status_callbacks(self) -> list[dict[str, str]]:
+        return [dict(e["params"]) for e in self.events("status_callback")]
+
+    def wait_for(self, predicate: Callable[[Conference], bool], timeout: float = 10.0) -> None:
+        """Wait until predicate(conference) holds (checked whenever any transcript changes)."""
+        lock = self._emulator.engine.lock
+        with lock:
+            if not lock.wait_for(lambda: predicate(self._conference), timeout):
+                raise TimeoutError(f"conference {self.friendly_name} did not get there within {timeout}s: "
+                                   f"{[(e.kind, e.data) for e in self._conference.transcript][-8:]}")
+
+    def wait_until_ended(self, timeout: float = 10.0) -> ConferenceHandle:
+        self.wait_for(lambda c: c.status == "completed", timeout)
+        return self
 
 
 class Emulator:
@@ -207,6 +265,56 @@ class Emulator:
     def dials_to(self, address: str) -> int:
         """How many times a call (Dial or REST) was placed to address."""
         return self.engine.dial_counts[address]
+
+    def hears(self, call_sid: str) -> set[str]:
+        """What a leg hears at this moment: the CallSids of the legs it hears (in a conference or bridged by
+        <Dial>), plus "wait" (waitUrl before the conference starts), "hold" (holdUrl) or "announcement"."""
+        async def ask() -> frozenset[str]:
+            return self.engine.hears(call_sid)
+
+        return set(self._run(ask()))
+
+    def heard_by(self, call_sid: str) -> set[str]:
+        """The legs that hear this one at this moment."""
+        async def ask() -> set[str]:
+            return {sid for sid in list(self.engine.calls) if call_sid in self.engine.hears(sid)}
+
+        return self._run(ask())
+
+    def conference(self, name_or_sid: str) -> ConferenceHandle:
+        """A conference by its ConferenceSid, or the latest one of that FriendlyName."""
+        engine = self.engine
+        with engine.lock:
+            found = engine.conferences.get(name_or_sid) or next(
+                (c for c in reversed(list(engine.conferences.values())) if c.friendly_name == name_or_sid), None)
+        if found is None:
+            raise KeyError(f"no conference {name_or_sid!r}")
+        return ConferenceHandle(self, found)
+
+    def wait_for_conference(self, name: str, timeout: float = 10.0) -> ConferenceHandle:
+        lock = self.engine.lock
+        with lock:
+            if not lock.wait_for(lambda: any(c.friendly_name == name for c in self.engine.conferences.values()),
+                                 timeout):
+                raise TimeoutError(f"no conference {name!r} within {timeout}s")
+        return self.conference(name)
+
+    @property
+    def conferences(self) -> list[ConferenceHandle]:
+        with self.engine.lock:
+            found = list(self.engine.conferences.values())
+        return [ConferenceHandle(self, c) for c in found]
+
+    @property
+    def calls_per_second(self) -> float | None:
+        """The account's outbound API call rate (Twilio: 1 by default, raisable); None or 0: unpaced."""
+        return self.config.calls_per_second
+
+    @calls_per_second.setter
+    def calls_per_second(self, value: float | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError("calls_per_second must not be negative")
+        self.config.calls_per_second = value
 
     def queue_size(self, name: str) -> int:
         queue = self.engine.queues.get(name)

@@ -18,6 +18,7 @@ from typing import Any
 from . import dial, twiml
 from .calls import Call, CallQueue, Fetch, Pending, StatusCallbackSpec
 from .clock import SimClock
+from .conference import Conference
 from .config import EmulatorConfig, NumberConfig
 from .people import CallerScript, Person, Phone
 from .recordings import Recording
@@ -45,6 +46,8 @@ class Engine:
         self.calls: dict[str, Call] = {}
         self.phones: dict[str, Phone] = {}
         self.queues: dict[str, CallQueue] = {}
+        self.conferences: dict[str, Conference] = {}  # by ConferenceSid, in order of creation
+        self._next_api_call_at = 0.0  # simulated time the next REST-created leg may start (calls per second)
         self.recordings: dict[str, Recording] = {}
         self.deleted_recordings: list[str] = []  # sids deleted through the REST API, in order
         self.dial_counts: Counter[str] = Counter()
@@ -141,10 +144,12 @@ class Engine:
         call = self.new_call(from_=from_, to=to, direction="outbound-api", person=person,
                              status_callback=status_callback)
         call.url, call.method, call.twiml, call.timeout = url, method, twiml_text, timeout
+        self.reserve_start(call)
         call.runner = self.spawn(self._run_leg(call, self._outbound_api(call)))
         return call
 
     async def _outbound_api(self, call: Call) -> None:
+        await self.paced(call)
         if not await dial.ring(self, call, timeout=call.timeout):
             return
         await twiml.drive(self, call, Fetch(call.url, call.method, twiml=call.twiml, kind="voice"))
@@ -162,6 +167,63 @@ class Engine:
             call.record(self.clock.now(), "emulator_error", error=repr(exc), traceback=traceback.format_exc())
             self.end(call, "failed" if call.answered_at is None else "completed", by="emulator_error")
         await self.finalize(call)
+
+    # outbound call pacing ------------------------------------------------------------------
+    def reserve_start(self, call: Call) -> None:
+        """Twilio queues API-created calls and starts them at the account's calls per second (CPS): give this leg
+        the next free start time (simulated), at least 1/CPS after the previous one."""
+        cps = self.config.calls_per_second
+        now = self.clock.now()
+        start = now if not cps or cps <= 0 else max(now, self._next_api_call_at)
+        if cps and cps > 0:
+            self._next_api_call_at = start + 1.0 / cps
+        call.start_at = start
+
+    async def paced(self, call: Call) -> None:
+        """Stay queued until the leg's start time (see reserve_start)."""
+        wait = call.start_at - self.clock.now()
+        if wait > 0:
+            await self.clock.sleep(wait)
+        call.started_at = self.clock.now()
+
+    # conferences ------------------------------------------------------------------------
+    def live_conference(self, name: str) -> Conference | None:
+        """The account's conference of that name that has not ended, if any."""
+        with self.lock:
+            for conference in reversed(self.conferences.values()):
+                if conference.friendly_name == name and conference.status != "completed":
+                    return conference
+        return None
+
+    def conference_named(self, name: str) -> Conference:
+        """The account's conference of that name that has not ended, or a new one (status init)."""
+        conference = self.live_conference(name)
+        if conference is None:
+            conference = Conference(self, name)
+            with self.lock:
+                self.conferences[conference.sid] = conference
+        return conference
+
+    def conference_of(self, call_sid: str) -> tuple[Conference, Any] | None:
+        """The live conference a leg is in (or being dialled into), with its participant."""
+        for conference in reversed(list(self.conferences.values())):
+            if conference.status == "completed":
+                continue
+            for p in conference.participants:
+                if p.sid == call_sid:
+                    return conference, p
+        return None
+
+    def hears(self, call_sid: str) -> frozenset[str]:
+        """What a leg hears now: in a conference, see Conference.hears; bridged by <Dial>, the other leg."""
+        found = self.conference_of(call_sid)
+        if found is not None:
+            conference, p = found
+            return conference.hears(p)
+        call = self.calls.get(call_sid)
+        if call is None or call.is_over or call.bridge_peer is None or call.bridge_peer.is_over:
+            return frozenset()
+        return frozenset({call.bridge_peer.sid})
 
     # state changes ----------------------------------------------------------------------
     def answer(self, call: Call) -> None:

@@ -22,6 +22,7 @@ LEAVE = "leave"  # <Leave> while in a queue
 
 DEFAULT_HOLD_MUSIC = "https://s3.amazonaws.com/com.twilio.sounds.music/index.xml"
 WAIT_URL_VERBS = {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"}
+CONFERENCE_WAIT_VERBS = {"Play", "Say", "Pause", "Redirect"}  # <Conference> waitUrl, holdUrl
 NOT_IN_WHISPER = {"Dial", "Enqueue"}
 GATHER_NESTABLE = {"Say", "Play", "Pause"}
 INFINITE_LOOP = 1000  # loop="0" means "until the call moves on"; Twilio caps it at 1000 too
@@ -33,7 +34,7 @@ class Ctx:
     engine: Engine
     call: Call
     doc_url: str | None
-    mode: str  # "call" | "wait" | "whisper"
+    mode: str  # "call" | "wait" | "whisper" | "conference-wait" (a conference's waitUrl or holdUrl)
 
     def resolve(self, url: str | None) -> str | None:
         if url is None:
@@ -107,17 +108,20 @@ async def after_interrupt(engine: Engine, call: Call) -> Fetch | None:
         return None
 
 
-def _uncancel() -> None:
+def uncancel() -> None:
     task = asyncio.current_task()
     if task is not None:
         task.uncancel()
+
+
+_uncancel = uncancel
 
 
 async def run_program(engine: Engine, call: Call, fetch: Fetch, mode: str) -> str:
     """Fetch and execute documents, following actions and Redirects. Returns DONE, ENDED or LEAVE."""
     nxt: Fetch | None = fetch
     while nxt is not None:
-        loaded = await load(engine, call, nxt)
+        loaded = await load(engine, call, nxt, soft=mode == "conference-wait")
         if loaded is None:
             return ENDED
         root, doc_url = loaded
@@ -129,23 +133,29 @@ async def run_program(engine: Engine, call: Call, fetch: Fetch, mode: str) -> st
     return DONE
 
 
-async def load(engine: Engine, call: Call, fetch: Fetch) -> tuple[ET.Element, str | None] | None:
-    """The <Response> element of the next document, or None after an application error."""
+async def load(engine: Engine, call: Call, fetch: Fetch, soft: bool = False) -> tuple[ET.Element, str | None] | None:
+    """The <Response> element of the next document, or None after an application error.
+
+    soft: a conference's waitUrl/holdUrl; a failure there is reported (an application_error event) but does not
+    end the call (Twilio docs unclear: the Conference docs only say the conference "will not be fully
+    established"; the emulator plays silence instead).
+    """
+    fail = engine.application_error if not soft else _reported(engine)
     if fetch.twiml is not None and fetch.url is None:
         text, url = fetch.twiml, None
     else:
         assert fetch.url is not None
         if not re.match(r"^https?://", fetch.url):
-            engine.application_error(call, 11100, f"Invalid URL format: {fetch.url!r}", fetch.url)
+            fail(call, 11100, f"Invalid URL format: {fetch.url!r}", fetch.url)
             return None
         result = await engine.http.send(call, fetch.url, fetch.method, engine.params(call, **fetch.params),
                                         fetch.kind)
         url = fetch.url
         if result.error:
-            engine.application_error(call, 11205, f"HTTP connection failure: {result.error}", url)
+            fail(call, 11205, f"HTTP connection failure: {result.error}", url)
             return None
         if not result.ok:
-            engine.application_error(call, 11200, f"HTTP retrieval failure: status {result.status}", url)
+            fail(call, 11200, f"HTTP retrieval failure: status {result.status}", url)
             return None
         ctype = result.content_type.lower()
         if ctype.startswith("audio/"):
@@ -154,16 +164,16 @@ async def load(engine: Engine, call: Call, fetch: Fetch) -> tuple[ET.Element, st
             ET.SubElement(root, "Play").text = url
             return root, url
         if "xml" not in ctype and "html" not in ctype:
-            engine.application_error(call, 12300, f"Invalid Content-Type: {result.content_type!r}", url)
+            fail(call, 12300, f"Invalid Content-Type: {result.content_type!r}", url)
             return None
         text = result.text
     try:
         root = ET.fromstring(text.strip())
     except ET.ParseError as exc:
-        engine.application_error(call, 12100, f"Document parse failure: {exc}", url)
+        fail(call, 12100, f"Document parse failure: {exc}", url)
         return None
     if root.tag != "Response":
-        engine.application_error(call, 12100, f"Document parse failure: root element is <{root.tag}>", url)
+        fail(call, 12100, f"Document parse failure: root element is <{root.tag}>", url)
         return None
     return root, url
 
@@ -179,6 +189,11 @@ async def execute(ctx: Ctx, verbs: list[ET.Element]) -> Outcome:
         if handler is None:
             engine.application_error(call, 12100, f"Unsupported TwiML verb <{verb}>", ctx.doc_url)
             return ENDED
+        if ctx.mode == "conference-wait" and verb not in CONFERENCE_WAIT_VERBS:
+            # Twilio docs unclear: a verb other than Play/Say/Pause/Redirect in a conference waitUrl/holdUrl;
+            # the emulator skips it (an ignored_verb event) and goes on.
+            call.record(ctx.now(), "ignored_verb", verb=verb, url=ctx.doc_url)
+            continue
         if ctx.mode == "wait" and verb not in WAIT_URL_VERBS:
             engine.application_error(call, 12100, f"<{verb}> is not allowed in a waitUrl document", ctx.doc_url)
             return ENDED
@@ -192,6 +207,15 @@ async def execute(ctx: Ctx, verbs: list[ET.Element]) -> Outcome:
         if result is not None:
             return result
     return DONE
+
+
+def _reported(engine: Engine) -> Callable[[Call, int, str, str | None], None]:
+    """An application error that only leaves a trace on the call (see load(soft=True))."""
+
+    def report(call: Call, code: int, message: str, url: str | None = None) -> None:
+        call.record(engine.clock.now(), "application_error", code=code, message=message, url=url, soft=True)
+
+    return report
 
 
 # simple verbs -----------------------------------------------------------------------------

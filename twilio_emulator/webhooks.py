@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -47,6 +47,12 @@ def standard_params(call: Call, account_sid: str, status: str | None = None) -> 
     return params
 
 
+class Recorder(Protocol):
+    """Where a request is written down: a call leg's transcript, or a conference's."""
+
+    def record(self, t: float, kind: str, /, **data: Any) -> Any: ...
+
+
 class WebhookResult:
     def __init__(self, url: str, status: int, text: str, content_type: str, error: str | None = None) -> None:
         self.url = url
@@ -88,7 +94,7 @@ class WebhookClient:
         headers["X-Twilio-Signature"] = self.validator.compute_signature(url, params)
         return url, headers, params
 
-    async def send(self, call: Call, url: str, method: str, params: dict[str, str], kind: str,
+    async def send(self, call: Recorder, url: str, method: str, params: dict[str, str], kind: str,
                    token: str | None = None) -> WebhookResult:
         full, headers, body = self.signed(url, method, params)
         if token:
@@ -105,5 +111,6 @@ class WebhookClient:
                                   "status": result.status, "kind": kind}
         if result.error:
             record["error"] = result.error
-        call.record(self.clock.now(), "status_callback" if kind == "status_callback" else "webhook", **record)
+        event = "status_callback" if kind in ("status_callback", "conference_status_callback") else "webhook"
+        call.record(self.clock.now(), event, **record)
         return result
