@@ -10,7 +10,7 @@ from datetime import timedelta
 from callrouter.domain.call_flow import Goto, LegStatus, RoomEvent, Step, room_of
 from callrouter.domain.calls import CallState, EventKind, Outcome
 from callrouter.domain.queueing import Presence
-from callrouter.domain.voice import Enqueue, Hangup, JoinRoom, Pause, Say, VoiceReply
+from callrouter.domain.voice import Enqueue, Hangup, JoinRoom, Pause, Redirect, Say, VoiceReply
 from callrouter.services.calls import flow, routing
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import StepInput
@@ -67,7 +67,7 @@ def test_the_caller_joins_the_room_on_hold_and_ends_it_on_leaving() -> None:
     assert reply.actions == (JoinRoom(room=room_of(SID), events=Goto.to(Step.ROOM_EVENT, call=SID),
                                       action=Goto.to(Step.ROOM_LEFT, liaison=JAN.id), hold=Goto.to(Step.ROOM_HOLD),
                                       starts=False, ends=True, label="caller"),)
-    assert flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID)).actions == (Pause(5),)
+    assert flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID)).actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
 
 
 def test_the_liaison_hears_the_whisper_then_joins_and_starts_the_room() -> None:
@@ -210,3 +210,27 @@ def test_with_the_dial_bridge_nothing_is_placed_by_rest() -> None:
     assert fakes(deps).telephony.created == []
     reply = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
     assert verbs(reply) == ["Dial"] and not isinstance(reply.actions[0], Say)
+
+
+def test_the_room_ending_with_the_caller_still_there_before_the_join_report_came_is_a_conversation() -> None:
+    """Reports may come late: the liaison joined, talked and left (ending the room) before the join report came."""
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id, leg=LegStatus.ANSWERED))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ANSWERED)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 3))  # the late report
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.COMPLETED))
+    assert fakes(deps).calls.kinds(SID).count(EventKind.ANSWERED) == 1
+    assert EventKind.NOT_BRIDGED not in fakes(deps).calls.kinds(SID)
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+
+
+def test_the_caller_hanging_up_in_the_room_while_the_leg_rings_is_no_conversation() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id, leg=LegStatus.COMPLETED))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ABANDONED_IN_QUEUE)
+    assert fakes(deps).telephony.hung_up == [LEG]
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE

@@ -126,17 +126,26 @@ def room_event(deps: CallDeps, given: StepInput) -> StepResult:
 
 
 def room_left(deps: CallDeps, given: StepInput) -> StepResult:
-    """The caller is out of the room. Connected to this liaison: the conversation ended (the liaison left and
-    the room ended). Otherwise the call has moved on (back in line by a redirect, whose action's answer the
-    network ignores) or is ending (the caller hung up: the status report settles it)."""
+    """The caller is out of the room (`leg`: the caller's own leg as this report finds it).
+
+    Still offered to or connected with this liaison: if the caller's leg has ended, they hung up (the end
+    settles it: a leg that still rings is cancelled); if they are still on the line, the room ended because the
+    liaison left it, so a conversation took place even when the report of the liaison's joining has not come
+    yet (reports may come late or out of order). Otherwise the call has moved on (back in line by a redirect,
+    whose action's answer the network ignores)."""
     record = deps.calls.get(given.call_sid)
     if record is None or record.state == CallState.ENDED:
         return VoiceReply.of(Hangup())
-    if record.state == CallState.CONNECTED and record.liaison_id == given.liaison_id:
-        now = given.at or deps.clock.now()
-        talk = round((now - record.answered_at).total_seconds()) if record.answered_at else None
-        return Next(Step.CONVERSATION_END, record=record, options={"talk_seconds": talk})
-    return Stale(record)
+    if record.state not in (CallState.OFFERED, CallState.CONNECTED) or record.liaison_id != given.liaison_id:
+        return Stale(record)
+    now = given.at or deps.clock.now()
+    # The join's time is the network's (its report's Timestamp); a clock apart from ours never makes it negative.
+    talk = max(0, round((now - record.answered_at).total_seconds())) if record.answered_at else None
+    if given.leg is not None and given.leg.ended:
+        offered = record.state == CallState.OFFERED
+        return Next(Step.END, record=record, options={"leg": LegStatus.CANCELLED if offered else LegStatus.COMPLETED,
+                                                      "reason": "caller left the room", "talk_seconds": talk})
+    return Next(Step.CONVERSATION_END, record=record, options={"talk_seconds": talk})
 
 
 def _back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int, ended: DialEnd,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from callrouter.domain import ivr
 from callrouter.domain.call_flow import DialEnd, Goto, Step, room_of
 from callrouter.domain.calls import CallRecord, CallState
-from callrouter.domain.voice import Dial, Hangup, JoinRoom, Pause, Play, VoiceReply
+from callrouter.domain.voice import Dial, Hangup, JoinRoom, Pause, Play, Redirect, VoiceReply
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import topic_name
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
@@ -40,8 +40,9 @@ def caller_joins(record: CallRecord, *, liaison_id: int) -> JoinRoom:
 
 
 def room_hold(deps: CallDeps, given: StepInput) -> StepResult:
-    """Heard in the room until the liaison joins (only prompts, music and pauses may be said there)."""
-    return VoiceReply.of(Play(deps.hold_music_url) if deps.hold_music_url else Pause(5))
+    """Heard in the room until the liaison joins (only prompts, music, pauses and a redirect may be said there);
+    the redirect to itself loops it however long the ring takes."""
+    return VoiceReply.of(Play(deps.hold_music_url) if deps.hold_music_url else Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
 
 
 def whisper(deps: CallDeps, given: StepInput) -> StepResult:

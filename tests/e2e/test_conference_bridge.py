@@ -1,0 +1,124 @@
+"""The conference bridge end to end: the emulator's <Conference> and REST legs, 2 web processes, a real worker.
+
+The same behaviour the <Dial> bridge had (tests/e2e/test_professional_line.py), with the room's own checks:
+who hears whom, the liaison's leg placed by REST, the room's reports. A hang-up during the whisper is shown by
+tests/unit/steps/test_room.py and tests/integration/test_conference_bridge.py only: the emulator's
+"hangup-on-whisper" phone acts on <Dial> legs, not on a leg placed by REST, and a REST hang-up from the test
+cannot be timed inside a whisper that lasts a quarter of a real second at the stack's time scale."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callrouter.domain.calls import EventKind
+from tests.e2e.stack import AMSTERDAM_CASEWORKER, Stack, running_stack
+from tests.e2e.test_professional_line import UWV_WW, assert_no_application_error, store
+from twilio_emulator.people import Phone
+
+
+@pytest.fixture(scope="module")
+def conference_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir: Path = tmp_path_factory.mktemp("e2e-conference")
+    with running_stack(redis_url=redis_url, database_url=f"sqlite:///{workdir / 'e2e.sqlite3'}", workdir=workdir,
+                       web_processes=2, settings={"CALLROUTER_BRIDGE": "conference"}) as running:
+        running.start_worker()
+        yield running
+
+
+@pytest.fixture()
+def room(conference_stack: Stack, redis) -> Iterator[Stack]:  # noqa: ANN001 - the flushed-Redis fixture
+    conference_stack.emulator.duplicate_status_callbacks = False
+    conference_stack.emulator.reorder_status_callbacks = False
+    yield conference_stack
+    conference_stack.emulator.wait_until_idle(timeout=30)
+
+
+def legs_to(stack: Stack, address: str) -> list[str]:
+    return [c.sid for c in stack.emulator.calls if c.to == address]
+
+
+def wait_until(predicate, timeout: float = 15) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return bool(predicate())
+
+
+def test_the_caller_and_the_liaison_talk_in_the_calls_room_after_the_whisper(room: Stack) -> None:
+    room.phone("uwv-jan", Phone("answer", answer_after=1, talk_seconds=10))
+    assert room.set_presence("uwv-jan", "available").status_code == 200
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)
+    conference = room.emulator.wait_for_conference(f"call-{call.sid}", timeout=30)
+    assert wait_until(lambda: len(conference.participants) == 2, timeout=30), conference.participants
+    [leg] = [sid for sid in conference.participants if sid != call.sid]
+    assert room.emulator.call(leg).to == "client:uwv-jan"
+    assert room.emulator.hears(call.sid) == {leg} and room.emulator.hears(leg) == {call.sid}
+    whisper = " ".join(room.emulator.call(leg).said())
+    assert "Amsterdam" in whisper and "UWV" in whisper and "WW-uitkering" in whisper
+    call.wait_until_ended(timeout=40)
+    assert_no_application_error(call, room.emulator.call(leg))
+    assert wait_until(lambda: (store(room).get(call.sid) or None) is not None
+                      and store(room).get(call.sid).outcome == "answered")  # type: ignore[union-attr]
+    kinds = [e.kind for e in store(room).events(call.sid)]
+    assert kinds.count(EventKind.ANSWERED) == 1 and EventKind.LIAISON_RUNG in kinds
+    assert kinds.index(EventKind.OFFERED) < kinds.index(EventKind.ANSWERED) < kinds.index(EventKind.COMPLETED)
+    presence = room.set_presence("uwv-jan", "available").json()
+    assert presence["status"] == "available" and presence["call_sid"] is None
+
+
+def test_a_liaison_who_does_not_answer_loses_the_call_to_the_next(room: Stack) -> None:
+    room.phone("uwv-jan", Phone("no-answer"))
+    room.phone("uwv-hasan", Phone("answer", answer_after=0.5, talk_seconds=2))
+    room.set_presence("uwv-jan", "available")
+    time.sleep(0.05)
+    room.set_presence("uwv-hasan", "available")
+    hasan = room.directory.liaison(room.liaison_id("uwv-hasan"))
+    assert hasan is not None
+    before = {address: len(legs_to(room, address)) for address in ("client:uwv-jan", hasan.address)}
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)
+    call.wait_until_ended(timeout=90)
+    assert_no_application_error(call)
+    assert "neemt niet op" in " ".join(call.said())
+    assert [len(legs_to(room, address)) - n for address, n in before.items()] == [1, 1]
+    jan = room.set_presence("uwv-jan", "away").json()
+    assert jan["call_sid"] is None
+    assert wait_until(lambda: store(room).get(call.sid).outcome == "answered")  # type: ignore[union-attr]
+    kinds = [e.kind for e in store(room).events(call.sid)]
+    assert kinds.count(EventKind.OFFERED) == 2 and EventKind.LIAISON_NO_ANSWER in kinds
+
+
+def test_a_caller_who_hangs_up_while_the_liaison_rings_cancels_the_leg_and_frees_the_liaison(room: Stack) -> None:
+    room.phone("uwv-jan", Phone("answer", answer_after=30))
+    room.set_presence("uwv-jan", "available")
+    before = set(legs_to(room, "client:uwv-jan"))
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW, hangup_when="conference_joined", hangup_delay=3)
+    call.wait_until_ended(timeout=40)
+    assert wait_until(lambda: bool(set(legs_to(room, "client:uwv-jan")) - before))
+    [leg] = set(legs_to(room, "client:uwv-jan")) - before
+    assert wait_until(lambda: room.emulator.call(leg).done, timeout=15), room.emulator.call(leg).format()
+    assert room.emulator.call(leg).status in ("canceled", "completed")
+    assert wait_until(lambda: room.set_presence("uwv-jan", "available").json().get("call_sid") is None)
+    record = store(room).get(call.sid)
+    assert record is not None and record.outcome == "abandoned_in_queue"
+
+
+def test_duplicated_and_reordered_callbacks_have_one_effect(room: Stack) -> None:
+    room.emulator.duplicate_status_callbacks = True
+    room.emulator.reorder_status_callbacks = True
+    room.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=3))
+    room.set_presence("uwv-jan", "available")
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)
+    call.wait_until_ended(timeout=40)
+    room.emulator.wait_until_idle(timeout=30)
+    kinds = [e.kind for e in store(room).events(call.sid)]
+    assert kinds.count(EventKind.COMPLETED) == 1 and kinds.count(EventKind.ANSWERED) == 1, kinds
+    assert EventKind.ABANDONED not in kinds
+    record = store(room).get(call.sid)
+    assert record is not None and record.outcome == "answered"
+
