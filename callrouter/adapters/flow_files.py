@@ -20,6 +20,9 @@ COMMON_PROMPTS: dict[str, set[str]] = {
     "queued": {"organisation", "topic"}, "wait_estimate": {"wait", "position"}, "wait_unknown": {"position"},
     "returned_to_queue": set(), "whisper": {"location", "organisation", "topic", "waited"},
     "error": {"public_phone"}, "not_in_use": set(), "language_offer": set(),
+    # a transfer to another organisation (docs/transfer.md): to the caller, and the new liaison's whisper
+    "transferring": {"organisation"},
+    "whisper_transferred": {"location", "from_organisation", "organisation", "topic", "waited"},
 }
 STEP_PROMPTS: dict[str, dict[str, set[str]]] = {
     "identify": {"greeting_caseworker": {"location"}, "greeting_unknown": set(), "ask_code": set(),

@@ -32,6 +32,7 @@ class Step(enum.StrEnum):
     ROOM_LEFT = "room_left"  # the caller left the room (the conversation ended, or the call moved on)
     BACK_IN_LINE = "back_in_line"  # the caller is sent from the room back to the front of the line
     CONVERSATION_END = "conversation_end"  # the conversation ended, the caller is still on the line
+    TRANSFERRED = "transferred"  # a liaison handed the call to another organisation: into its line
     END = "end"  # the call is over
     STATUS = "status"  # the caller's leg changed (hung up)
     # callbacks, caller side

@@ -35,6 +35,7 @@ class CallMove(enum.StrEnum):
     ANSWER = "answer"  # the liaison picked up
     RETURN = "return"  # the liaison did not take it (no answer, busy, lost offer, hung up in the whisper)
     ARRANGE_CALLBACK = "arrange_callback"  # the caller hears a callback offer or arranges one
+    TRANSFER = "transfer"  # a liaison hands the call to another organisation: into its line (docs/transfer.md)
     END = "end"  # the call is over, however it ended
 
 
@@ -50,6 +51,7 @@ MOVES: dict[CallMove, Move] = {
     CallMove.OFFER: Move(frozenset({CallState.QUEUED}), CallState.OFFERED),
     CallMove.ANSWER: Move(frozenset({CallState.OFFERED}), CallState.CONNECTED),
     CallMove.RETURN: Move(frozenset({CallState.OFFERED, CallState.CONNECTED}), CallState.QUEUED),
+    CallMove.TRANSFER: Move(frozenset({CallState.CONNECTED}), CallState.QUEUED),
     CallMove.ARRANGE_CALLBACK: Move(frozenset({CallState.MENU, CallState.QUEUED}), CallState.CALLBACK),
     CallMove.END: Move(OPEN_STATES, CallState.ENDED),
 }
@@ -85,11 +87,20 @@ class EventKind(enum.StrEnum):
     ANSWERED = "answered"
     NOT_BRIDGED = "not_bridged"  # the liaison hung up before the bridge (in the whisper): their answer does not count
     ABANDONED = "abandoned"
+    # handed to another organisation (detail: kind blind/consult/three_way, from_/to_organisation, from_/to_topic,
+    # liaison): the first organisation counts a transfer out, the second a call received (docs/transfer.md)
+    TRANSFERRED = "transferred"
     COMPLETED = "completed"
     CALLBACK_REQUESTED = "callback_requested"
     ANNOUNCED = "announced"  # the expected wait was said in the queue (detail: estimate_s, position, waited_s)
     STATUS = "status"
     ERROR = "error"
+
+
+class TransferKind(enum.StrEnum):
+    BLIND = "blind"  # the caller waits in the other organisation's line
+    CONSULT = "consult"  # the caller on hold while the liaisons talk, then handed over
+    THREE_WAY = "three_way"  # caseworker and both liaisons talk together
 
 
 class Outcome(enum.StrEnum):
@@ -101,6 +112,7 @@ class Outcome(enum.StrEnum):
     REFUSED = "refused"
     CALLBACK_REQUESTED = "callback_requested"
     FAILED = "failed"
+    TRANSFERRED = "transferred"  # answered, handed to another organisation, and ended before it answered there
 
 
 # The outcome of a call that ends in each state, unless the end says otherwise (a failure, a callback).
@@ -118,6 +130,8 @@ def end_outcome(record: CallRecord, *, failed: bool = False, answered: bool = Fa
     """How a call that ends now ends: answered once connected, failed on a technical failure before that."""
     if record.state == CallState.CONNECTED or answered:
         return Outcome.ANSWERED
+    if record.state in WAITING_STATES and record.answered_at is not None:  # answered once, then transferred
+        return Outcome.TRANSFERRED
     if failed:
         return Outcome.FAILED
     if record.state == CallState.CALLBACK and record.outcome is not None:

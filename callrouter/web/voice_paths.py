@@ -27,6 +27,7 @@ PATHS: dict[Step, str] = {
     Step.ROOM_EVENT: "/room-event",
     Step.ROOM_LEFT: "/room-left",
     Step.BACK_IN_LINE: "/back-in-line",
+    Step.TRANSFERRED: "/transferred",
     Step.STATUS: "/status",
     Step.CALLBACK_OFFER: "/callback/offer",
     Step.CALLBACK_DIALOGUE: "/callback/dialogue",

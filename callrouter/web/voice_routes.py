@@ -139,6 +139,7 @@ READERS: dict[Step, Reader] = {
     Step.ROOM_LEFT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison"),
                                         leg=LEG_STATUS.get(r.optional("CallStatus"))),
     Step.BACK_IN_LINE: lambda r: StepInput(call_sid=r.field("CallSid")),
+    Step.TRANSFERRED: lambda r: StepInput(call_sid=r.field("CallSid")),
     Step.STATUS: lambda r: StepInput(call_sid=r.field("CallSid"), leg=_leg(r), sequence=r.integer("SequenceNumber"),
                                      at=_timestamp(r)),
     Step.CALLBACK_OFFER: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.optional("Digits"),

@@ -50,6 +50,7 @@ HANDLERS: dict[Step, Handler] = {
     Step.ROOM_LEFT: connected.room_left,
     Step.BACK_IN_LINE: queue.back_in_line,
     Step.CONVERSATION_END: connected.conversation_end,
+    Step.TRANSFERRED: queue.transferred,
     Step.END: end.end,
     Step.STATUS: end.status,
     Step.CALLBACK_OFFER: callback_request.accept_in_queue,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from callrouter.domain import ivr
 from callrouter.domain.call_flow import DialEnd, Goto, Step, room_of
-from callrouter.domain.calls import CallRecord, CallState
+from callrouter.domain.calls import CallEvent, CallRecord, CallState, EventKind
 from callrouter.domain.voice import Dial, Hangup, JoinRoom, Pause, Play, Redirect, VoiceReply
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import topic_name
@@ -30,6 +30,13 @@ def connect(deps: CallDeps, given: StepInput) -> StepResult:
                               whisper=Goto.to(Step.WHISPER, call=record.sid),
                               status_callback=Goto.to(Step.LIAISON_LEG, call=record.sid, liaison=liaison_id),
                               timeout=deps.dial_timeout_seconds, caller_id=record.line_number))
+
+
+def _transfer_of(deps: CallDeps, record: CallRecord) -> CallEvent | None:
+    """The last transfer of the call into its present organisation, if it was handed on by another one."""
+    handed = [e for e in deps.calls.events(record.sid) if e.kind == EventKind.TRANSFERRED
+              and e.detail.get("to_organisation") == record.organisation]
+    return handed[-1] if handed else None
 
 
 def caller_joins(record: CallRecord, *, liaison_id: int) -> JoinRoom:
@@ -59,11 +66,21 @@ def whisper(deps: CallDeps, given: StepInput) -> StepResult:
     flow = deps.flow_for(record.line_kind)
     location = deps.directory.location(record.location or "")
     org = deps.directory.organisation(record.organisation or "")
-    waited = (record.offered_at - record.queued_at).total_seconds() if record.offered_at and record.queued_at else 0
-    said = flow.say("whisper", "nl", location=location.name if location else "onbekend",
-                    organisation=org.name if org else "",
-                    topic=topic_name(deps, organisation=record.organisation, topic=record.topic, language="nl"),
-                    waited=ivr.spoken_duration(waited, "nl"))
+    handed = _transfer_of(deps, record)
+    since = handed.at if handed is not None else record.queued_at
+    waited = (record.offered_at - since).total_seconds() if record.offered_at and since else 0
+    values: dict[str, object] = {"location": location.name if location else "onbekend",
+                                 "organisation": org.name if org else "", "waited": ivr.spoken_duration(waited, "nl")}
+    if handed is None:
+        said = flow.say("whisper", "nl", topic=topic_name(deps, organisation=record.organisation, topic=record.topic,
+                                                          language="nl"), **values)
+    else:  # who transferred it, and what the question was about there
+        source = str(handed.detail.get("from_organisation", ""))
+        source_org = deps.directory.organisation(source)
+        from_topic = handed.detail.get("from_topic")
+        said = flow.say("whisper_transferred", "nl", from_organisation=source_org.name if source_org else source,
+                        topic=topic_name(deps, organisation=source, topic=str(from_topic) if from_topic else None,
+                                         language="nl"), **values)
     if not in_room:
         return VoiceReply.of(said)
     return VoiceReply.of(said, JoinRoom(room=room_of(record.sid), events=Goto.to(Step.ROOM_EVENT, call=record.sid),
