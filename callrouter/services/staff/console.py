@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from callrouter.domain.directory import Liaison
+from callrouter.domain.calls import CallState
+from callrouter.domain.directory import Liaison, Organisation
 from callrouter.domain.presence import Actor
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, check_outcome
 from callrouter.ports.staff import CallQueries, CallSummary, Outcomes
+from callrouter.services.calls import transfer as transfers
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.errors import CallRouterError, Conflict, NotFound
 from callrouter.services.staff import presence as presence_service
@@ -44,6 +46,8 @@ class ConsoleView:
     presence: PresenceView
     current: CallDetail | None
     recent: list[CallDetail]
+    # Where the current call may be transferred (connected at the caller's counter, not the own organisation).
+    transfer_targets: tuple[Organisation, ...] = ()
 
 
 def liaison_of(deps: ConsoleDeps, account: Account) -> Liaison:
@@ -86,7 +90,31 @@ def console_view(deps: ConsoleDeps, *, liaison: Liaison, recent: int = 10) -> Co
         if call is not None and call.organisation == liaison.organisation:
             current = _detail(deps, liaison, call)
     calls = [_detail(deps, liaison, c) for c in deps.calls.calls_of_liaison(liaison.id, limit=recent)]
-    return ConsoleView(liaison, presence, current, calls)
+    targets: tuple[Organisation, ...] = ()
+    if current is not None:
+        record = deps.voice.calls.get(current.call.sid)
+        if record is not None and record.state == CallState.CONNECTED and record.liaison_id == liaison.id:
+            targets = tuple(transfers.transfer_targets(deps.voice, record=record))
+    return ConsoleView(liaison, presence, current, calls, targets)
+
+
+def transfer_call(deps: ConsoleDeps, *, liaison: Liaison, sid: str, organisation: str, topic: str) -> str:
+    """Blind transfer of the liaison's current call; the message to show. Raises TransferRefused with a reason
+    the liaison can read (and say), or CallRouterError for a form without an organisation."""
+    if not organisation:
+        raise CallRouterError("Kies de organisatie om naar door te verbinden.", field="organisation")
+    chosen_topic: str | None = None
+    if topic:
+        topic_org, _, code = topic.partition(":")
+        if topic_org != organisation or not code:
+            raise transfers.TransferRefused(transfers.Refusal.UNKNOWN_TOPIC,
+                                            "Dit onderwerp hoort niet bij de gekozen organisatie: kies een ander.")
+        chosen_topic = code
+    done = transfers.blind_transfer(deps.voice, liaison_id=liaison.id, call_sid=sid, to_organisation=organisation,
+                                    to_topic=chosen_topic)
+    org = deps.voice.directory.organisation(done.to_organisation)
+    name = org.name if org else done.to_organisation
+    return f"Doorverbonden met {name}. De beller hoort dit en wacht vooraan in de rij van {name}."
 
 
 def set_own_presence(deps: ConsoleDeps, *, liaison: Liaison, target_liaison_id: int, status: str) -> PresenceView:
