@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from callrouter.domain.calls import EventKind
+from callrouter.bootstrap import build
+from callrouter.config import Settings
+from callrouter.domain.calls import CallState, EventKind
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.transfer import blind_transfer
 from tests.e2e.stack import AMSTERDAM_CASEWORKER, Stack, running_stack
 from tests.e2e.test_professional_line import UWV_WW, assert_no_application_error, store
 from twilio_emulator.people import Phone
@@ -122,3 +127,58 @@ def test_duplicated_and_reordered_callbacks_have_one_effect(room: Stack) -> None
     record = store(room).get(call.sid)
     assert record is not None and record.outcome == "answered"
 
+
+
+@contextmanager
+def console_of(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallDeps]:
+    """The service as the console's web process has it (same settings, database, Redis and emulator)."""
+    for name, value in stack.env.items():
+        if name.startswith("CALLROUTER_"):
+            monkeypatch.setenv(name, value)
+    container = build(Settings())
+    try:
+        yield container.voice
+    finally:
+        container.close()
+
+
+def test_a_uwv_liaison_transfers_an_amsterdam_call_to_toeslagen_who_hears_who_transferred(
+        room: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    with console_of(room, monkeypatch) as console_side:
+        transfer_to_toeslagen(room, console_side)
+
+
+def transfer_to_toeslagen(room: Stack, console_side: CallDeps) -> None:
+    """Jan (UWV) takes an Amsterdam caseworker's WW question and transfers it to Toeslagen (huurtoeslag)."""
+    room.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=60))
+    room.phone("tsl-marloes", Phone("answer", answer_after=0.5, talk_seconds=3))
+    room.set_presence("uwv-jan", "available")
+    room.set_presence("tsl-marloes", "away")  # on duty, busy elsewhere: the caller waits in Toeslagen's line
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)
+    jan = room.liaison_id("uwv-jan")
+    assert wait_until(lambda: (store(room).get(call.sid) or None) is not None
+                      and store(room).get(call.sid).state == CallState.CONNECTED, timeout=40)  # type: ignore[union-attr]
+    queued_at = store(room).get(call.sid).queued_at  # type: ignore[union-attr]
+    done = blind_transfer(console_side, liaison_id=jan, call_sid=call.sid, to_organisation="TSL",
+                          to_topic="huurtoeslag")
+    assert done.to_organisation == "TSL"
+    call.wait_for(lambda t: any(e.kind == "enqueued" and e.data.get("queue") == "callrouter-TSL" for e in t),
+                  timeout=30)
+    assert "U wordt doorverbonden met Dienst Toeslagen." in " ".join(call.said())
+    assert room.set_presence("uwv-jan", "away").json()["call_sid"] is None  # Jan is free at once
+    room.set_presence("tsl-marloes", "available")
+    call.wait_until_ended(timeout=60)
+    assert_no_application_error(call)
+    [leg] = [c for c in room.emulator.calls if c.to == "client:tsl-marloes"]
+    whisper = " ".join(leg.said())
+    assert "Doorverbonden door UWV, over WW-uitkering" in whisper, whisper
+    assert wait_until(lambda: store(room).get(call.sid).state == CallState.ENDED)  # type: ignore[union-attr]
+    record = store(room).get(call.sid)
+    assert record is not None and (record.organisation, record.topic, record.queued_at) == (
+        "TSL", "huurtoeslag", queued_at)
+    events = store(room).events(call.sid)
+    [moved] = [e for e in events if e.kind == EventKind.TRANSFERRED]
+    assert (moved.detail["from_organisation"], moved.detail["to_organisation"], moved.detail["kind"]) == (
+        "UWV", "TSL", "blind")
+    answers = [e.detail["liaison"] for e in events if e.kind == EventKind.ANSWERED]
+    assert answers == [jan, room.liaison_id("tsl-marloes")]
