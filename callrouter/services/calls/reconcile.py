@@ -2,7 +2,8 @@
 
 - Redis lost its data (restart, flush): rebuild every queue and every liaison's presence from SQL.
 - A call claimed for a liaison whose redirect never happened (a process died between the claim
-  and the REST call): after the dial timeout and a margin, it goes back to its place in line.
+  and the REST call): after the dial timeout and a margin, it goes back to its place in line. On the
+  conference bridge its liaison's leg is cancelled and the caller redirected out of the room.
 - A liaison the router still holds for a call that has ended (the release was lost): available again.
 - A wrap-up whose timer was lost (the process that scheduled it died): it ends when its time is up.
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
@@ -15,10 +16,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
-from callrouter.domain.calls import CallMove, CallState, EventKind
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
+from callrouter.services.calls import room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
 from callrouter.services.calls.routing import dispatch
@@ -62,6 +65,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
                             enqueued_at_ms=ms(call.queued_at))
         returned += 1
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
+        return_caller_from_room(deps, call)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
     released = release_liaisons_of_ended_calls(deps)
     presence.end_overdue_wrap_ups(deps)
@@ -70,6 +74,20 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
     orgs |= released
     dispatched = sum(dispatch(deps, org=org) for org in sorted(orgs))
     return ReconcileReport(rebuilt, returned, dispatched)
+
+
+def return_caller_from_room(deps: CallDeps, call: CallRecord) -> None:
+    """A lost offer on the conference bridge (the process that placed the liaison's leg, or that should have
+    handled its reports, died): the leg that may still ring is cancelled and the caller, who may wait in the
+    call's room, is redirected back to the line, so nobody stays on hold in a room forever. Only for calls
+    that had a leg placed; a caller who never left the queue's hold loop needs nothing."""
+    if room.liaison_leg(deps, call) is None:
+        return
+    room.cancel_liaison_leg(deps, call, reason="lost offer")
+    try:
+        deps.telephony.redirect(call_sid=call.sid, to=Goto.to(Step.BACK_IN_LINE))
+    except Exception as exc:  # noqa: BLE001 - the caller is gone: the status report (or the next run) ends it
+        log.warning("live.room_return_failed call_sid=%s error=%s", call.sid, type(exc).__name__)
 
 
 def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:

@@ -234,3 +234,24 @@ def test_the_caller_hanging_up_in_the_room_while_the_leg_rings_is_no_conversatio
     assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ABANDONED_IN_QUEUE)
     assert fakes(deps).telephony.hung_up == [LEG]
     assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+
+
+def test_a_lost_offer_in_the_room_is_repaired_by_the_reconciler_leg_cancelled_caller_back_in_line() -> None:
+    """The process that should have handled the leg's reports died: after the ring time and a margin the
+    reconciler cancels the leg, frees the liaison and takes the caller out of the room back to the line."""
+    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+
+    deps = conference_deps()
+    routed(deps)
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS - 1)
+    reconcile(deps, live_state_present=True)
+    assert state(deps) == (CallState.OFFERED, JAN.id)  # not yet: it may still ring
+    fakes(deps).clock.advance(2)
+    reconcile(deps, live_state_present=True)
+    assert fakes(deps).telephony.hung_up == [LEG]
+    redirects = fakes(deps).telephony.redirects
+    assert redirects[-2:] == [(SID, Goto.to(Step.BACK_IN_LINE)), (SID, Goto.to(Step.CONNECT, liaison=JAN.id))]
+    # Back in line at its place, the same run routes it again: a fresh leg, never two ringing at once.
+    assert fakes(deps).calls.kinds(SID).count(EventKind.LIAISON_NO_ANSWER) == 1
+    assert [c.sid for c in fakes(deps).telephony.created] == [LEG, "CAout0002"]
+    assert state(deps) == (CallState.OFFERED, JAN.id)
