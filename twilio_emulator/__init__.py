@@ -2,13 +2,18 @@
 
 from .calls import Event
 from .client import emulator_client, rewriting_http_client
+from .conference import ANNOUNCEMENT, HOLD_MUSIC, WAIT_MUSIC
 from .config import EmulatorConfig, NumberConfig
-from .driver import CallHandle, Emulator
+from .driver import CallHandle, ConferenceHandle, Emulator
 from .people import CallerScript, Phone
 
 __all__ = [
+    "ANNOUNCEMENT",
+    "HOLD_MUSIC",
+    "WAIT_MUSIC",
     "CallHandle",
     "CallerScript",
+    "ConferenceHandle",
     "Emulator",
     "EmulatorConfig",
     "Event",

@@ -113,6 +113,7 @@ class Call:
         self.start_at = clock_now  # REST-created legs: when the account's calls-per-second pacing lets it start
         self.started_at: float | None = None
         self.bridge_peer: Call | None = None  # the leg a <Dial> bridged this one with, while bridged
+        self.conference: Any = None  # the last Conference this leg joined (its callbacks are awaited at the end)
         self._cond = lock
         self._transcript: list[Event] = []
         self._listeners: list[Any] = []

@@ -1,4 +1,4 @@
-"""Conferences: rooms, their participants, who hears whom, and conference status callbacks.
+"""Conferences: rooms, their participants, their start and end, hold/mute/coaching, and who hears whom.
 
 A participant's call leg joins through `<Dial><Conference>` (conference_legs.py) or the Participants REST
 resource; this module owns the room's state and the rules that change it (start, hold, mute, leave, end).
@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .calls import Call, Event, StatusCallbackSpec, new_sid
+from .conference_callbacks import ConferenceCallbacks
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 # statusCallbackEvent words and the StatusCallbackEvent values they stand for.
-EVENT_WORDS = ("start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement")
-_WORD_OF = {"conference-start": "start", "conference-end": "end", "participant-join": "join",
-            "participant-leave": "leave", "participant-mute": "mute", "participant-unmute": "mute",
-            "participant-hold": "hold", "participant-unhold": "hold", "participant-modify": "modify",
-            "announcement-end": "announcement", "announcement-fail": "announcement"}
 BEEPS = ("true", "false", "onEnter", "onExit")
 _CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
 
@@ -95,11 +90,7 @@ class Conference:
         self.call_sid_ending: str | None = None
         self.label_ending: str | None = None
         self.participants: list[Participant] = []  # joined or being dialled, in order of arrival
-        self.status_callback: StatusCallbackSpec | None = None
-        self.callback_set = False  # the first participant sets statusCallback/statusCallbackEvent
-        self.callback_seq = 0
-        self.cb_task: asyncio.Task[None] | None = None
-        self.held_callbacks: list[tuple[dict[str, str], str, float]] = []
+        self.callbacks = ConferenceCallbacks(engine, self, sid=self.sid, name=name)
         self.announcing = False
         self._transcript: list[Event] = []
         self._hearing: dict[str, frozenset[str]] = {}
@@ -134,15 +125,14 @@ class Conference:
 
     def set_callback(self, spec: StatusCallbackSpec | None) -> None:
         """statusCallback and statusCallbackEvent are set by the first participant; later ones are ignored."""
-        if not self.callback_set:
-            self.callback_set = True
-            self.status_callback = spec
+        self.callbacks.configure(spec)
 
     def add(self, p: Participant) -> None:
         """A participant enters the room (its leg answered): join event, beep, maybe the start."""
         now = self.engine.clock.now()
         p.status = "connected"
         p.updated_at = now
+        p.call.conference = self
         if p not in self.participants:
             self.participants.append(p)
         p.call.record(now, "conference_joined", conference=self.friendly_name, conference_sid=self.sid,
@@ -201,6 +191,10 @@ class Conference:
                 self.end(f"participant-with-end-conference-on-exit-{how}", ending=p)
             elif not self.joined:
                 self.end(f"last-participant-{how}", ending=p)
+        elif not self.participants and self.status != "completed":
+            # Nobody joined and nobody is being dialled any more (a Participants create that was not answered).
+            # Twilio docs unclear: what becomes of such a room; the emulator ends it.
+            self.end("last-participant-left", ending=p)
         self.refresh()
 
     def end(self, reason: str, ending: Participant | None = None) -> None:
@@ -225,14 +219,17 @@ class Conference:
             "ParticipantLabelEndingConference": self.label_ending,
             "ReasonConferenceEnded": reason,
             "Reason": _REASON_TEXT.get(reason, reason)}.items() if v is not None})
-        self._flush_held()
+        self.callbacks.flush_held()
 
     # hold, mute, coaching --------------------------------------------------------------
     def update(self, p: Participant, **changes: Any) -> None:
         """Apply REST changes to a participant: hold, muted, coaching, endConferenceOnExit, beepOnExit, URLs."""
         before = (p.hold, p.muted, p.coaching, p.call_sid_to_coach, p.end_conference_on_exit, p.beep_on_exit)
+        music = (p.hold_url, p.hold_method)
         for name, value in changes.items():
             setattr(p, name, value)
+        if p.hold and before[0] and (p.hold_url, p.hold_method) != music:
+            p.changed.set()  # a new holdUrl while on hold: the new music starts
         now = self.engine.clock.now()
         p.updated_at = now
         if p.hold != before[0]:
@@ -280,19 +277,14 @@ class Conference:
             call = self.engine.calls.get(sid)
             if call is not None:
                 call.record(now, "hearing", conference=self.friendly_name, hears=[])
+        if current != self._hearing:
+            self.record(now, "hearing", who={sid: sorted(h) for sid, h in current.items()})
         self._hearing = current
-        self.record(now, "hearing", who={sid: sorted(h) for sid, h in current.items()})
 
     # conference status callbacks -------------------------------------------------------
     def callback(self, event: str, p: Participant | None = None, **extra: str) -> None:
-        spec = self.status_callback
-        engine = self.engine
-        if spec is None or _WORD_OF[event] not in spec.events or engine.closing:
-            return
-        params = {"ConferenceSid": self.sid, "FriendlyName": self.friendly_name,
-                  "AccountSid": engine.config.account_sid, "SequenceNumber": str(self.callback_seq),
-                  "Timestamp": engine.clock.rfc2822(), "StatusCallbackEvent": event}
-        self.callback_seq += 1
+        """Send this StatusCallbackEvent if the room's statusCallbackEvent asked for it."""
+        params: dict[str, str] = {}
         if p is not None:
             params.update({"CallSid": p.sid, "Muted": _bool(p.muted), "Hold": _bool(p.hold),
                            "Coaching": _bool(p.coaching), "EndConferenceOnExit": _bool(p.end_conference_on_exit),
@@ -302,38 +294,11 @@ class Conference:
             if p.coaching and p.call_sid_to_coach:
                 params["CallSidToCoach"] = p.call_sid_to_coach
         params.update(extra)
-        item = (params, secrets.token_hex(16), engine.clock.now() + engine.config.status_callback_delay)
-        if engine.config.reorder_status_callbacks:
-            self.held_callbacks.append(item)
-            return
-        self._chain(spec, item)
-
-    def _flush_held(self) -> None:
-        spec = self.status_callback
-        if spec is not None:
-            for item in reversed(self.held_callbacks):
-                self._chain(spec, item)
-        self.held_callbacks.clear()
-
-    def _chain(self, spec: StatusCallbackSpec, item: tuple[dict[str, str], str, float]) -> None:
-        previous = self.cb_task
-        self.cb_task = self.engine.spawn(self._send(spec, previous, item))
-
-    async def _send(self, spec: StatusCallbackSpec, previous: asyncio.Task[None] | None,
-                    item: tuple[dict[str, str], str, float]) -> None:
-        if previous is not None:
-            await asyncio.gather(previous, return_exceptions=True)
-        params, token, due = item
-        engine = self.engine
-        if due > engine.clock.now():
-            await engine.clock.sleep(due - engine.clock.now())
-        for _ in range(2 if engine.config.duplicate_status_callbacks else 1):
-            await engine.http.send(self, spec.url, spec.method, params, "conference_status_callback", token=token)
+        self.callbacks.send(event, params)
 
     async def settled(self) -> None:
         """Wait until the conference status callbacks sent so far have been delivered."""
-        if self.cb_task is not None:
-            await asyncio.gather(self.cb_task, return_exceptions=True)
+        await self.callbacks.settled()
 
 
 _REASON_TEXT = {
@@ -347,11 +312,3 @@ _REASON_TEXT = {
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
-
-
-def conference_events(value: str | list[str] | None) -> tuple[str, ...]:
-    """The statusCallbackEvent words (space/comma separated or repeated), lower-cased and known ones only."""
-    words: list[str] = []
-    for part in [value] if isinstance(value, str) else (value or []):
-        words.extend(part.replace(",", " ").split())
-    return tuple(w.lower() for w in words if w.lower() in EVENT_WORDS)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from . import twiml
 from .calls import Call, Fetch, Pending, StatusCallbackSpec
-from .conference import BEEPS, Conference, Participant, conference_events, label_problem
+from .conference import BEEPS, Conference, Participant, label_problem
+from .conference_callbacks import conference_events
 from .twiml import DEFAULT_HOLD_MUSIC, Ctx, Outcome, attr_bool, text_of
 
 if TYPE_CHECKING:
@@ -166,3 +167,80 @@ async def _ring(engine: Engine, call: Call, timeout: float) -> bool:
     from .dial import ring
 
     return await ring(engine, call, timeout=timeout)
+
+
+def add_participant(engine: Engine, conference: Conference, p_settings: dict[str, object], *, to: str, from_: str,
+                    timeout: float, status_callback: StatusCallbackSpec | None) -> Participant:
+    """POST …/Participants: a new outbound-api leg to `to`, paced by calls per second, rung for `timeout`
+    seconds, that joins the room when answered. p_settings are Participant fields (label, muted, beep, …)."""
+    phone = engine.phones.get(to)
+    call = engine.new_call(from_=from_, to=to, direction="outbound-api", person=phone.person() if phone else None,
+                           status_callback=status_callback)
+    engine.reserve_start(call)
+    now = engine.clock.now()
+    p = Participant(call=call, status="queued", created_at=now, updated_at=now,
+                    queue_time_ms=int(round((call.start_at - now) * 1000)), **p_settings)  # type: ignore[arg-type]
+    conference.participants.append(p)
+    conference.record(now, "participant_added", call_sid=call.sid, label=p.label, to=to)
+    call.runner = engine.spawn(engine._run_leg(call, participant_leg(engine, conference, p, timeout)))
+    return p
+
+
+# announcements -------------------------------------------------------------------------------
+
+
+def announce(engine: Engine, conference: Conference, target: Participant | None, url: str, method: str) -> None:
+    """AnnounceUrl on the conference (every participant not on hold hears it) or on one participant."""
+    engine.spawn(_announce(engine, conference, target, url, method))
+
+
+async def _announce(engine: Engine, conference: Conference, target: Participant | None, url: str,
+                    method: str) -> None:
+    params = {"AccountSid": engine.config.account_sid, "ConferenceSid": conference.sid,
+              "FriendlyName": conference.friendly_name}
+    if target is not None:
+        params["CallSid"] = target.sid
+    result = await engine.http.send(conference, url, method, params, "announce")
+    try:
+        root = ET.fromstring(result.text.strip()) if result.ok else None
+    except ET.ParseError:
+        root = None
+    extra = {"AnnounceUrl": url}
+    if root is None or root.tag != "Response":
+        conference.callback("announcement-fail", target, **extra,
+                            ReasonAnnouncementFailed=result.error or f"could not use the AnnounceUrl document ({result.status})")
+        return
+    config = engine.config
+    steps: list[tuple[str, str, float]] = []  # (kind, what, seconds)
+    for el in root:
+        if el.tag == "Say":
+            steps.append(("say", text_of(el), len(text_of(el)) * config.say_seconds_per_char))
+        elif el.tag == "Play":
+            steps.append(("play", text_of(el), config.play_seconds))
+        elif el.tag == "Pause":
+            steps.append(("pause", "", float(el.get("length", "1") or 1)))
+    now = engine.clock.now()
+    conference.record(now, "announcement", url=url, to=target.sid if target is not None else None,
+                      said=[what for kind, what, _ in steps if kind == "say"])
+    if target is not None:
+        target.announcing = True
+    else:
+        conference.announcing = True
+    conference.refresh()
+    try:
+        for kind, what, seconds in steps:
+            listeners = [target] if target is not None else [p for p in conference.joined if not p.hold]
+            for p in listeners:
+                if kind == "say":
+                    p.call.record(engine.clock.now(), "say", text=what, voice="man", language="en-US", announcement=True)
+                elif kind == "play":
+                    p.call.record(engine.clock.now(), "play", url=what, announcement=True)
+            await engine.clock.sleep(seconds)
+    finally:
+        if target is not None:
+            target.announcing = False
+        else:
+            conference.announcing = False
+        conference.refresh()
+    if conference.status != "completed":
+        conference.callback("announcement-end", target, **extra)

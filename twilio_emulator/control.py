@@ -91,3 +91,42 @@ async def set_faults(request: Request) -> JSONResponse:
 async def queues(request: Request) -> dict[str, Any]:
     return {name: {"sid": q.sid, "size": len(q.members), "calls": [c.sid for c, _ in q.members]}
             for name, q in _engine(request).queues.items()}
+
+
+@router.post("/pacing")
+async def set_pacing(request: Request) -> JSONResponse:
+    """{"calls_per_second": n}: how fast REST-created calls and participants start (Twilio's CPS; 0 or null: unpaced)."""
+    body = await request.json()
+    config = _engine(request).config
+    value = body.get("calls_per_second") if isinstance(body, dict) else -1
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or value < 0):
+        return JSONResponse({"error": "calls_per_second must be a number >= 0 or null"}, status_code=400)
+    config.calls_per_second = None if value is None else float(value)
+    return JSONResponse({"calls_per_second": config.calls_per_second})
+
+
+@router.get("/conferences")
+async def conferences(request: Request) -> list[dict[str, Any]]:
+    engine = _engine(request)
+    return [{"sid": c.sid, "friendly_name": c.friendly_name, "status": c.status, "reason_ended": c.reason_ended,
+             "participants": [{"call_sid": p.sid, "label": p.label, "status": p.status, "hold": p.hold,
+                               "muted": p.muted, "coaching": p.coaching, "hears": sorted(c.hears(p))}
+                              for p in c.participants]}
+            for c in engine.conferences.values()]
+
+
+@router.get("/conferences/{sid}")
+async def conference(sid: str, request: Request) -> JSONResponse:
+    found = _engine(request).conferences.get(sid)
+    if found is None:
+        return JSONResponse({"error": "no such conference"}, status_code=404)
+    return JSONResponse({"sid": found.sid, "friendly_name": found.friendly_name, "status": found.status,
+                         "transcript": [e.to_dict() for e in found.transcript]})
+
+
+@router.get("/hears/{call_sid}")
+async def hears(call_sid: str, request: Request) -> JSONResponse:
+    engine = _engine(request)
+    if call_sid not in engine.calls:
+        return JSONResponse({"error": "no such call"}, status_code=404)
+    return JSONResponse({"call_sid": call_sid, "hears": sorted(engine.hears(call_sid))})

@@ -185,6 +185,7 @@ class Engine:
         if wait > 0:
             await self.clock.sleep(wait)
         call.started_at = self.clock.now()
+        call.record(call.started_at, "started", queued_for=round(max(0.0, call.started_at - call.created_at), 3))
 
     # conferences ------------------------------------------------------------------------
     def live_conference(self, name: str) -> Conference | None:
@@ -301,6 +302,8 @@ class Engine:
                 await asyncio.gather(call.cb_task, return_exceptions=True)
             if call.background:
                 await asyncio.gather(*call.background, return_exceptions=True)
+            if call.conference is not None:
+                await call.conference.settled()  # its participant-leave (and conference-end) callbacks
         call.mark_done()
 
     # webhooks ---------------------------------------------------------------------------

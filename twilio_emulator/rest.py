@@ -25,13 +25,13 @@ def twilio_error(status: int, code: int, message: str, **extra: Any) -> JSONResp
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _engine(request: Request) -> Engine:
+def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine  # Starlette's State is untyped
     return engine
 
 
-def _check_auth(request: Request, account_sid: str) -> JSONResponse | None:
-    engine = _engine(request)
+def check_auth(request: Request, account_sid: str) -> JSONResponse | None:
+    engine = engine_of(request)
     header = request.headers.get("authorization", "")
     user = password = ""
     if header.lower().startswith("basic "):
@@ -46,14 +46,14 @@ def _check_auth(request: Request, account_sid: str) -> JSONResponse | None:
     return None
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
+async def read_form(request: Request) -> dict[str, list[str]]:
     form: dict[str, list[str]] = {}
     for key, value in parse_qsl((await request.body()).decode(), keep_blank_values=True):
         form.setdefault(key, []).append(value)
     return form
 
 
-def _one(form: dict[str, list[str]], key: str) -> str | None:
+def one(form: dict[str, list[str]], key: str) -> str | None:
     values = form.get(key)
     return values[-1] if values else None
 
@@ -81,7 +81,7 @@ def call_resource(engine: Engine, call: Call) -> dict[str, Any]:
         "phone_number_sid": None,
         "price": None,
         "price_unit": "USD",
-        "queue_time": "0",
+        "queue_time": str(int(round(max(0.0, call.start_at - call.created_at) * 1000))),  # ms, paced by CPS
         "sid": call.sid,
         "start_time": clock.rfc2822(call.created_at) if call.status != "queued" else None,
         "status": call.status,
@@ -103,18 +103,33 @@ def call_resource(engine: Engine, call: Call) -> dict[str, Any]:
     }
 
 
-def _not_found(request: Request) -> JSONResponse:
+def page(key: str, items: list[dict[str, Any]], path: str, page_size: int) -> JSONResponse:
+    """One page of a list resource, in Twilio's shape (the emulator serves everything on page 0)."""
+    items = items[:page_size]
+    uri = f"{path}?PageSize={page_size}&Page=0"
+    return JSONResponse({key: items, "start": 0, "end": max(0, len(items) - 1), "page": 0, "page_size": page_size,
+                         "uri": uri, "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None})
+
+
+def page_size_of(request: Request) -> int:
+    try:
+        return max(1, min(1000, int(request.query_params.get("PageSize", 50))))
+    except ValueError:
+        return 50
+
+
+def not_found(request: Request) -> JSONResponse:
     return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
 
 
 @router.post("/Calls.json")
 async def create_call(account_sid: str, request: Request) -> JSONResponse:
-    if (denied := _check_auth(request, account_sid)) is not None:
+    if (denied := check_auth(request, account_sid)) is not None:
         return denied
-    engine = _engine(request)
-    form = await _form(request)
-    to, from_ = _one(form, "To"), _one(form, "From")
-    url, twiml_text = _one(form, "Url"), _one(form, "Twiml")
+    engine = engine_of(request)
+    form = await read_form(request)
+    to, from_ = one(form, "To"), one(form, "From")
+    url, twiml_text = one(form, "Url"), one(form, "Twiml")
     if not to:
         return twilio_error(400, 21201, "No 'To' number is specified")
     if not from_:
@@ -124,12 +139,12 @@ async def create_call(account_sid: str, request: Request) -> JSONResponse:
     events: list[str] = []
     for value in form.get("StatusCallbackEvent", []):
         events.extend(value.replace(",", " ").split())
-    spec = StatusCallbackSpec.of(_one(form, "StatusCallback"), events, _one(form, "StatusCallbackMethod"))
+    spec = StatusCallbackSpec.of(one(form, "StatusCallback"), events, one(form, "StatusCallbackMethod"))
     try:
-        timeout = float(_one(form, "Timeout") or 60)
+        timeout = float(one(form, "Timeout") or 60)
     except ValueError:
         return twilio_error(400, 21210, "Timeout must be an integer")
-    call = engine.create_api_call(to=to, from_=from_, url=url or None, method=(_one(form, "Method") or "POST").upper(),
+    call = engine.create_api_call(to=to, from_=from_, url=url or None, method=(one(form, "Method") or "POST").upper(),
                                   twiml_text=twiml_text if not url else None, status_callback=spec, timeout=timeout)
     if engine.config.rest_create_delay > 0:
         await asyncio.sleep(engine.config.rest_create_delay)
@@ -138,45 +153,41 @@ async def create_call(account_sid: str, request: Request) -> JSONResponse:
 
 @router.get("/Calls.json")
 async def list_calls(account_sid: str, request: Request) -> JSONResponse:
-    if (denied := _check_auth(request, account_sid)) is not None:
+    if (denied := check_auth(request, account_sid)) is not None:
         return denied
-    engine = _engine(request)
+    engine = engine_of(request)
     q = request.query_params
     calls = list(engine.calls.values())
     for param, attr in (("Status", "status"), ("To", "to"), ("From", "from_"), ("ParentCallSid", "parent_sid")):
         if q.get(param):
             calls = [c for c in calls if getattr(c, attr) == q[param]]
     calls.reverse()  # newest first, as Twilio lists them
-    page_size = int(q.get("PageSize", 50))
-    calls = calls[:page_size]
-    uri = f"/{API_VERSION}/Accounts/{account_sid}/Calls.json?PageSize={page_size}&Page=0"
-    return JSONResponse({"calls": [call_resource(engine, c) for c in calls], "start": 0, "end": max(0, len(calls) - 1),
-                         "page": 0, "page_size": page_size, "uri": uri, "first_page_uri": uri,
-                         "next_page_uri": None, "previous_page_uri": None})
+    return page("calls", [call_resource(engine, c) for c in calls], f"/{API_VERSION}/Accounts/{account_sid}/Calls.json",
+                page_size_of(request))
 
 
 @router.get("/Calls/{call_sid}.json")
 async def fetch_call(account_sid: str, call_sid: str, request: Request) -> JSONResponse:
-    if (denied := _check_auth(request, account_sid)) is not None:
+    if (denied := check_auth(request, account_sid)) is not None:
         return denied
-    engine = _engine(request)
+    engine = engine_of(request)
     call = engine.calls.get(call_sid)
     if call is None:
-        return _not_found(request)
+        return not_found(request)
     return JSONResponse(call_resource(engine, call))
 
 
 @router.post("/Calls/{call_sid}.json")
 async def update_call(account_sid: str, call_sid: str, request: Request) -> JSONResponse:
-    if (denied := _check_auth(request, account_sid)) is not None:
+    if (denied := check_auth(request, account_sid)) is not None:
         return denied
-    engine = _engine(request)
+    engine = engine_of(request)
     call = engine.calls.get(call_sid)
     if call is None:
-        return _not_found(request)
-    form = await _form(request)
-    status = _one(form, "Status")
-    url, twiml_text = _one(form, "Url"), _one(form, "Twiml")
+        return not_found(request)
+    form = await read_form(request)
+    status = one(form, "Status")
+    url, twiml_text = one(form, "Url"), one(form, "Twiml")
     if status:
         if status not in ("completed", "canceled"):
             return twilio_error(400, 21218, f"Invalid Status: {status}")
@@ -186,7 +197,7 @@ async def update_call(account_sid: str, call_sid: str, request: Request) -> JSON
         if not call.is_over and (status == "completed" or call.answered_at is None):
             engine.hangup(call, "canceled" if call.answered_at is None else "completed", by="api")
     elif url or twiml_text:
-        fetch = Fetch(url or None, (_one(form, "Method") or "POST").upper(), twiml=None if url else twiml_text)
+        fetch = Fetch(url or None, (one(form, "Method") or "POST").upper(), twiml=None if url else twiml_text)
         try:
             engine.redirect(call, fetch)
         except NotInProgress:
@@ -196,9 +207,9 @@ async def update_call(account_sid: str, call_sid: str, request: Request) -> JSON
 
 @router.get("/Recordings.json")
 async def list_recordings(account_sid: str, request: Request) -> JSONResponse:
-    if (denied := _check_auth(request, account_sid)) is not None:
+    if (denied := check_auth(request, account_sid)) is not None:
         return denied
-    engine = _engine(request)
+    engine = engine_of(request)
     q = request.query_params
     recordings = [r for r in engine.recordings.values() if not q.get("CallSid") or r.call_sid == q["CallSid"]]
     recordings.reverse()  # newest first
@@ -213,31 +224,31 @@ async def list_recordings(account_sid: str, request: Request) -> JSONResponse:
 @router.get("/Recordings/{name}")
 async def fetch_recording(account_sid: str, name: str, request: Request) -> Response:
     """…/Recordings/{sid}.json is the resource; …/{sid} and …/{sid}.wav the audio (WAV)."""
-    if (denied := _check_auth(request, account_sid)) is not None:
+    if (denied := check_auth(request, account_sid)) is not None:
         return denied
-    engine = _engine(request)
+    engine = engine_of(request)
     sid, _, ext = name.partition(".")
     recording = engine.recordings.get(sid)
     if recording is None:
-        return _not_found(request)
+        return not_found(request)
     if ext == "json":
         return JSONResponse(recording.resource(engine))
     if ext not in ("", "wav") or recording.status != "completed":
         # Only WAV is emulated (no .mp3); an empty or unfinished recording has no audio.
-        return _not_found(request)
+        return not_found(request)
     return Response(recording.wav(), media_type="audio/x-wav")
 
 
 @router.delete("/Recordings/{name}")
 async def delete_recording(account_sid: str, name: str, request: Request) -> Response:
     """DELETE …/Recordings/{sid}.json: 204 with no body; 404 (20404) when there is no such recording."""
-    if (denied := _check_auth(request, account_sid)) is not None:
+    if (denied := check_auth(request, account_sid)) is not None:
         return denied
-    engine = _engine(request)
+    engine = engine_of(request)
     sid = name.partition(".")[0]
     with engine.lock:
         recording = engine.recordings.pop(sid, None)
     if recording is None:
-        return _not_found(request)
+        return not_found(request)
     engine.deleted_recordings.append(sid)
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from . import control, rest
+from . import control, rest, rest_conferences
 from .engine import Engine
 
 
@@ -20,6 +20,7 @@ def build_app(engine: Engine) -> FastAPI:
     app = FastAPI(title="Twilio emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine = engine
     app.include_router(rest.router)
+    app.include_router(rest_conferences.router)
     app.include_router(control.router)
     return app
 

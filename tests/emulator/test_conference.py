@@ -161,3 +161,44 @@ def test_rest_created_leg_joins_and_a_rest_redirect_posts_the_action_but_runs_th
     assert emulator.hears(caller.sid) == set()
     client.calls(caller.sid).update(status="completed")
     caller.wait_until_ended()
+
+
+def test_conference_callbacks_can_come_twice_or_in_reverse_order(app: CustomerApp, emulator: Emulator) -> None:
+    app.routes["/twiml/voice"] = lambda r: conference_twiml(
+        waitUrl="", statusCallback="/conf-status", statusCallbackEvent="start end join leave")
+    emulator.duplicate_status_callbacks = True
+    first = emulator.place_call(CALLER, LINE, CallerScript(hangup_after=20))
+    first.wait_for_event("conference_joined")
+    emulator.place_call(CALLER_2, LINE, CallerScript(hangup_after=30)).wait_until_ended(timeout=15)
+    callbacks = app.wait_for("/conf-status", 12)
+    assert [int(r["SequenceNumber"]) for r in callbacks] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    tokens = [r.headers["i-twilio-idempotency-token"] for r in callbacks]
+    assert all(tokens[i] == tokens[i + 1] for i in range(0, 12, 2)) and len(set(tokens)) == 6
+    emulator.duplicate_status_callbacks = False
+    app.reset()
+    app.routes["/twiml/voice"] = lambda r: conference_twiml(
+        "room-2", waitUrl="", statusCallback="/conf-status", statusCallbackEvent="start end join leave")
+    emulator.reorder_status_callbacks = True
+    first = emulator.place_call(CALLER, LINE, CallerScript(hangup_after=20))
+    first.wait_for_event("conference_joined")
+    emulator.place_call(CALLER_2, LINE, CallerScript(hangup_after=30)).wait_until_ended(timeout=15)
+    callbacks = app.wait_for("/conf-status", 6)
+    assert [int(r["SequenceNumber"]) for r in callbacks] == [5, 4, 3, 2, 1, 0]  # held until the room ended
+    assert callbacks[0]["StatusCallbackEvent"] == "conference-end"
+    emulator.reorder_status_callbacks = False
+
+
+def test_a_moderated_room_waits_for_its_moderator(app: CustomerApp, emulator: Emulator) -> None:
+    app.routes["/twiml/voice"] = lambda r: conference_twiml(
+        waitUrl="", startConferenceOnEnter="false" if r["From"] != CALLER else "true")
+    guests = [emulator.place_call(f"+3161111000{i}", LINE, CallerScript(hangup_after=60)) for i in range(2)]
+    for guest in guests:
+        guest.wait_for_event("conference_joined")
+    room = emulator.conference("room")
+    assert room.status == "init" and all(emulator.hears(g.sid) == {"wait"} for g in guests)
+    moderator = emulator.place_call(CALLER, LINE, CallerScript(hangup_after=40))
+    moderator.wait_for_event("conference_started")
+    assert emulator.hears(moderator.sid) == {g.sid for g in guests}
+    assert emulator.hears(guests[0].sid) == {guests[1].sid, moderator.sid}
+    for call in (moderator, *guests):
+        call.wait_until_ended(timeout=15)
