@@ -90,6 +90,9 @@ class EventKind(enum.StrEnum):
     # handed to another organisation (detail: kind blind/consult/three_way, from_/to_organisation, from_/to_topic,
     # liaison): the first organisation counts a transfer out, the second a call received (docs/transfer.md)
     TRANSFERRED = "transferred"
+    # instead of a transfer (closed, nobody on duty): a callback by the other organisation (detail: to_organisation,
+    # to_topic, callback, liaison); the call itself goes on with its liaison
+    CALLBACK_BY_OTHER = "callback_by_other"
     COMPLETED = "completed"
     CALLBACK_REQUESTED = "callback_requested"
     ANNOUNCED = "announced"  # the expected wait was said in the queue (detail: estimate_s, position, waited_s)

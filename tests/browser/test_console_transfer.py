@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from callrouter.domain.callbacks import CallbackState
 from callrouter.domain.calls import CallState
 from callrouter.domain.queueing import Presence
 from callrouter.services.staff import presence as presence_service
@@ -35,6 +36,20 @@ def test_a_liaison_transfers_the_call_to_toeslagen_after_a_refusal_with_its_reas
     assert axe_and_screenshot(page, "staff-console-transfer-refused") == []
     record = live.container.voice.calls.get(sid)
     assert record is not None and (record.state, record.organisation) == (CallState.CONNECTED, "UWV")
+
+    # Instead: Toeslagen calls the caseworker back; the call goes on with Jan.
+    organisation = page.get_by_label("Organisatie", exact=True)
+    organisation.focus()
+    organisation.select_option("TSL")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Laten terugbellen door die organisatie")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="Dienst Toeslagen belt Sanne de Vries terug")).to_be_visible()
+    assert axe_and_screenshot(page, "staff-console-callback-by-other") == []
+    [callback] = live.container.voice.callbacks.in_states(frozenset(CallbackState), organisation="TSL")
+    assert callback.caseworker_id is not None and callback.organisation == "TSL"
 
     presence_service.set_presence(live.container.voice, liaison_id=live.liaison_id("tsl-marloes"),
                                   status=Presence.AWAY, organisation_scope="TSL")  # on duty, not free yet

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from callrouter.domain.call_flow import Goto, LegStatus, Step
+from callrouter.domain.callbacks import CallbackOrigin
 from callrouter.domain.calls import ANY_TOPIC, CallMove, CallRecord, CallState, EventKind, TransferKind
 from callrouter.domain.directory import Organisation
 from callrouter.domain.queueing import Presence
+from callrouter.services.callbacks import lifecycle as callbacks
 from callrouter.services.calls import flow
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms, spoken_moment
@@ -97,6 +99,40 @@ def check_blind_transfer(deps: CallDeps, *, liaison_id: int, call_sid: str, to_o
                               f"Er is nu niemand van {target.name} aan het werk. Bied de beller aan om "
                               f"teruggebeld te worden door {target.name}.", offer_callback=True)
     return record, target, topic
+
+
+def callback_by_other(deps: CallDeps, *, liaison_id: int, call_sid: str, to_organisation: str,
+                      to_topic: str | None = None) -> str:
+    """Instead of a transfer the other organisation cannot take now (closed, nobody on duty): it calls the
+    caseworker back on their registered number (at its next opening when closed), keeping their place in its
+    line from now. The call goes on with this liaison. The message to show; TransferRefused otherwise."""
+    try:
+        record, target, topic = check_blind_transfer(deps, liaison_id=liaison_id, call_sid=call_sid,
+                                                     to_organisation=to_organisation, to_topic=to_topic)
+    except TransferRefused as refused:
+        if refused.reason not in (Refusal.CLOSED, Refusal.NOBODY_ON_DUTY):
+            raise
+        record = deps.calls.get(call_sid)  # checked above: this liaison's connected call
+        target = deps.directory.organisation(to_organisation)
+        topic = to_topic or ANY_TOPIC
+        assert record is not None and target is not None
+    else:
+        raise TransferRefused(Refusal.ALREADY_MOVING, f"{target.name} kan het gesprek nu aannemen: verbind door.")
+    caseworker = deps.directory.caseworker(record.caseworker_id) if record.caseworker_id else None
+    if caseworker is None or not caseworker.phone_numbers:
+        raise TransferRefused(Refusal.NOT_YOUR_CALL, "Deze beller heeft geen vast nummer bij ons: terugbellen "
+                                                      "door een andere organisatie kan niet.")
+    now = deps.clock.now()
+    opens = None if target.hours.is_open(now, deps.holidays) else target.hours.next_opening(now, deps.holidays)
+    there = replace(record, organisation=target.code, topic=topic, queued_at=now)
+    callback, _ = callbacks.request_callback(deps, record=there, origin=CallbackOrigin.CLOSED if opens
+                                             else CallbackOrigin.NO_LIAISON, phone_number=caseworker.phone_numbers[0],
+                                             due_at=opens)
+    deps.calls.apply(record.sid, event=EventKind.CALLBACK_BY_OTHER, at=now,
+                     detail={"to_organisation": target.code, "to_topic": topic, "callback": callback.id,
+                             "liaison": liaison_id}, dedupe=f"callback_by:{target.code}:{topic}")
+    when = spoken_moment(opens, now=now, language="nl", zone=target.hours.zone) if opens else "zodra er iemand is"
+    return f"{target.name} belt {caseworker.name} terug op het vaste nummer, {when}."
 
 
 def _transferred_by(deps: CallDeps, record: CallRecord, liaison_id: int) -> bool:

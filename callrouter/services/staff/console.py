@@ -98,9 +98,11 @@ def console_view(deps: ConsoleDeps, *, liaison: Liaison, recent: int = 10) -> Co
     return ConsoleView(liaison, presence, current, calls, targets)
 
 
-def transfer_call(deps: ConsoleDeps, *, liaison: Liaison, sid: str, organisation: str, topic: str) -> str:
-    """Blind transfer of the liaison's current call; the message to show. Raises TransferRefused with a reason
-    the liaison can read (and say), or CallRouterError for a form without an organisation."""
+def transfer_call(deps: ConsoleDeps, *, liaison: Liaison, sid: str, organisation: str, topic: str,
+                  callback: bool = False) -> str:
+    """Blind transfer of the liaison's current call (or, `callback`, a callback by that organisation instead);
+    the message to show. Raises TransferRefused with a reason the liaison can read (and say), or
+    CallRouterError for a form without an organisation."""
     if not organisation:
         raise CallRouterError("Kies de organisatie om naar door te verbinden.", field="organisation")
     chosen_topic: str | None = None
@@ -110,6 +112,9 @@ def transfer_call(deps: ConsoleDeps, *, liaison: Liaison, sid: str, organisation
             raise transfers.TransferRefused(transfers.Refusal.UNKNOWN_TOPIC,
                                             "Dit onderwerp hoort niet bij de gekozen organisatie: kies een ander.")
         chosen_topic = code
+    if callback:
+        return transfers.callback_by_other(deps.voice, liaison_id=liaison.id, call_sid=sid,
+                                           to_organisation=organisation, to_topic=chosen_topic)
     done = transfers.blind_transfer(deps.voice, liaison_id=liaison.id, call_sid=sid, to_organisation=organisation,
                                     to_topic=chosen_topic)
     org = deps.voice.directory.organisation(done.to_organisation)

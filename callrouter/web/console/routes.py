@@ -82,7 +82,8 @@ async def transfer_call(sid: str, request: Request, person: Who = Depends(who)) 
     try:
         message = await run_in_threadpool(service.transfer_call, web.console, liaison=liaison, sid=sid,
                                           organisation=str(form.get("organisation", "")),
-                                          topic=str(form.get("topic", "")))
+                                          topic=str(form.get("topic", "")),
+                                          callback=form.get("action") == "callback")
     except CallRouterError as exc:  # TransferRefused included: a reason the liaison can read and say
         message = f"Fout: {exc.message}"
     web.sessions.set_flash(person.session_id, person.session, message)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from callrouter.domain.call_flow import Goto, LegStatus, Step
+from callrouter.domain.callbacks import CallbackState
 from callrouter.domain.calls import CallState, EventKind, Outcome
 from callrouter.domain.directory import Organisation
 from callrouter.domain.queueing import Presence
@@ -15,11 +16,12 @@ from callrouter.domain.voice import Enqueue
 from callrouter.services.calls import flow, routing
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import StepInput
-from callrouter.services.calls.transfer import Refusal, TransferRefused, blind_transfer
+from callrouter.services.calls.transfer import Refusal, TransferRefused, blind_transfer, callback_by_other
 from tests.fakes import (
     AMSTERDAM,
     EVA,
     JAN,
+    SANNE_PHONE,
     SEM,
     SVB,
     UWV,
@@ -200,3 +202,43 @@ def test_a_caller_gone_at_the_redirect_ends_the_call_and_the_liaison_is_free() -
     assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.TRANSFERRED)
     assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
     assert not fakes(deps).router.known(call_sid=SID, org="SVB")
+
+
+def test_nobody_on_duty_there_a_callback_by_that_organisation_instead_and_the_call_goes_on() -> None:
+    deps = make_deps()
+    talking(deps)
+    fakes(deps).router.set_presence(liaison_id=SEM.id, org="SVB", topics=SEM.topics, status=Presence.OFFLINE,
+                                    now_ms=ms(deps.clock.now()))
+    message = callback_by_other(deps, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB", to_topic="aow")
+    assert message == "SVB belt Sanne terug op het vaste nummer, zodra er iemand is."
+    [callback] = fakes(deps).callbacks.in_states(frozenset(CallbackState))
+    assert (callback.organisation, callback.topic, callback.phone_number, callback.state) == (
+        "SVB", "aow", SANNE_PHONE, CallbackState.SCHEDULED)
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.organisation, record.liaison_id) == (
+        CallState.CONNECTED, "UWV", JAN.id)
+    assert fakes(deps).calls.details(SID, EventKind.CALLBACK_BY_OTHER) == [
+        {"to_organisation": "SVB", "to_topic": "aow", "callback": callback.id, "liaison": JAN.id}]
+
+
+def test_closed_there_the_callback_is_due_at_the_next_opening() -> None:
+    deps = make_deps()
+    talking(deps)
+    fakes(deps).clock.set(datetime(2026, 11, 25, 17, 30, tzinfo=AMSTERDAM))
+    message = callback_by_other(deps, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB")
+    assert message == "SVB belt Sanne terug op het vaste nummer, morgen om 08:00."
+    [callback] = fakes(deps).callbacks.in_states(frozenset(CallbackState))
+    assert callback.state == CallbackState.REQUESTED and callback.due_at == datetime(2026, 11, 26, 8, 0,
+                                                                                      tzinfo=AMSTERDAM)
+
+
+def test_a_callback_instead_is_refused_when_the_organisation_can_take_the_call_or_for_another_liaison() -> None:
+    deps = make_deps()
+    talking(deps)
+    with pytest.raises(TransferRefused) as open_now:
+        callback_by_other(deps, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB")
+    assert "verbind door" in open_now.value.message
+    with pytest.raises(TransferRefused) as other:
+        callback_by_other(deps, liaison_id=EVA.id, call_sid=SID, to_organisation="SVB")
+    assert other.value.reason == Refusal.NOT_YOUR_CALL
+    assert fakes(deps).callbacks.in_states(frozenset(CallbackState)) == []
