@@ -107,17 +107,19 @@ def callback_by_other(deps: CallDeps, *, liaison_id: int, call_sid: str, to_orga
     caseworker back on their registered number (at its next opening when closed), keeping their place in its
     line from now. The call goes on with this liaison. The message to show; TransferRefused otherwise."""
     try:
-        record, target, topic = check_blind_transfer(deps, liaison_id=liaison_id, call_sid=call_sid,
-                                                     to_organisation=to_organisation, to_topic=to_topic)
+        check_blind_transfer(deps, liaison_id=liaison_id, call_sid=call_sid, to_organisation=to_organisation,
+                             to_topic=to_topic)
     except TransferRefused as refused:
         if refused.reason not in (Refusal.CLOSED, Refusal.NOBODY_ON_DUTY):
             raise
-        record = deps.calls.get(call_sid)  # checked above: this liaison's connected call
-        target = deps.directory.organisation(to_organisation)
-        topic = to_topic or ANY_TOPIC
-        assert record is not None and target is not None
     else:
-        raise TransferRefused(Refusal.ALREADY_MOVING, f"{target.name} kan het gesprek nu aannemen: verbind door.")
+        raise TransferRefused(Refusal.ALREADY_MOVING, "Die organisatie kan het gesprek nu aannemen: verbind door.")
+    # Refused only for being closed or unstaffed: the call is this liaison's, the organisation and topic fit.
+    record = deps.calls.get(call_sid)
+    target = deps.directory.organisation(to_organisation)
+    if record is None or target is None:
+        raise TransferRefused(Refusal.NOT_YOUR_CALL, "U bent niet in gesprek met deze beller.")
+    topic = to_topic or ANY_TOPIC
     caseworker = deps.directory.caseworker(record.caseworker_id) if record.caseworker_id else None
     if caseworker is None or not caseworker.phone_numbers:
         raise TransferRefused(Refusal.NOT_YOUR_CALL, "Deze beller heeft geen vast nummer bij ons: terugbellen "
