@@ -578,6 +578,8 @@ class FakeTelephony:
         self.redirects: list[tuple[str, Goto]] = []
         self.created: list[CreatedCall] = []
         self.hung_up: list[str] = []
+        self.holds: list[tuple[str, str, bool, Goto | None]] = []
+        self.room_ends: list[tuple[str, str, bool]] = []
         self.fail_with = fail_with
         self.fail_create_with: Exception | None = None
 
@@ -595,6 +597,12 @@ class FakeTelephony:
 
     def hang_up(self, *, call_sid: str) -> None:
         self.hung_up.append(call_sid)
+
+    def hold_member(self, *, room_sid: str, member: str, hold: bool, music: Goto | None = None) -> None:
+        self.holds.append((room_sid, member, hold, music))
+
+    def set_member_ends_room(self, *, room_sid: str, member: str, ends: bool) -> None:
+        self.room_ends.append((room_sid, member, ends))
 
 
 class FakeJobs:

@@ -23,6 +23,7 @@ COMMON_PROMPTS: dict[str, set[str]] = {
     # a transfer to another organisation (docs/transfer.md): to the caller, and the new liaison's whisper
     "transferring": {"organisation"},
     "whisper_transferred": {"location", "from_organisation", "organisation", "topic", "waited"},
+    "consult_hold": set(), "whisper_consult": {"location", "from_organisation", "topic"},
 }
 STEP_PROMPTS: dict[str, dict[str, set[str]]] = {
     "identify": {"greeting_caseworker": {"location"}, "greeting_unknown": set(), "ask_code": set(),

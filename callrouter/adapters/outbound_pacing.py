@@ -62,5 +62,11 @@ class PacedTelephony:
         self._pacer.wait_turn()
         return self._inner.create_call(to=to, from_=from_, answer=answer, status=status, timeout=timeout)
 
+    def hold_member(self, *, room_sid: str, member: str, hold: bool, music: Goto | None = None) -> None:
+        self._inner.hold_member(room_sid=room_sid, member=member, hold=hold, music=music)
+
+    def set_member_ends_room(self, *, room_sid: str, member: str, ends: bool) -> None:
+        self._inner.set_member_ends_room(room_sid=room_sid, member=member, ends=ends)
+
     def hang_up(self, *, call_sid: str) -> None:
         self._inner.hang_up(call_sid=call_sid)

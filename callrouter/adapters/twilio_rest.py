@@ -58,6 +58,16 @@ class TwilioCalls:
         return str(call.sid)
 
 
+    def hold_member(self, *, room_sid: str, member: str, hold: bool, music: Goto | None = None) -> None:
+        """Participants update Hold (and HoldUrl, POST) of a member of the conference."""
+        options: dict[str, Any] = {"hold": hold}
+        if hold and music is not None:
+            options.update(hold_url=self._url_of(music), hold_method="POST")
+        self._client.conferences(room_sid).participants(member).update(**options)
+
+    def set_member_ends_room(self, *, room_sid: str, member: str, ends: bool) -> None:
+        self._client.conferences(room_sid).participants(member).update(end_conference_on_exit=ends)
+
     def hang_up(self, *, call_sid: str) -> None:
         """Cancel a call that still rings (`canceled`), else hang it up (`completed`); one already over is fine."""
         for status in ("canceled", "completed"):

@@ -33,6 +33,9 @@ class Step(enum.StrEnum):
     BACK_IN_LINE = "back_in_line"  # the caller is sent from the room back to the front of the line
     CONVERSATION_END = "conversation_end"  # the conversation ended, the caller is still on the line
     TRANSFERRED = "transferred"  # a liaison handed the call to another organisation: into its line
+    CONSULT_HOLD = "consult_hold"  # the caller on hold in the room while the liaisons consult
+    CONSULT_WHISPER = "consult_whisper"  # said to the consulted liaison before joining the room
+    CONSULT_LEG = "consult_leg"  # the consulted liaison's leg changed (not answered, hung up)
     END = "end"  # the call is over
     STATUS = "status"  # the caller's leg changed (hung up)
     # callbacks, caller side

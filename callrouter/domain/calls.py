@@ -93,6 +93,9 @@ class EventKind(enum.StrEnum):
     # instead of a transfer (closed, nobody on duty): a callback by the other organisation (detail: to_organisation,
     # to_topic, callback, liaison); the call itself goes on with its liaison
     CALLBACK_BY_OTHER = "callback_by_other"
+    # a consult with a liaison of another organisation, the caller on hold (detail: step asked/ringing/answered/
+    # not_answered/left/cancelled/completed, to_organisation, to_topic, by (the first liaison), liaison, leg)
+    CONSULT = "consult"
     COMPLETED = "completed"
     CALLBACK_REQUESTED = "callback_requested"
     ANNOUNCED = "announced"  # the expected wait was said in the queue (detail: estimate_s, position, waited_s)

@@ -93,6 +93,7 @@ def _room_event(req: TwilioRequest) -> StepInput:
     event = ROOM_EVENT.get(req.optional("StatusCallbackEvent"))
     return StepInput(call_sid=_query_text(req, "call"), choice=event.value if event else "",
                      member=req.optional("CallSid") or None, sequence=req.integer("SequenceNumber"),
+                     room_sid=req.optional("ConferenceSid") or None,
                      at=_timestamp(req))
 
 
@@ -140,6 +141,11 @@ READERS: dict[Step, Reader] = {
                                         leg=LEG_STATUS.get(r.optional("CallStatus"))),
     Step.BACK_IN_LINE: lambda r: StepInput(call_sid=r.field("CallSid")),
     Step.TRANSFERRED: lambda r: StepInput(call_sid=r.field("CallSid")),
+    Step.CONSULT_HOLD: lambda r: StepInput(call_sid=r.field("CallSid"),
+                                           choice="again" if r.optional("again", source="query") else ""),
+    Step.CONSULT_WHISPER: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison")),
+    Step.CONSULT_LEG: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison"),
+                                          leg=_leg(r), at=_timestamp(r)),
     Step.STATUS: lambda r: StepInput(call_sid=r.field("CallSid"), leg=_leg(r), sequence=r.integer("SequenceNumber"),
                                      at=_timestamp(r)),
     Step.CALLBACK_OFFER: lambda r: StepInput(call_sid=r.field("CallSid"), digits=r.optional("Digits"),
@@ -151,7 +157,8 @@ READERS: dict[Step, Reader] = {
     Step.CALLBACK_LEG_STATUS: lambda r: _callback_leg(r, leg=_leg(r), at=_timestamp(r)),
 }
 # Status callbacks: Twilio reads no TwiML from their answers.
-STATUS_CALLBACKS = frozenset({Step.STATUS, Step.LIAISON_LEG, Step.CALLBACK_LEG_STATUS, Step.ROOM_EVENT})
+STATUS_CALLBACKS = frozenset({Step.STATUS, Step.LIAISON_LEG, Step.CALLBACK_LEG_STATUS, Step.ROOM_EVENT,
+                              Step.CONSULT_LEG})
 
 
 def handler_for(step: Step) -> Callable[[CallDeps, TwilioRequest], VoiceReply]:

@@ -21,7 +21,7 @@ from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, rou
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
-from callrouter.services.calls import room
+from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
 from callrouter.services.calls.routing import dispatch
@@ -100,7 +100,7 @@ def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
         held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
         if held is None or callback_id_of(held) is not None:
             continue
-        record = deps.calls.get(held)
+        record = deps.calls.get(consult.call_of(held) or held)  # a consulted liaison: the consult's call
         if record is not None and record.state != CallState.ENDED:
             continue
         now = deps.clock.now()

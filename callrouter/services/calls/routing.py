@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from callrouter.domain.call_flow import Goto, LegStatus, Step
 from callrouter.domain.callbacks import callback_id_of
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
-from callrouter.services.calls import flow
+from callrouter.services.calls import consult, flow
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import StepInput
@@ -26,6 +26,9 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
     now = deps.clock.now()
     claims = deps.router.dispatch(org=org, now_ms=ms(now))
     for claim in claims:
+        if consult.call_of(claim.call_sid) is not None:  # a consult's turn: ring the claimed liaison into the room
+            consult.ring(deps, member=claim.call_sid, liaison_id=claim.liaison_id, org=org)
+            continue
         callback_id = callback_id_of(claim.call_sid)
         if callback_id is not None:  # a callback's turn: a worker calls the liaison, then the caller
             deps.jobs.start_attempt(callback_id=callback_id, liaison_id=claim.liaison_id)

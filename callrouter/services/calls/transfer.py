@@ -15,16 +15,14 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from callrouter.domain.call_flow import Goto, LegStatus, Step
+from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import CallbackOrigin
 from callrouter.domain.calls import ANY_TOPIC, CallMove, CallRecord, CallState, EventKind, TransferKind
 from callrouter.domain.directory import Organisation
 from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks import lifecycle as callbacks
-from callrouter.services.calls import flow
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms, spoken_moment
-from callrouter.services.calls.step import StepInput
 from callrouter.services.errors import Conflict
 
 log = logging.getLogger("callrouter.transfer")
@@ -158,20 +156,19 @@ def blind_transfer(deps: CallDeps, *, liaison_id: int, call_sid: str, to_organis
                              liaison_id=None, offered_at=None)
     if moved is None:  # a second click, another tab, or the call changed meanwhile
         raise TransferRefused(Refusal.ALREADY_MOVING, "Dit gesprek wordt al doorverbonden.")
-    _release(deps, liaison_id=liaison_id, org=from_org, call_sid=record.sid)
+    release_after_conversation(deps, liaison_id=liaison_id, org=from_org, call_sid=record.sid)
     try:
         deps.telephony.redirect(call_sid=record.sid, to=Goto.to(Step.TRANSFERRED))
-    except Exception as exc:  # noqa: BLE001 - the caller is gone: the call ends (the liaison is already free)
+    except Exception as exc:  # noqa: BLE001 - the caller is gone (the liaison is already free); the caller's own
+        # status report ends the call (it comes after the hang-up that made the redirect fail)
         log.info("voice.transfer_redirect_failed call_sid=%s error=%s", record.sid, type(exc).__name__)
-        flow.run(deps, Step.END, StepInput(call_sid=record.sid, record=moved, options=(
-            ("leg", LegStatus.COMPLETED), ("reason", "caller gone during the transfer"))))
         raise TransferRefused(Refusal.CALLER_GONE, "De beller heeft al opgehangen.") from exc
     log.info("voice.transferred call_sid=%s from=%s to=%s topic=%s kind=blind", record.sid, from_org, target.code,
              topic)
     return Transferred(record.sid, from_org, target.code, topic)
 
 
-def _release(deps: CallDeps, *, liaison_id: int, org: str, call_sid: str) -> None:
+def release_after_conversation(deps: CallDeps, *, liaison_id: int, org: str, call_sid: str) -> None:
     """As after a conversation: wrap-up (ended by a timer) or available; routing for the freed liaison."""
     now = deps.clock.now()
     after = Presence.WRAP_UP if deps.wrap_up_seconds else Presence.AVAILABLE

@@ -198,6 +198,8 @@ def test_a_caller_gone_at_the_redirect_ends_the_call_and_the_liaison_is_free() -
     with pytest.raises(TransferRefused) as caught:
         blind_transfer(deps, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB")
     assert caught.value.reason == Refusal.CALLER_GONE
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+    flow.run(deps, Step.STATUS, StepInput(call_sid=SID, leg=LegStatus.COMPLETED, sequence=6))  # the hang-up's report
     record = fakes(deps).calls.get(SID)
     assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.TRANSFERRED)
     assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE

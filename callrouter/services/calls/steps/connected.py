@@ -16,7 +16,7 @@ from callrouter.domain.call_flow import DialEnd, Goto, LegStatus, RoomEvent, Ste
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
-from callrouter.services.calls import room
+from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
 from callrouter.services.statistics import wallboard
@@ -104,12 +104,15 @@ def room_event(deps: CallDeps, given: StepInput) -> StepResult:
     at = given.at or deps.clock.now()
     earlier = [e.detail for e in deps.calls.events(record.sid) if e.kind == EventKind.ROOM]
     noted = deps.calls.apply(record.sid, event=EventKind.ROOM, at=at,
-                             detail={"event": event, "member": member, "sequence": given.sequence},
+                             detail={"event": event, "member": member, "sequence": given.sequence,
+                                     **({"room_sid": given.room_sid} if given.room_sid else {})},
                              dedupe=f"room:{event}:{member}")
     if noted is None:
         return VoiceReply()
     overtaken = any(d.get("member") == member and isinstance(d.get("sequence"), int) and given.sequence is not None
                     and int(str(d["sequence"])) > given.sequence for d in earlier)
+    if not overtaken and member and member != record.sid and event in (RoomEvent.JOINED, RoomEvent.LEFT):
+        consult.on_room_report(deps, noted, joined=event == RoomEvent.JOINED, member=member)
     if event != RoomEvent.JOINED or overtaken or not member or member == record.sid:
         return VoiceReply()
     if noted.state != CallState.OFFERED or noted.liaison_id is None:
@@ -136,7 +139,9 @@ def room_left(deps: CallDeps, given: StepInput) -> StepResult:
     record = deps.calls.get(given.call_sid)
     if record is None or record.state == CallState.ENDED:
         return VoiceReply.of(Hangup())
-    if record.state not in (CallState.OFFERED, CallState.CONNECTED) or record.liaison_id != given.liaison_id:
+    ours = record.liaison_id == given.liaison_id or (
+        record.state == CallState.CONNECTED and consult.handed_over_by(deps, record) == given.liaison_id)
+    if record.state not in (CallState.OFFERED, CallState.CONNECTED) or not ours:
         return Stale(record)
     now = given.at or deps.clock.now()
     # The join's time is the network's (its report's Timestamp); a clock apart from ours never makes it negative.

@@ -14,7 +14,7 @@ from callrouter.domain.calls import WAITING_STATES, CallMove, CallRecord, CallSt
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
 from callrouter.services.callbacks import lifecycle as callbacks
-from callrouter.services.calls import room
+from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import Next, StepInput, StepResult
@@ -57,6 +57,7 @@ def end_call(deps: CallDeps, record: CallRecord, *, leg: LegStatus, reason: str,
     if ended is None:
         return
     wallboard.on_ended(deps.live, record, outcome=outcome, at=now)
+    consult.on_call_ended(deps, record)  # a consulted liaison's leg ends, the liaison is freed
     org = record.organisation or ""
     talked = record.state == CallState.CONNECTED or outcome == Outcome.ANSWERED
     if record.state in WAITING_STATES and not talked:
@@ -81,7 +82,7 @@ def _release_liaison(deps: CallDeps, record: CallRecord, *, liaison_id: int) -> 
     org = record.organisation or ""
     after = Presence.WRAP_UP if deps.wrap_up_seconds else Presence.AVAILABLE
     released = deps.router.release_liaison(liaison_id=liaison_id, org=org, status=after, now_ms=ms(now),
-                                           call_sid=record.sid)
+                                           call_sid=consult.router_call_of(deps, record))
     deps.presence.save(liaison_id=liaison_id, organisation=org, status=after, since=now)
     if released.accepted and after == Presence.WRAP_UP:
         deps.jobs.end_wrap_up_at(liaison_id=liaison_id, at=now + timedelta(seconds=deps.wrap_up_seconds))
