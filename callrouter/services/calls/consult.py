@@ -27,6 +27,7 @@ from callrouter.services.calls.transfer import (
 log = logging.getLogger("callrouter.consult")
 PREFIX = "consult:"
 ACTIVE = ("asked", "ringing", "answered")
+LIVE = (*ACTIVE, "three_way")  # a consulted liaison is (or may soon be) in the room
 
 
 def member_of(call_sid: str) -> str:
@@ -154,7 +155,7 @@ def on_room_report(deps: CallDeps, record: CallRecord, *, joined: bool, member: 
     """A member of the room joined or left: the consulted liaison joining answers the consult; leaving ends it.
     The first liaison leaving during a consult: the caller goes to the consulted liaison if they answered."""
     consult = current(deps, record)
-    if consult is None or not consult.active:
+    if consult is None or consult.step not in LIVE:
         return
     if member == consult.leg:
         if joined and consult.step == "ringing":
@@ -162,9 +163,14 @@ def on_room_report(deps: CallDeps, record: CallRecord, *, joined: bool, member: 
         elif not joined:
             _free_consulted(deps, record, consult)
             _note(deps, record, consult, "left", liaison=consult.liaison)
+            first_leg = room.liaison_leg(deps, record, liaison_id=consult.by)
+            if consult.step == "three_way" and first_leg is not None:  # the first liaison goes on with the caller
+                sid_of_room = room_sid(deps, record) or ""
+                _quietly(deps, lambda: deps.telephony.set_member_ends_room(room_sid=sid_of_room, member=first_leg,
+                                                                            ends=True))
         return
-    if not joined and member == room.liaison_leg(deps, record):  # the first liaison hung up
-        if consult.step == "answered":
+    if not joined and member == room.liaison_leg(deps, record, liaison_id=consult.by):  # the first liaison left
+        if consult.step in ("answered", "three_way"):
             complete(deps, liaison_id=consult.by, call_sid=record.sid, first_gone=True)
         else:
             cancel(deps, liaison_id=consult.by, call_sid=record.sid, first_gone=True)
@@ -177,7 +183,7 @@ def complete(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool
     consult = current(deps, record) if record is not None else None
     if record is None or record.state != CallState.CONNECTED or record.liaison_id != liaison_id or consult is None:
         raise TransferRefused(Refusal.NOT_YOUR_CALL, "U bent niet in gesprek met deze beller.")
-    if consult.step != "answered" or consult.liaison is None or consult.leg is None:
+    if consult.step not in ("answered", "three_way") or consult.liaison is None or consult.leg is None:
         raise TransferRefused(Refusal.ALREADY_MOVING, "Het overleg is niet (meer) aan de gang.")
     now = deps.clock.now()
     from_org = record.organisation or ""
@@ -203,6 +209,27 @@ def complete(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool
     org = deps.directory.organisation(consult.to_organisation)
     log.info("voice.transferred call_sid=%s from=%s to=%s kind=consult", record.sid, from_org, consult.to_organisation)
     return f"Overleg afgerond: de beller praat nu met {org.name if org else consult.to_organisation}."
+
+
+def three_way(deps: CallDeps, *, liaison_id: int, call_sid: str) -> str:
+    """The caller off hold: caseworker and both liaisons talk together. The call stays the first liaison's;
+    whichever liaison leaves, the other goes on with the caller (and then ends the room on leaving)."""
+    record = deps.calls.get(call_sid)
+    consult = current(deps, record) if record is not None else None
+    if record is None or consult is None or consult.by != liaison_id or record.liaison_id != liaison_id:
+        raise TransferRefused(Refusal.NOT_YOUR_CALL, "U bent niet in gesprek met deze beller.")
+    if consult.step != "answered":
+        raise TransferRefused(Refusal.ALREADY_MOVING, "Het overleg is niet (meer) aan de gang.")
+    if not _note(deps, record, consult, "three_way", liaison=consult.liaison):
+        raise TransferRefused(Refusal.ALREADY_MOVING, "U praat al met z'n drieën.")
+    sid_of_room = room_sid(deps, record)
+    _quietly(deps, lambda: deps.telephony.hold_member(room_sid=sid_of_room or "", member=record.sid, hold=False))
+    deps.calls.apply(record.sid, event=EventKind.TRANSFERRED, at=deps.clock.now(),
+                     detail={"kind": TransferKind.THREE_WAY.value, "from_organisation": record.organisation,
+                             "from_topic": record.topic, "to_organisation": consult.to_organisation,
+                             "to_topic": consult.to_topic, "liaison": liaison_id, "to_liaison": consult.liaison},
+                     dedupe=f"transfer:three_way:{consult.number}")
+    return "De beller hoort u nu allebei: u praat met z'n drieën."
 
 
 def cancel(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool = False) -> str:
@@ -232,7 +259,7 @@ def cancel(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool =
 def on_call_ended(deps: CallDeps, record: CallRecord) -> None:
     """The caller hung up: a consulted liaison's leg is cancelled and the liaison freed."""
     consult = current(deps, record)
-    if consult is None or not consult.active:
+    if consult is None or consult.step not in LIVE:
         return
     _note(deps, record, consult, "cancelled", liaison=consult.liaison, reason="caller hung up")
     if consult.leg is not None:

@@ -16,6 +16,7 @@ from callrouter.domain.presence import Actor
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, check_outcome
 from callrouter.ports.staff import CallQueries, CallSummary, Outcomes
+from callrouter.services.calls import consult as consults
 from callrouter.services.calls import transfer as transfers
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.errors import CallRouterError, Conflict, NotFound
@@ -48,6 +49,9 @@ class ConsoleView:
     recent: list[CallDetail]
     # Where the current call may be transferred (connected at the caller's counter, not the own organisation).
     transfer_targets: tuple[Organisation, ...] = ()
+    may_consult: bool = False  # the call is in a conference room: consult and three-way are possible
+    consult: consults.Consult | None = None  # the current call's latest consult
+    consult_with: str = ""  # the consulted organisation's name
 
 
 def liaison_of(deps: ConsoleDeps, account: Account) -> Liaison:
@@ -91,15 +95,34 @@ def console_view(deps: ConsoleDeps, *, liaison: Liaison, recent: int = 10) -> Co
             current = _detail(deps, liaison, call)
     calls = [_detail(deps, liaison, c) for c in deps.calls.calls_of_liaison(liaison.id, limit=recent)]
     targets: tuple[Organisation, ...] = ()
+    consult: consults.Consult | None = None
+    with_name = ""
     if current is not None:
         record = deps.voice.calls.get(current.call.sid)
         if record is not None and record.state == CallState.CONNECTED and record.liaison_id == liaison.id:
             targets = tuple(transfers.transfer_targets(deps.voice, record=record))
-    return ConsoleView(liaison, presence, current, calls, targets)
+            consult = consults.current(deps.voice, record)
+            if consult is not None and consult.by != liaison.id:
+                consult = None
+            org = deps.voice.directory.organisation(consult.to_organisation) if consult else None
+            with_name = org.name if org else (consult.to_organisation if consult else "")
+    return ConsoleView(liaison, presence, current, calls, targets, deps.voice.bridge == "conference", consult,
+                       with_name)
+
+
+def consult_action(deps: ConsoleDeps, *, liaison: Liaison, sid: str, action: str) -> str:
+    """Complete the consult (the caller goes on with the other liaison), take the caller back, or all three talk."""
+    if action == "complete":
+        return consults.complete(deps.voice, liaison_id=liaison.id, call_sid=sid)
+    if action == "cancel":
+        return consults.cancel(deps.voice, liaison_id=liaison.id, call_sid=sid)
+    if action == "three_way":
+        return consults.three_way(deps.voice, liaison_id=liaison.id, call_sid=sid)
+    raise CallRouterError("Kies wat er met het overleg moet gebeuren.", field="action")
 
 
 def transfer_call(deps: ConsoleDeps, *, liaison: Liaison, sid: str, organisation: str, topic: str,
-                  callback: bool = False) -> str:
+                  callback: bool = False, consult: bool = False) -> str:
     """Blind transfer of the liaison's current call (or, `callback`, a callback by that organisation instead);
     the message to show. Raises TransferRefused with a reason the liaison can read (and say), or
     CallRouterError for a form without an organisation."""
@@ -112,6 +135,9 @@ def transfer_call(deps: ConsoleDeps, *, liaison: Liaison, sid: str, organisation
             raise transfers.TransferRefused(transfers.Refusal.UNKNOWN_TOPIC,
                                             "Dit onderwerp hoort niet bij de gekozen organisatie: kies een ander.")
         chosen_topic = code
+    if consult:
+        return consults.start(deps.voice, liaison_id=liaison.id, call_sid=sid, to_organisation=organisation,
+                              to_topic=chosen_topic)
     if callback:
         return transfers.callback_by_other(deps.voice, liaison_id=liaison.id, call_sid=sid,
                                            to_organisation=organisation, to_topic=chosen_topic)

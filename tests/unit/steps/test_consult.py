@@ -196,3 +196,43 @@ def test_a_consult_is_refused_twice_at_once_and_on_the_dial_bridge() -> None:
     with pytest.raises(TransferRefused) as no_room:
         consult.start(dial, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB")
     assert "conferentie" in no_room.value.message
+
+
+def test_three_way_all_talk_and_whoever_of_the_liaisons_leaves_the_conversation_goes_on() -> None:
+    # The first liaison leaves: the caller goes on with the second.
+    deps = make_deps(bridge="conference")
+    in_conversation(deps)
+    asked_and_rung(deps)
+    report(deps, RoomEvent.JOINED, SEM_LEG, 5)
+    assert consult.three_way(deps, liaison_id=JAN.id, call_sid=SID).startswith("De beller hoort u nu allebei")
+    assert fakes(deps).telephony.holds[-1] == (ROOM, SID, False, None)
+    kinds = [d["kind"] for d in fakes(deps).calls.details(SID, EventKind.TRANSFERRED)]
+    assert kinds == ["three_way"] and step(deps) == "three_way"
+    report(deps, RoomEvent.LEFT, JAN_LEG, 6)
+    assert state(deps) == (CallState.CONNECTED, SEM.id)
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+    assert (ROOM, SEM_LEG, True) in fakes(deps).telephony.room_ends
+    # The second liaison leaves instead: the first goes on, and ends the room when they leave.
+    deps = make_deps(bridge="conference")
+    in_conversation(deps)
+    asked_and_rung(deps)
+    report(deps, RoomEvent.JOINED, SEM_LEG, 5)
+    consult.three_way(deps, liaison_id=JAN.id, call_sid=SID)
+    report(deps, RoomEvent.LEFT, SEM_LEG, 6)
+    assert state(deps) == (CallState.CONNECTED, JAN.id)
+    assert fakes(deps).router.liaison_status(liaison_id=SEM.id, org="SVB") == Presence.AVAILABLE
+    assert fakes(deps).telephony.room_ends[-1] == (ROOM, JAN_LEG, True)
+
+
+def test_the_caseworker_hanging_up_in_a_three_way_call_frees_both_liaisons() -> None:
+    deps = make_deps(bridge="conference")
+    in_conversation(deps)
+    asked_and_rung(deps)
+    report(deps, RoomEvent.JOINED, SEM_LEG, 5)
+    consult.three_way(deps, liaison_id=JAN.id, call_sid=SID)
+    flow.run(deps, Step.STATUS, StepInput(call_sid=SID, leg=LegStatus.COMPLETED, sequence=9))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ANSWERED)
+    router = fakes(deps).router
+    assert router.liaison_status(liaison_id=SEM.id, org="SVB") == Presence.AVAILABLE
+    assert router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
