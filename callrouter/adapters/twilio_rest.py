@@ -69,17 +69,14 @@ class TwilioCalls:
         self._client.conferences(room_sid).participants(member).update(end_conference_on_exit=ends)
 
     def hang_up(self, *, call_sid: str) -> None:
-        """Cancel a call that still rings (`canceled`), else hang it up (`completed`); one already over is fine."""
-        for status in ("canceled", "completed"):
-            try:
-                self._client.calls(call_sid).update(status=status)
-                return
-            except TwilioRestException as exc:
-                if exc.status == 404:
-                    return  # unknown or gone
-                if exc.status != 400:
-                    raise
-        log.info("twilio.hang_up_not_needed call_sid=%s (already over)", call_sid)
+        """End a call whatever its state: `Status=completed` hangs up a call in progress and cancels one that is
+        still queued or ringing (`canceled` would leave a call in progress as it is). Gone already: no error."""
+        try:
+            self._client.calls(call_sid).update(status="completed")
+        except TwilioRestException as exc:
+            if exc.status not in (400, 404):  # 404 unknown; 400 (21220) no longer in progress
+                raise
+            log.info("twilio.hang_up_not_needed call_sid=%s (already over)", call_sid)
 
 
 class TwilioRecordings:

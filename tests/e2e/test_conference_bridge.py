@@ -18,10 +18,12 @@ import pytest
 from callrouter.bootstrap import build
 from callrouter.config import Settings
 from callrouter.domain.calls import CallState, EventKind
+from callrouter.services.calls import consult
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.transfer import blind_transfer
 from tests.e2e.stack import AMSTERDAM_CASEWORKER, Stack, running_stack
 from tests.e2e.test_professional_line import UWV_WW, assert_no_application_error, store
+from twilio_emulator.driver import CallHandle
 from twilio_emulator.people import Phone
 
 
@@ -182,3 +184,76 @@ def transfer_to_toeslagen(room: Stack, console_side: CallDeps) -> None:
         "UWV", "TSL", "blind")
     answers = [e.detail["liaison"] for e in events if e.kind == EventKind.ANSWERED]
     assert answers == [jan, room.liaison_id("tsl-marloes")]
+
+
+def talking_with_jan(room: Stack) -> tuple[CallHandle, str]:
+    """An Amsterdam caseworker's WW question, answered by Jan in the call's room: the call and Jan's leg."""
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)
+    conference = room.emulator.wait_for_conference(f"call-{call.sid}", timeout=30)
+    assert wait_until(lambda: len(conference.participants) == 2, timeout=30), conference.participants
+    [jan_leg] = [sid for sid in conference.participants if sid != call.sid]
+    assert wait_until(lambda: store(room).get(call.sid).state == CallState.CONNECTED)  # type: ignore[union-attr]
+    return call, jan_leg
+
+
+def test_a_uwv_question_becomes_a_three_way_call_with_toeslagen_after_a_consult(
+        room: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10's example: Jan (UWV) consults Toeslagen with the caller on hold (who does not hear the consult),
+    then all three talk; Jan leaves and the caller goes on with Marloes; the caseworker hangs up: both free."""
+    room.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=600))
+    room.phone("tsl-marloes", Phone("answer", answer_after=0.5, talk_seconds=600))
+    room.set_presence("uwv-jan", "available")
+    room.set_presence("tsl-marloes", "available")
+    jan, marloes = room.liaison_id("uwv-jan"), room.liaison_id("tsl-marloes")
+    call, jan_leg = talking_with_jan(room)
+    with console_of(room, monkeypatch) as console_side:
+        consult.start(console_side, liaison_id=jan, call_sid=call.sid, to_organisation="TSL", to_topic="huurtoeslag")
+        record = store(room).get(call.sid)
+        assert record is not None
+        assert wait_until(lambda: consult.current(console_side, record).step == "answered", timeout=40)  # type: ignore[union-attr]
+        marloes_leg = consult.current(console_side, record).leg  # type: ignore[union-attr]
+        assert marloes_leg is not None
+        whisper = " ".join(room.emulator.call(marloes_leg).said())
+        assert "Overleg gevraagd door UWV, over WW-uitkering" in whisper, whisper
+        # On hold: the caller hears the hold music only; Jan and Marloes hear each other, not the caller.
+        assert wait_until(lambda: room.emulator.hears(jan_leg) == {marloes_leg})
+        assert call.sid not in room.emulator.hears(jan_leg) and call.sid not in room.emulator.hears(marloes_leg)
+        assert jan_leg not in room.emulator.hears(call.sid) and marloes_leg not in room.emulator.hears(call.sid)
+        assert "De medewerker overlegt even met een collega" in " ".join(call.said())
+        consult.three_way(console_side, liaison_id=jan, call_sid=call.sid)
+        assert wait_until(lambda: room.emulator.hears(call.sid) == {jan_leg, marloes_leg})
+        console_side.telephony.hang_up(call_sid=jan_leg)  # Jan leaves the conversation
+        ok = wait_until(lambda: store(room).get(call.sid).liaison_id == marloes, timeout=20)  # type: ignore[union-attr]
+        assert ok, "\n".join(f"{e.kind} {e.detail}" for e in store(room).events(call.sid))
+        assert wait_until(lambda: room.emulator.hears(call.sid) == {marloes_leg})
+        assert room.set_presence("uwv-jan", "away").json()["call_sid"] is None
+        kinds = [e.detail.get("kind") for e in store(room).events(call.sid) if e.kind == EventKind.TRANSFERRED]
+        assert kinds == ["three_way", "consult"]
+        console_side.telephony.hang_up(call_sid=call.sid)  # the caseworker hangs up
+    call.wait_until_ended(timeout=30)
+    assert wait_until(lambda: room.emulator.call(marloes_leg).done, timeout=20)
+    assert wait_until(lambda: store(room).get(call.sid).state == CallState.ENDED)  # type: ignore[union-attr]
+    assert wait_until(lambda: room.set_presence("tsl-marloes", "away").json().get("call_sid") is None)
+    assert_no_application_error(call, room.emulator.call(jan_leg), room.emulator.call(marloes_leg))
+
+
+def test_the_caller_hanging_up_during_a_consult_cancels_the_ringing_leg_and_frees_the_consulted_liaison(
+        room: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    room.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=600))
+    room.phone("tsl-marloes", Phone("answer", answer_after=60))
+    room.set_presence("uwv-jan", "available")
+    room.set_presence("tsl-marloes", "available")
+    jan = room.liaison_id("uwv-jan")
+    call, _jan_leg = talking_with_jan(room)
+    with console_of(room, monkeypatch) as console_side:
+        consult.start(console_side, liaison_id=jan, call_sid=call.sid, to_organisation="TSL")
+        record = store(room).get(call.sid)
+        assert record is not None
+        assert wait_until(lambda: consult.current(console_side, record).step == "ringing", timeout=30)  # type: ignore[union-attr]
+        ringing = consult.current(console_side, record).leg  # type: ignore[union-attr]
+        assert ringing is not None
+        console_side.telephony.hang_up(call_sid=call.sid)
+    call.wait_until_ended(timeout=30)
+    assert wait_until(lambda: room.emulator.call(ringing).done, timeout=20)
+    assert wait_until(lambda: room.set_presence("tsl-marloes", "away").json().get("call_sid") is None)
+    assert wait_until(lambda: room.set_presence("uwv-jan", "away").json().get("call_sid") is None)
