@@ -68,6 +68,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
         return_caller_from_room(deps, call)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
     released = release_liaisons_of_ended_calls(deps)
+    released |= end_lost_consult_rings(deps, limit=limit)
     presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
     orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
@@ -88,6 +89,27 @@ def return_caller_from_room(deps: CallDeps, call: CallRecord) -> None:
         deps.telephony.redirect(call_sid=call.sid, to=Goto.to(Step.BACK_IN_LINE))
     except Exception as exc:  # noqa: BLE001 - the caller is gone: the status report (or the next run) ends it
         log.warning("live.room_return_failed call_sid=%s error=%s", call.sid, type(exc).__name__)
+
+
+def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
+    """A consulted liaison's leg that rang since before `limit` with no report since (the process that placed
+    it, or the one that got its report, died): it is hung up and the liaison freed; the first liaison sees
+    "not answered" and decides (the caller is still on hold with them). The organisations freed."""
+    freed: set[str] = set()
+    for call in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
+        now = consult.current(deps, call)
+        if now is None or now.step != "ringing" or now.liaison is None:
+            continue
+        rung = [e.at for e in deps.calls.events(call.sid) if e.kind == EventKind.CONSULT
+                and e.detail.get("step") == "ringing"]
+        if not rung or rung[-1] > limit:
+            continue
+        if now.leg is not None:
+            room.cancel_leg(deps, leg=now.leg, reason="lost consult ring")
+        consult.not_answered(deps, record=call, liaison_id=now.liaison, away=False)
+        log.warning("live.consult_ring_ended call_sid=%s liaison=%s", call.sid, now.liaison)
+        freed.add(now.to_organisation)
+    return freed
 
 
 def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:

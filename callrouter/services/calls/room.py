@@ -27,6 +27,14 @@ def liaison_leg(deps: CallDeps, record: CallRecord, *, liaison_id: int | None = 
     return leg
 
 
+def cancel_leg(deps: CallDeps, *, leg: str, reason: str) -> None:
+    try:
+        deps.telephony.hang_up(call_sid=leg)
+        log.info("voice.leg_cancelled leg=%s reason=%s", leg, reason)
+    except Exception as exc:  # noqa: BLE001 - the leg's own report settles it either way
+        log.warning("voice.leg_cancel_failed leg=%s error=%s", leg, type(exc).__name__)
+
+
 def cancel_liaison_leg(deps: CallDeps, record: CallRecord, *, reason: str) -> str | None:
     """Hang up the ringing (or whispering) leg of the call's liaison, if one was placed; its id."""
     leg = liaison_leg(deps, record)

@@ -236,3 +236,19 @@ def test_the_caseworker_hanging_up_in_a_three_way_call_frees_both_liaisons() -> 
     router = fakes(deps).router
     assert router.liaison_status(liaison_id=SEM.id, org="SVB") == Presence.AVAILABLE
     assert router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+
+
+def test_a_consult_ring_whose_reports_were_lost_is_ended_by_the_reconciler() -> None:
+    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+
+    deps = make_deps(bridge="conference")
+    in_conversation(deps)
+    asked_and_rung(deps)
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS - 1)
+    reconcile(deps, live_state_present=True)
+    assert step(deps) == "ringing"
+    fakes(deps).clock.advance(2)
+    reconcile(deps, live_state_present=True)
+    assert step(deps) == "not_answered" and SEM_LEG in fakes(deps).telephony.hung_up
+    assert fakes(deps).router.liaison_status(liaison_id=SEM.id, org="SVB") == Presence.AVAILABLE
+    assert state(deps) == (CallState.CONNECTED, JAN.id)  # the caller still with Jan, who decides
