@@ -27,6 +27,7 @@ from callrouter.adapters.health import (
     redis_sentinel_check,
     redis_url_check,
 )
+from callrouter.adapters.outbound_pacing import PacedTelephony, RedisPacer
 from callrouter.adapters.pins import Argon2Pins
 from callrouter.adapters.rate_limits import RedisRateLimits
 from callrouter.adapters.redis_guard import RedisGuard
@@ -383,9 +384,10 @@ def build(settings: Settings) -> Container:
     directory = SqlDirectory(sessions, ttl_seconds=settings.directory_cache_seconds)
     guard = RedisGuard(redis, limits=pin_limits(settings), announce_after_seconds=settings.announce_wait_after_seconds,
                        announce_every_seconds=settings.announce_every_seconds)
-    telephony = TwilioCalls(account_sid=settings.twilio_account_sid,
-                            auth_token=settings.twilio_auth_token.get_secret_value(),
-                            api_base_url=settings.twilio_api_base_url, url_of=url_maker(settings.public_url))
+    telephony = PacedTelephony(
+        TwilioCalls(account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.get_secret_value(),
+                    api_base_url=settings.twilio_api_base_url, url_of=url_maker(settings.public_url)),
+        RedisPacer(redis, calls_per_second=settings.outbound_calls_per_second, time_scale=settings.demo_time_scale))
     after = RouteAfterReply()
     voice = CallDeps(
         flows=flows, directory=directory, calls=SqlCallStore(sessions), router=router,
@@ -393,7 +395,7 @@ def build(settings: Settings) -> Container:
         clock=clock, pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
         holidays=DutchHolidays(), general_public_phone=settings.general_public_phone,
         dial_timeout_seconds=settings.dial_timeout_seconds, hold_music_url=settings.hold_music_url,
-        wrap_up_seconds=settings.wrap_up_seconds, after=after,
+        wrap_up_seconds=settings.wrap_up_seconds, bridge=settings.bridge, after=after,
         callbacks=parts.callbacks, jobs=RqJobs(rq_redis, real_moment=clock.real_moment),
         callback_policy=CallbackPolicy(
             max_attempts=settings.callback_max_attempts, retry_delay_seconds=settings.callback_retry_delay_seconds,

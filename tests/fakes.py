@@ -595,8 +595,12 @@ class FakeTelephony:
     def __init__(self, *, fail_with: Exception | None = None) -> None:
         self.redirects: list[tuple[str, Goto]] = []
         self.created: list[CreatedCall] = []
+        self.hung_up: list[str] = []
+        self.holds: list[tuple[str, str, bool, Goto | None]] = []
+        self.room_ends: list[tuple[str, str, bool]] = []
         self.fail_with = fail_with
         self.network: dict[str, NetworkLeg] = {}
+        self.fail_create_with: Exception | None = None
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         if self.fail_with is not None:
@@ -604,6 +608,8 @@ class FakeTelephony:
         self.redirects.append((call_sid, to))
 
     def create_call(self, *, to: str, from_: str, answer: Goto, status: Goto, timeout: int) -> str:
+        if self.fail_create_with is not None:
+            raise self.fail_create_with
         sid = f"CAout{len(self.created) + 1:04d}"
         self.created.append(CreatedCall(sid, to, from_, answer, status, timeout))
         return sid
@@ -611,6 +617,14 @@ class FakeTelephony:
     def leg_status(self, *, call_sid: str) -> NetworkLeg | None:
         """What `network` says of the call (set by a test); None: unknown."""
         return self.network.get(call_sid)
+    def hang_up(self, *, call_sid: str) -> None:
+        self.hung_up.append(call_sid)
+
+    def hold_member(self, *, room_sid: str, member: str, hold: bool, music: Goto | None = None) -> None:
+        self.holds.append((room_sid, member, hold, music))
+
+    def set_member_ends_room(self, *, room_sid: str, member: str, ends: bool) -> None:
+        self.room_ends.append((room_sid, member, ends))
 
 
 class FakeJobs:

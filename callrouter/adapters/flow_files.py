@@ -22,6 +22,10 @@ COMMON_PROMPTS: dict[str, set[str]] = {
     "error": {"public_phone"}, "not_in_use": set(), "language_offer": set(),
     # after the conversation, on a line with the verdict question (directory: verdict_question)
     "verdict_question": set(), "verdict_thanks": set(), "verdict_goodbye": set(),
+    # a transfer to another organisation (docs/transfer.md): to the caller, and the new liaison's whisper
+    "transferring": {"organisation"},
+    "whisper_transferred": {"location", "from_organisation", "organisation", "topic", "waited"},
+    "consult_hold": set(), "whisper_consult": {"location", "from_organisation", "topic"},
 }
 STEP_PROMPTS: dict[str, dict[str, set[str]]] = {
     "identify": {"greeting_caseworker": {"location"}, "greeting_unknown": set(), "ask_code": set(),

@@ -152,3 +152,8 @@ def live_counted(org: str, day: str) -> str:
 def demo_clock_anchor(*, start: str, scale: float) -> str:
     """Demo only: the real Unix time at which the demo clock (start, scale) read `start`, shared by its processes."""
     return f"{PREFIX}:demo-clock:{start}:{scale:g}"
+
+
+def outbound_pace() -> str:
+    """String: the earliest moment (Redis server time, microseconds) the next outbound call may be placed."""
+    return f"{PREFIX}:outbound:next"

@@ -77,6 +77,27 @@ class TwilioCalls:
         return None if status is None else NetworkLeg(status, ended)
 
 
+    def hold_member(self, *, room_sid: str, member: str, hold: bool, music: Goto | None = None) -> None:
+        """Participants update Hold (and HoldUrl, POST) of a member of the conference."""
+        options: dict[str, Any] = {"hold": hold}
+        if hold and music is not None:
+            options.update(hold_url=self._url_of(music), hold_method="POST")
+        self._client.conferences(room_sid).participants(member).update(**options)
+
+    def set_member_ends_room(self, *, room_sid: str, member: str, ends: bool) -> None:
+        self._client.conferences(room_sid).participants(member).update(end_conference_on_exit=ends)
+
+    def hang_up(self, *, call_sid: str) -> None:
+        """End a call whatever its state: `Status=completed` hangs up a call in progress and cancels one that is
+        still queued or ringing (`canceled` would leave a call in progress as it is). Gone already: no error."""
+        try:
+            self._client.calls(call_sid).update(status="completed")
+        except TwilioRestException as exc:
+            if exc.status not in (400, 404):  # 404 unknown; 400 (21220) no longer in progress
+                raise
+            log.info("twilio.hang_up_not_needed call_sid=%s (already over)", call_sid)
+
+
 class TwilioRecordings:
     """Deletes recordings (callback voice messages) when their retention period has passed."""
 

@@ -32,6 +32,21 @@ class TwimlRenderer:
         else:
             target.pause(length=prompt.seconds)
 
+    def _room(self, join: v.JoinRoom) -> TwDial:
+        """<Dial action><Conference ...>: the call's room; its reports for start, end, join and leave."""
+        dial = TwDial(action=self._url_of(join.action), method="POST") if join.action is not None else TwDial()
+        options: dict[str, object] = {
+            "start_conference_on_enter": join.starts, "end_conference_on_exit": join.ends, "beep": False,
+            "status_callback": self._url_of(join.events), "status_callback_method": "POST",
+            "status_callback_event": "start end join leave",
+        }
+        if join.hold is not None:
+            options.update(wait_url=self._url_of(join.hold), wait_method="POST")
+        if join.label is not None:
+            options["participant_label"] = join.label
+        dial.conference(join.room, **options)
+        return dial
+
     def render(self, reply: v.VoiceReply) -> str:
         response = VoiceResponse()
         for action in reply.actions:
@@ -73,6 +88,8 @@ class TwimlRenderer:
                 else:
                     dial.number(action.address, **target)
                 response.append(dial)
+            elif isinstance(action, v.JoinRoom):
+                response.append(self._room(action))
             elif isinstance(action, v.Hangup):
                 response.hangup()
             elif isinstance(action, v.Reject):

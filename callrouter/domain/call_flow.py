@@ -26,6 +26,16 @@ class Step(enum.StrEnum):
     WHISPER = "whisper"  # said to the liaison before the bridge
     LIAISON_LEG = "liaison_leg"  # the liaison's leg changed (picked up)
     DIAL_RESULT = "dial_result"  # the ring or the conversation ended
+    # the bridge as a conference room named for the call (docs/transfer.md)
+    ROOM_HOLD = "room_hold"  # heard in the room until a liaison joins it
+    ROOM_EVENT = "room_event"  # the room reports who joined or left, with a sequence number
+    ROOM_LEFT = "room_left"  # the caller left the room (the conversation ended, or the call moved on)
+    BACK_IN_LINE = "back_in_line"  # the caller is sent from the room back to the front of the line
+    CONVERSATION_END = "conversation_end"  # the conversation ended, the caller is still on the line
+    TRANSFERRED = "transferred"  # a liaison handed the call to another organisation: into its line
+    CONSULT_HOLD = "consult_hold"  # the caller on hold in the room while the liaisons consult
+    CONSULT_WHISPER = "consult_whisper"  # said to the consulted liaison before joining the room
+    CONSULT_LEG = "consult_leg"  # the consulted liaison's leg changed (not answered, hung up)
     END = "end"  # the call is over
     STATUS = "status"  # the caller's leg changed (hung up)
     # after the conversation, the caller still on the line (a setting of the line)
@@ -82,6 +92,20 @@ class DialEnd(enum.StrEnum):
     NOT_ANSWERED = "not_answered"
     FAILED = "failed"
     CANCELLED = "cancelled"  # the caller hung up while it rang
+
+
+class RoomEvent(enum.StrEnum):
+    """What a conference room reports (the provider's words are translated at the edge)."""
+
+    STARTED = "started"  # the room started: its members hear each other
+    ENDED = "ended"
+    JOINED = "joined"  # a member (a leg, named by its call id) entered
+    LEFT = "left"
+
+
+def room_of(call_sid: str) -> str:
+    """The name of the conference room that bridges a call: named for the caller's call."""
+    return f"call-{call_sid}"
 
 
 class QueueExit(enum.StrEnum):

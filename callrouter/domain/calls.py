@@ -35,6 +35,7 @@ class CallMove(enum.StrEnum):
     ANSWER = "answer"  # the liaison picked up
     RETURN = "return"  # the liaison did not take it (no answer, busy, lost offer, hung up in the whisper)
     ARRANGE_CALLBACK = "arrange_callback"  # the caller hears a callback offer or arranges one
+    TRANSFER = "transfer"  # a liaison hands the call to another organisation: into its line (docs/transfer.md)
     END = "end"  # the call is over, however it ended
 
 
@@ -50,6 +51,7 @@ MOVES: dict[CallMove, Move] = {
     CallMove.OFFER: Move(frozenset({CallState.QUEUED}), CallState.OFFERED),
     CallMove.ANSWER: Move(frozenset({CallState.OFFERED}), CallState.CONNECTED),
     CallMove.RETURN: Move(frozenset({CallState.OFFERED, CallState.CONNECTED}), CallState.QUEUED),
+    CallMove.TRANSFER: Move(frozenset({CallState.CONNECTED}), CallState.QUEUED),
     CallMove.ARRANGE_CALLBACK: Move(frozenset({CallState.MENU, CallState.QUEUED}), CallState.CALLBACK),
     CallMove.END: Move(OPEN_STATES, CallState.ENDED),
 }
@@ -80,9 +82,20 @@ class EventKind(enum.StrEnum):
     QUEUED = "queued"
     OFFERED = "offered"
     LIAISON_NO_ANSWER = "liaison_no_answer"
+    LIAISON_RUNG = "liaison_rung"  # the liaison's leg was placed to join the call's room (detail: liaison, leg)
+    ROOM = "room"  # the call's room reported a member joined or left (detail: event, member, sequence)
     ANSWERED = "answered"
     NOT_BRIDGED = "not_bridged"  # the liaison hung up before the bridge (in the whisper): their answer does not count
     ABANDONED = "abandoned"
+    # handed to another organisation (detail: kind blind/consult/three_way, from_/to_organisation, from_/to_topic,
+    # liaison): the first organisation counts a transfer out, the second a call received (docs/transfer.md)
+    TRANSFERRED = "transferred"
+    # instead of a transfer (closed, nobody on duty): a callback by the other organisation (detail: to_organisation,
+    # to_topic, callback, liaison); the call itself goes on with its liaison
+    CALLBACK_BY_OTHER = "callback_by_other"
+    # a consult with a liaison of another organisation, the caller on hold (detail: step asked/ringing/answered/
+    # not_answered/left/cancelled/completed, to_organisation, to_topic, by (the first liaison), liaison, leg)
+    CONSULT = "consult"
     COMPLETED = "completed"
     CALLBACK_REQUESTED = "callback_requested"
     CALLBACK_CONVERSATION = "callback_conversation"  # a callback's conversation began (its own call row)
@@ -94,6 +107,12 @@ class EventKind(enum.StrEnum):
     ERROR = "error"
 
 
+class TransferKind(enum.StrEnum):
+    BLIND = "blind"  # the caller waits in the other organisation's line
+    CONSULT = "consult"  # the caller on hold while the liaisons talk, then handed over
+    THREE_WAY = "three_way"  # caseworker and both liaisons talk together
+
+
 class Outcome(enum.StrEnum):
     ANSWERED = "answered"
     ABANDONED_IN_QUEUE = "abandoned_in_queue"
@@ -103,6 +122,7 @@ class Outcome(enum.StrEnum):
     REFUSED = "refused"
     CALLBACK_REQUESTED = "callback_requested"
     FAILED = "failed"
+    TRANSFERRED = "transferred"  # answered, handed to another organisation, and ended before it answered there
 
 
 # The outcome of a call that ends in each state, unless the end says otherwise (a failure, a callback).
@@ -120,6 +140,8 @@ def end_outcome(record: CallRecord, *, failed: bool = False, answered: bool = Fa
     """How a call that ends now ends: answered once connected, failed on a technical failure before that."""
     if record.state == CallState.CONNECTED or answered:
         return Outcome.ANSWERED
+    if record.state in WAITING_STATES and record.answered_at is not None:  # answered once, then transferred
+        return Outcome.TRANSFERRED
     if failed:
         return Outcome.FAILED
     if record.state == CallState.CALLBACK and record.outcome is not None:

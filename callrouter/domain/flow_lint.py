@@ -22,7 +22,8 @@ WORST_CASE_NAMES = ("Sociale Verzekeringsbank", "Dienst Toeslagen", "Centraal Ad
 SAMPLE_VALUES = {"name": "Dienst Toeslagen", "key": "1", "organisation": "Dienst Toeslagen",
                  "topic": "kinderopvangtoeslag", "location": "Amsterdam", "public_phone": "0800 0543",
                  "opening": "maandag 30 november om 08:00", "wait": "anderhalve minuut", "position": "3",
-                 "waited": "2 minuten", "moment": "maandag 30 november om 08:00"}
+                 "waited": "2 minuten", "moment": "maandag 30 november om 08:00",
+                 "from_organisation": "Uitvoeringsinstituut Werknemersverzekeringen"}
 
 
 @dataclass(frozen=True)

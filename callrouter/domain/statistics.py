@@ -33,7 +33,7 @@ NO_LIAISON = "no_liaison"
 ERROR = "error"
 STATUS = "status"
 NOT_BRIDGED = "not_bridged"
-TRANSFERRED = "transferred"  # not written by the voice flow yet: transfers are not built
+TRANSFERRED = "transferred"  # a transfer to another organisation (docs/transfer.md)
 
 TERMINAL_STATUSES = frozenset(status.value for status in LegStatus if status.ended)
 # Events after which the caller's call is over (a terminal status callback of the caller's leg too).

@@ -138,8 +138,10 @@ DEFINITIONS.update({
 
 OUTCOME_DEFINITIONS: dict[str, Definition] = {
     "answered": Definition("Een medewerker nam op.", "A liaison answered.", "an answered event"),
-    "transferred": Definition("Opgenomen en daarna doorverbonden (nog niet gebouwd: telt 0).",
-                              "Answered and then transferred (not built yet: counts 0).",
+    "transferred": Definition("Opgenomen en daarna doorverbonden (blind, na overleg of met z'n drieën); telt nu "
+                              "bij de organisatie waar het gesprek eindigde.",
+                              "Answered and then transferred (blind, after a consult, or three-way); counted for "
+                              "the organisation the call ended with, for now.",
                               "an answered event followed by a transferred event"),
     "callback_requested": Definition("De beller vroeg om terugbellen (in de wachtrij, bij gesloten of bij niemand "
                                      "aanwezig).", "The caller asked for a callback (in the queue, when closed, "

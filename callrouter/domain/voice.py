@@ -83,6 +83,23 @@ class Dial:
 
 
 @dataclass(frozen=True)
+class JoinRoom:
+    """Join a conference room: the bridge of a call that may gain a third party (consult, three-way).
+
+    Until a member who `starts` it enters, a member hears `hold` (prompts and music only). A member who
+    `ends` it ends the room for everyone on leaving. `action`: the member's next step once out of the room.
+    """
+
+    room: str
+    events: Goto  # the room's reports (joined, left, started, ended)
+    action: Goto | None = None
+    hold: Goto | None = None
+    starts: bool = False
+    ends: bool = True
+    label: str | None = None  # the member's name in the room, unique in it
+
+
+@dataclass(frozen=True)
 class Hangup:
     pass
 
@@ -92,7 +109,7 @@ class Reject:
     reason: str = "rejected"
 
 
-Action = Say | Play | Pause | Gather | Record | Enqueue | Leave | Redirect | Dial | Hangup | Reject
+Action = Say | Play | Pause | Gather | Record | Enqueue | Leave | Redirect | Dial | JoinRoom | Hangup | Reject
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,10 @@ FORMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, pattern
     "RecordingUrl": r"https?://[!-~]{1,500}",
     "Timestamp": r"[ -~]{1,64}",  # RFC 2822, parsed by the reader
     "step": r"[a-z_-]{1,32}",
+    "StatusCallbackEvent": r"[a-z-]{1,40}",  # a conference's report
+    "via": r"room",
+    "ConferenceSid": r"CF[0-9a-f]{32}",
+    "again": r"1",  # a liaison leg placed into the call's conference
 }.items()}
 # Bounded integers: (least, most). Twilio's seconds fit a day; ids fit the database's integer.
 BOUNDS: dict[str, tuple[int, int]] = {

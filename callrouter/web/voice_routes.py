@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 
 from fastapi import APIRouter, Request, Response
 
-from callrouter.domain.call_flow import DialEnd, LegStatus, QueueExit, Step
+from callrouter.domain.call_flow import DialEnd, LegStatus, QueueExit, RoomEvent, Step
 from callrouter.domain.voice import VoiceReply
 from callrouter.services.calls import flow
 from callrouter.services.calls.deps import CallDeps
@@ -31,6 +31,9 @@ DIAL_END = {"completed": DialEnd.TALKED, "answered": DialEnd.TALKED, "busy": Dia
 QUEUE_EXIT = {"leave": QueueExit.LEFT, "hangup": QueueExit.HUNG_UP, "error": QueueExit.FAILED,
               "system-error": QueueExit.FAILED, "queue-full": QueueExit.FAILED, "bridged": QueueExit.MOVED_ON,
               "redirected": QueueExit.MOVED_ON, "bridging-in-process": QueueExit.MOVED_ON}
+# Conference status callbacks (StatusCallbackEvent); other events (mute, hold, speaker...) are noted as nothing.
+ROOM_EVENT = {"conference-start": RoomEvent.STARTED, "conference-end": RoomEvent.ENDED,
+              "participant-join": RoomEvent.JOINED, "participant-leave": RoomEvent.LEFT}
 
 Reader = Callable[[TwilioRequest], StepInput]
 
@@ -81,6 +84,19 @@ def _digits_or_none(req: TwilioRequest) -> str | None:
     return None if req.form.get("Digits") is None else req.optional("Digits")
 
 
+def _via(req: TwilioRequest) -> str:
+    """'room': a liaison leg placed into the call's conference (the conference bridge); '' for a <Dial> leg."""
+    return "room" if req.optional("via", source="query") == "room" else ""
+
+
+def _room_event(req: TwilioRequest) -> StepInput:
+    event = ROOM_EVENT.get(req.optional("StatusCallbackEvent"))
+    return StepInput(call_sid=_query_text(req, "call"), choice=event.value if event else "",
+                     member=req.optional("CallSid") or None, sequence=req.integer("SequenceNumber"),
+                     room_sid=req.optional("ConferenceSid") or None,
+                     at=_timestamp(req))
+
+
 def _callback(req: TwilioRequest) -> tuple[int, int]:
     return _query_int(req, "cb"), _query_int(req, "a")
 
@@ -112,10 +128,23 @@ READERS: dict[Step, Reader] = {
     Step.QUEUE_EXIT: lambda r: StepInput(call_sid=r.field("CallSid"), choice=r.optional("QueueResult"),
                                          queue_exit=QUEUE_EXIT.get(r.optional("QueueResult"))),
     Step.CONNECT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison")),
-    Step.WHISPER: lambda r: StepInput(call_sid=_query_text(r, "call")),
+    Step.WHISPER: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=r.integer("liaison", source="query"),
+                                      choice=_via(r)),
     Step.DIAL_RESULT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison"),
                                           dial=_dial_end(r), talk_seconds=r.integer("DialCallDuration")),
     Step.LIAISON_LEG: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison"),
+                                          leg=_leg(r), at=_timestamp(r), choice=_via(r),
+                                          member=r.optional("CallSid") or None),
+    Step.ROOM_HOLD: lambda r: StepInput(call_sid=r.field("CallSid")),
+    Step.ROOM_EVENT: _room_event,
+    Step.ROOM_LEFT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison"),
+                                        leg=LEG_STATUS.get(r.optional("CallStatus"))),
+    Step.BACK_IN_LINE: lambda r: StepInput(call_sid=r.field("CallSid")),
+    Step.TRANSFERRED: lambda r: StepInput(call_sid=r.field("CallSid")),
+    Step.CONSULT_HOLD: lambda r: StepInput(call_sid=r.field("CallSid"),
+                                           choice="again" if r.optional("again", source="query") else ""),
+    Step.CONSULT_WHISPER: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison")),
+    Step.CONSULT_LEG: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison"),
                                           leg=_leg(r), at=_timestamp(r)),
     Step.STATUS: lambda r: StepInput(call_sid=r.field("CallSid"), leg=_leg(r), sequence=r.integer("SequenceNumber"),
                                      at=_timestamp(r)),
@@ -130,7 +159,8 @@ READERS: dict[Step, Reader] = {
     Step.CALLBACK_LEG_STATUS: lambda r: _callback_leg(r, leg=_leg(r), at=_timestamp(r)),
 }
 # Status callbacks: Twilio reads no TwiML from their answers.
-STATUS_CALLBACKS = frozenset({Step.STATUS, Step.LIAISON_LEG, Step.CALLBACK_LEG_STATUS})
+STATUS_CALLBACKS = frozenset({Step.STATUS, Step.LIAISON_LEG, Step.CALLBACK_LEG_STATUS, Step.ROOM_EVENT,
+                              Step.CONSULT_LEG})
 
 
 def handler_for(step: Step) -> Callable[[CallDeps, TwilioRequest], VoiceReply]:

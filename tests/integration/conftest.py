@@ -45,6 +45,9 @@ class RecordingTelephony:
     def __init__(self) -> None:
         self.redirects: list[tuple[str, str]] = []
         self.created: list[dict[str, object]] = []
+        self.hung_up: list[str] = []
+        self.holds: list[tuple[str, str, bool]] = []
+        self.room_ends: list[tuple[str, str, bool]] = []
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         self.redirects.append((call_sid, path_of(to)))
@@ -55,6 +58,15 @@ class RecordingTelephony:
 
     def leg_status(self, *, call_sid: str) -> None:
         return None  # nothing here knows how a call stands at the network
+
+    def hang_up(self, *, call_sid: str) -> None:
+        self.hung_up.append(call_sid)
+
+    def hold_member(self, *, room_sid: str, member: str, hold: bool, music: Goto | None = None) -> None:
+        self.holds.append((room_sid, member, hold))
+
+    def set_member_ends_room(self, *, room_sid: str, member: str, ends: bool) -> None:
+        self.room_ends.append((room_sid, member, ends))
 
 
 @dataclasses.dataclass

@@ -35,7 +35,7 @@ _EVENTS = CallEventRow.__table__
 _CALLBACKS = CallbackRow.__table__
 _CALLBACK_EVENTS = CallbackEventRow.__table__
 _LINE_KIND = {PriorityClass.PROFESSIONAL.value: "professional", PriorityClass.CITIZEN.value: "citizen"}
-_ALL_KINDS = [kind.value for kind in EventKind] + [TRANSFERRED]
+_ALL_KINDS = sorted({kind.value for kind in EventKind} | {TRANSFERRED})
 GROUPINGS = {"interval": "interval_start", "day": "local_day", "hour_of_day": "local_hour"}
 
 

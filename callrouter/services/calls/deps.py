@@ -46,6 +46,7 @@ class CallDeps:
     dial_timeout_seconds: int = 20
     hold_music_url: str = ""
     wrap_up_seconds: int = 0
+    bridge: str = "dial"  # "conference": the call's room, the liaison's leg placed by REST; "dial": <Dial>
     # The wallboard's live counters (None: not kept, as in unit tests).
     live: LiveBoard | None = None
     # Cases for the multi-organisation figures (None: calls are not grouped into cases).

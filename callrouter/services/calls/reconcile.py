@@ -2,7 +2,8 @@
 
 - Redis lost its data (restart, flush): rebuild every queue and every liaison's presence from SQL.
 - A call claimed for a liaison whose redirect never happened (a process died between the claim
-  and the REST call): after the dial timeout and a margin, it goes back to its place in line.
+  and the REST call): after the dial timeout and a margin, it goes back to its place in line. On the
+  conference bridge its liaison's leg is cancelled and the caller redirected out of the room.
 - A liaison the router still holds for a call that has ended (the release was lost): available again.
 - A wrap-up whose timer was lost (the process that scheduled it died): it ends when its time is up.
 - A liaison the record says is offered or connected to a call, but whom the router holds for nothing or for
@@ -19,10 +20,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
-from callrouter.domain.calls import OPEN_STATES, CallMove, CallState, EventKind
+from callrouter.domain.calls import OPEN_STATES, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
+from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
 from callrouter.services.calls.routing import dispatch, restore_hold
@@ -71,16 +74,53 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
                             enqueued_at_ms=ms(call.queued_at))
         returned += 1
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
+        return_caller_from_room(deps, call)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
     released = release_liaisons_of_ended_calls(deps)
     released |= restore_liaison_holds(deps)
     released |= end_calls_ended_at_the_network(deps)
+    released |= end_lost_consult_rings(deps, limit=limit)
     presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
     orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
     orgs |= released
     dispatched = sum(dispatch(deps, org=org) for org in sorted(orgs))
     return ReconcileReport(rebuilt, returned, dispatched)
+
+
+def return_caller_from_room(deps: CallDeps, call: CallRecord) -> None:
+    """A lost offer on the conference bridge (the process that placed the liaison's leg, or that should have
+    handled its reports, died): the leg that may still ring is cancelled and the caller, who may wait in the
+    call's room, is redirected back to the line, so nobody stays on hold in a room forever. Only for calls
+    that had a leg placed; a caller who never left the queue's hold loop needs nothing."""
+    if room.liaison_leg(deps, call) is None:
+        return
+    room.cancel_liaison_leg(deps, call, reason="lost offer")
+    try:
+        deps.telephony.redirect(call_sid=call.sid, to=Goto.to(Step.BACK_IN_LINE))
+    except Exception as exc:  # noqa: BLE001 - the caller is gone: the status report (or the next run) ends it
+        log.warning("live.room_return_failed call_sid=%s error=%s", call.sid, type(exc).__name__)
+
+
+def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
+    """A consulted liaison's leg that rang since before `limit` with no report since (the process that placed
+    it, or the one that got its report, died): it is hung up and the liaison freed; the first liaison sees
+    "not answered" and decides (the caller is still on hold with them). The organisations freed."""
+    freed: set[str] = set()
+    for call in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
+        now = consult.current(deps, call)
+        if now is None or now.step != "ringing" or now.liaison is None:
+            continue
+        rung = [e.at for e in deps.calls.events(call.sid) if e.kind == EventKind.CONSULT
+                and e.detail.get("step") == "ringing"]
+        if not rung or rung[-1] > limit:
+            continue
+        if now.leg is not None:
+            room.cancel_leg(deps, leg=now.leg, reason="lost consult ring")
+        consult.not_answered(deps, record=call, liaison_id=now.liaison, away=False)
+        log.warning("live.consult_ring_ended call_sid=%s liaison=%s", call.sid, now.liaison)
+        freed.add(now.to_organisation)
+    return freed
 
 
 def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
@@ -93,7 +133,7 @@ def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
         held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
         if held is None or callback_id_of(held) is not None:
             continue
-        record = deps.calls.get(held)
+        record = deps.calls.get(consult.call_of(held) or held)  # a consulted liaison: the consult's call
         if record is not None and record.state != CallState.ENDED:
             continue
         now = deps.clock.now()

@@ -12,7 +12,7 @@ from callrouter.domain.call_flow import Goto, LegStatus, Step
 from callrouter.domain.callbacks import CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import ANY_TOPIC, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Claim
-from callrouter.services.calls import flow
+from callrouter.services.calls import consult, flow
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import StepInput
@@ -28,6 +28,9 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
     claims = deps.router.dispatch(org=org, now_ms=ms(now))
     for claim in claims:
         if _held_in_the_record(deps, claim, now_ms=ms(now)):
+            continue
+        if consult.call_of(claim.call_sid) is not None:  # a consult's turn: ring the claimed liaison into the room
+            consult.ring(deps, member=claim.call_sid, liaison_id=claim.liaison_id, org=org)
             continue
         callback_id = callback_id_of(claim.call_sid)
         if callback_id is not None:  # a callback's turn: a worker calls the liaison, then the caller
@@ -46,6 +49,9 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
             log.warning("voice.redirect_failed call_sid=%s error=%s", claim.call_sid, type(exc).__name__)
             flow.run(deps, Step.END, StepInput(call_sid=claim.call_sid, record=offered, options=(
                 ("leg", LegStatus.FAILED), ("reason", f"redirect failed: {type(exc).__name__}"))))
+            continue
+        if deps.bridge == "conference":
+            ring_liaison(deps, record=offered, liaison_id=claim.liaison_id)
     return len(claims)
 
 
@@ -86,6 +92,33 @@ def restore_hold(deps: CallDeps, record: CallRecord) -> bool:
         deps.router.abandon(call_sid=record.sid, org=org)
     log.warning("live.hold_restored call_sid=%s liaison=%s result=%s", record.sid, record.liaison_id, result)
     return result == "ok"
+
+
+def ring_liaison(deps: CallDeps, *, record: CallRecord, liaison_id: int) -> str | None:
+    """Place the liaison's leg into the call's room (paced by the Telephony adapter): the whisper, then the room.
+
+    The leg's id is kept on the record (`liaison_rung`), so a caller who hangs up while it rings cancels it.
+    A leg that cannot be placed is a failed ring: the call goes back to the front of its line.
+    """
+    liaison = deps.directory.liaison(liaison_id)
+    try:
+        if liaison is None:
+            raise LookupError(f"liaison {liaison_id} is not in the directory")
+        leg = deps.telephony.create_call(
+            to=liaison.address, from_=record.line_number, timeout=deps.dial_timeout_seconds,
+            answer=Goto.to(Step.WHISPER, call=record.sid, liaison=liaison_id, via="room"),
+            status=Goto.to(Step.LIAISON_LEG, call=record.sid, liaison=liaison_id, via="room"))
+    except Exception as exc:  # noqa: BLE001 - any failure: back in line, the liaison not left reserved
+        log.warning("voice.ring_failed call_sid=%s liaison=%s error=%s", record.sid, liaison_id, type(exc).__name__)
+        flow.run(deps, Step.LIAISON_LEG, StepInput(call_sid=record.sid, liaison_id=liaison_id, leg=LegStatus.FAILED,
+                                                   choice="room"))
+        return None
+    rung = deps.calls.apply(record.sid, event=EventKind.LIAISON_RUNG, at=deps.clock.now(),
+                            detail={"liaison": liaison_id, "leg": leg}, only_in=frozenset({CallState.OFFERED}))
+    if rung is None or rung.liaison_id != liaison_id:  # the caller hung up while the leg was being placed
+        deps.telephony.hang_up(call_sid=leg)
+    log.info("voice.liaison_rung call_sid=%s liaison=%s leg=%s", record.sid, liaison_id, leg)
+    return leg
 
 
 class RouteAfterReply:

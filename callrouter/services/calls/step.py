@@ -35,6 +35,8 @@ class StepInput:
     queue_exit: QueueExit | None = None
     queue_seconds: float = 0.0
     sequence: int | None = None
+    room_sid: str | None = None  # the provider's id of the call's conference room, as a room report names it
+    member: str | None = None  # the leg a report is about (a liaison's leg, a member of the call's room)
     recording_url: str | None = None
     liaison_id: int | None = None
     callback_id: int | None = None

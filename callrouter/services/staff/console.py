@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from callrouter.domain.callbacks import Callback, callback_id_of
-from callrouter.domain.directory import Liaison
+from callrouter.domain.calls import CallState
+from callrouter.domain.directory import Liaison, Organisation
 from callrouter.domain.presence import Actor
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, OutcomeChanged, check_outcome
 from callrouter.ports.staff import CallQueries, CallSummary, Outcomes
+from callrouter.services.calls import consult as consults
+from callrouter.services.calls import transfer as transfers
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.errors import CallRouterError, NotFound
 from callrouter.services.staff import presence as presence_service
@@ -67,6 +70,11 @@ class ConsoleView:
     recent: list[CallDetail]
     pending: list[CallDetail] = field(default_factory=list)  # conversations still without an outcome
     ask: CallDetail | None = None  # the one just ended: the console asks for its outcome
+    # Where the current call may be transferred (connected at the caller's counter, not the own organisation).
+    transfer_targets: tuple[Organisation, ...] = ()
+    may_consult: bool = False  # the call is in a conference room: consult and three-way are possible
+    consult: consults.Consult | None = None  # the current call's latest consult
+    consult_with: str = ""  # the consulted organisation's name
 
 
 def liaison_of(deps: ConsoleDeps, account: Account) -> Liaison:
@@ -145,7 +153,58 @@ def console_view(deps: ConsoleDeps, *, liaison: Liaison, recent: int = 10) -> Co
     pending = [d for d in (_detail(deps, liaison, c) for c in deps.calls.without_outcome(liaison.id, since=since))
                if d.may_record]
     ask = pending[0] if pending and current is None else None  # the newest, once the liaison is off the line
-    return ConsoleView(liaison, presence, current, calls, pending, ask)
+    targets: tuple[Organisation, ...] = ()
+    consult: consults.Consult | None = None
+    with_name = ""
+    if current is not None:
+        record = deps.voice.calls.get(current.call.sid)
+        if record is not None and record.state == CallState.CONNECTED and record.liaison_id == liaison.id:
+            targets = tuple(transfers.transfer_targets(deps.voice, record=record))
+            consult = consults.current(deps.voice, record)
+            if consult is not None and consult.by != liaison.id:
+                consult = None
+            org = deps.voice.directory.organisation(consult.to_organisation) if consult else None
+            with_name = org.name if org else (consult.to_organisation if consult else "")
+    return ConsoleView(liaison, presence, current, calls, pending=pending, ask=ask, transfer_targets=targets,
+                       may_consult=deps.voice.bridge == "conference", consult=consult, consult_with=with_name)
+
+
+def consult_action(deps: ConsoleDeps, *, liaison: Liaison, sid: str, action: str) -> str:
+    """Complete the consult (the caller goes on with the other liaison), take the caller back, or all three talk."""
+    if action == "complete":
+        return consults.complete(deps.voice, liaison_id=liaison.id, call_sid=sid)
+    if action == "cancel":
+        return consults.cancel(deps.voice, liaison_id=liaison.id, call_sid=sid)
+    if action == "three_way":
+        return consults.three_way(deps.voice, liaison_id=liaison.id, call_sid=sid)
+    raise CallRouterError("Kies wat er met het overleg moet gebeuren.", field="action")
+
+
+def transfer_call(deps: ConsoleDeps, *, liaison: Liaison, sid: str, organisation: str, topic: str,
+                  callback: bool = False, consult: bool = False) -> str:
+    """Blind transfer of the liaison's current call (or, `callback`, a callback by that organisation instead);
+    the message to show. Raises TransferRefused with a reason the liaison can read (and say), or
+    CallRouterError for a form without an organisation."""
+    if not organisation:
+        raise CallRouterError("Kies de organisatie om naar door te verbinden.", field="organisation")
+    chosen_topic: str | None = None
+    if topic:
+        topic_org, _, code = topic.partition(":")
+        if topic_org != organisation or not code:
+            raise transfers.TransferRefused(transfers.Refusal.UNKNOWN_TOPIC,
+                                            "Dit onderwerp hoort niet bij de gekozen organisatie: kies een ander.")
+        chosen_topic = code
+    if consult:
+        return consults.start(deps.voice, liaison_id=liaison.id, call_sid=sid, to_organisation=organisation,
+                              to_topic=chosen_topic)
+    if callback:
+        return transfers.callback_by_other(deps.voice, liaison_id=liaison.id, call_sid=sid,
+                                           to_organisation=organisation, to_topic=chosen_topic)
+    done = transfers.blind_transfer(deps.voice, liaison_id=liaison.id, call_sid=sid, to_organisation=organisation,
+                                    to_topic=chosen_topic)
+    org = deps.voice.directory.organisation(done.to_organisation)
+    name = org.name if org else done.to_organisation
+    return f"Doorverbonden met {name}. De beller hoort dit en wacht vooraan in de rij van {name}."
 
 
 def set_own_presence(deps: ConsoleDeps, *, liaison: Liaison, target_liaison_id: int, status: str) -> PresenceView:

@@ -79,6 +79,40 @@ async def set_presence(liaison_id: int, request: Request, person: Who = Depends(
     return RedirectResponse("/staff/console", status_code=303)
 
 
+@router.post("/gesprekken/{sid}/doorverbinden")
+async def transfer_call(sid: str, request: Request, person: Who = Depends(who)) -> Response:
+    """Blind transfer of the call on the line; the result or the refusal's reason as the console's message."""
+    await check_csrf(request, person)
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    form = await request.form()
+    try:
+        message = await run_in_threadpool(service.transfer_call, web.console, liaison=liaison, sid=sid,
+                                          organisation=str(form.get("organisation", "")),
+                                          topic=str(form.get("topic", "")),
+                                          callback=form.get("action") == "callback",
+                                          consult=form.get("action") == "consult")
+    except CallRouterError as exc:  # TransferRefused included: a reason the liaison can read and say
+        message = f"Fout: {exc.message}"
+    web.sessions.set_flash(person.session_id, person.session, message)
+    return RedirectResponse("/staff/console", status_code=303)
+
+
+@router.post("/gesprekken/{sid}/overleg")
+async def consult_action(sid: str, request: Request, person: Who = Depends(who)) -> Response:
+    """The consult of the call on the line: complete, take the caller back, or all three talk."""
+    await check_csrf(request, person)
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    action = str((await request.form()).get("action", ""))
+    try:
+        message = await run_in_threadpool(service.consult_action, web.console, liaison=liaison, sid=sid, action=action)
+    except CallRouterError as exc:
+        message = f"Fout: {exc.message}"
+    web.sessions.set_flash(person.session_id, person.session, message)
+    return RedirectResponse("/staff/console", status_code=303)
+
+
 @router.get("/gesprekken/{sid}")
 def call_page(sid: str, request: Request, person: Who = Depends(who)) -> Response:
     web = staff_web(request)

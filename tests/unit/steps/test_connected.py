@@ -64,7 +64,9 @@ def test_a_conversation_that_ended_ends_the_call_answered_and_frees_the_liaison(
     offered_to(deps)
     flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.ANSWERED))
     result = connected.dial_result(deps, dialled(DialEnd.TALKED, talk_seconds=95))
-    assert isinstance(result, Next) and result.step == Step.END and result.options["answered"] is True
+    assert isinstance(result, Next) and result.step == Step.CONVERSATION_END and result.options["talk_seconds"] == 95
+    settled = connected.conversation_end(deps, dialled(DialEnd.TALKED))
+    assert isinstance(settled, Next) and settled.step == Step.END and settled.options["answered"] is True
     assert flow.run(deps, Step.DIAL_RESULT, dialled(DialEnd.TALKED, talk_seconds=95)).actions == (Hangup(),)
     record = fakes(deps).calls.get(SID)
     assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ANSWERED)

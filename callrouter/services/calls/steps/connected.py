@@ -3,16 +3,20 @@
 Not answered, busy, failed, or hung up during the whisper (never bridged): the call goes back to
 the front of its line, the liaison is marked away (never stuck busy), and the pickup does not count
 as an answer. Talked: the end step settles the conversation. Late or repeated reports change nothing.
+
+On the conference bridge the answer is the liaison's leg joining the call's room (a room report), not
+its pickup; the leg's end before that puts the caller back in line by a redirect out of the room.
 """
 
 from __future__ import annotations
 
 import logging
 
-from callrouter.domain.call_flow import DialEnd, LegStatus, Step
+from callrouter.domain.call_flow import DialEnd, Goto, LegStatus, RoomEvent, Step
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
+from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
 from callrouter.services.statistics import wallboard
@@ -26,6 +30,8 @@ def liaison_leg(deps: CallDeps, given: StepInput) -> StepResult:
     A late one (after the call ended, as when reports come out of order) changes nothing: the
     answer was already recorded when the conversation ended.
     """
+    if given.choice == "room":
+        return _room_leg(deps, given)
     if given.leg != LegStatus.ANSWERED:
         return VoiceReply()
     current = deps.calls.get(given.call_sid)
@@ -48,19 +54,112 @@ def dial_result(deps: CallDeps, given: StepInput) -> StepResult:
     if (record is None or liaison_id is None or record.liaison_id != liaison_id
             or record.state not in (CallState.OFFERED, CallState.CONNECTED)):
         return VoiceReply.of(Hangup())
-    if ended == DialEnd.TALKED:  # the conversation ended, the caller is still on the line
-        return Next(Step.END, record=record, options={"leg": LegStatus.COMPLETED, "reason": "conversation ended",
-                                                      "talk_seconds": given.talk_seconds, "answered": True,
-                                                      "then": Step.VERDICT})
+    if ended == DialEnd.TALKED:
+        return Next(Step.CONVERSATION_END, record=record, options={"talk_seconds": given.talk_seconds})
     if ended == DialEnd.CANCELLED:  # the caller hung up while the liaison's phone rang
         return Next(Step.END, record=record, options={"leg": LegStatus.CANCELLED,
                                                       "reason": "caller hung up while ringing"})
     return _back_in_line(deps, record, liaison_id=liaison_id, ended=DialEnd(str(ended or DialEnd.FAILED)))
 
 
-def _back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int, ended: DialEnd) -> StepResult:
+def conversation_end(deps: CallDeps, given: StepInput) -> StepResult:
+    """The conversation ended and the caller is still on the line (however the bridge reported it): the one
+    place that settles it: the call ends answered, the liaison goes into wrap-up, and the caller hears the verdict
+    question when the line asks it (steps/verdict.py)."""
+    record = given.record or deps.calls.get(given.call_sid)
+    talk = given.option("talk_seconds")
+    return Next(Step.END, record=record, options={"leg": LegStatus.COMPLETED, "reason": "conversation ended",
+                                                  "talk_seconds": talk if isinstance(talk, int) else None,
+                                                  "answered": True, "then": Step.VERDICT})
+
+
+ROOM_LEG_END = {LegStatus.COMPLETED: DialEnd.NOT_BRIDGED, LegStatus.BUSY: DialEnd.BUSY,
+                LegStatus.NOT_ANSWERED: DialEnd.NOT_ANSWERED, LegStatus.FAILED: DialEnd.FAILED,
+                LegStatus.CANCELLED: DialEnd.NOT_ANSWERED}
+
+
+def _room_leg(deps: CallDeps, given: StepInput) -> StepResult:
+    """The liaison's leg into the call's room. Its pickup is not the answer (joining the room is); its end while
+    the call is still offered to this liaison (no answer, busy, failed, hung up in the whisper) puts the
+    caller back at the front of the line. Reports of another offer's leg change nothing."""
+    if given.leg is None or not given.leg.ended:
+        return VoiceReply()
+    current = deps.calls.get(given.call_sid)
+    if (current is None or given.liaison_id is None or current.state != CallState.OFFERED
+            or current.liaison_id != given.liaison_id):
+        return VoiceReply()
+    placed = room.liaison_leg(deps, current)
+    if given.member and placed and given.member != placed:
+        return VoiceReply()  # an earlier leg of the same liaison
+    return _back_in_line(deps, current, liaison_id=given.liaison_id, ended=ROOM_LEG_END[given.leg], from_room=True)
+
+
+def room_event(deps: CallDeps, given: StepInput) -> StepResult:
+    """The call's room reports a member joined or left. Once each (a repeat, or one that comes after the same
+    member's later report by sequence number, changes nothing): the liaison's leg joining is the answer."""
+    record = deps.calls.get(given.call_sid)
+    event = given.choice
+    if record is None or event not in tuple(RoomEvent):
+        return VoiceReply()
+    member = given.member or ""
+    at = given.at or deps.clock.now()
+    earlier = [e.detail for e in deps.calls.events(record.sid) if e.kind == EventKind.ROOM]
+    noted = deps.calls.apply(record.sid, event=EventKind.ROOM, at=at,
+                             detail={"event": event, "member": member, "sequence": given.sequence,
+                                     **({"room_sid": given.room_sid} if given.room_sid else {})},
+                             dedupe=f"room:{event}:{member}")
+    if noted is None:
+        return VoiceReply()
+    overtaken = any(d.get("member") == member and isinstance(d.get("sequence"), int) and given.sequence is not None
+                    and int(str(d["sequence"])) > given.sequence for d in earlier)
+    if not overtaken and member and member != record.sid and event in (RoomEvent.JOINED, RoomEvent.LEFT):
+        consult.on_room_report(deps, noted, joined=event == RoomEvent.JOINED, member=member)
+    if event != RoomEvent.JOINED or overtaken or not member or member == record.sid:
+        return VoiceReply()
+    if noted.state != CallState.OFFERED or noted.liaison_id is None:
+        return VoiceReply()
+    placed = room.liaison_leg(deps, noted)
+    if placed is not None and placed != member:
+        return VoiceReply()  # a leg of an earlier offer
+    answered = deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=at, move=CallMove.ANSWER,
+                                detail={"liaison": noted.liaison_id, "from": "room"}, answered_at=at)
+    if answered is not None:
+        wallboard.on_answered(deps.live, answered)
+        log.info("voice.answered call_sid=%s liaison=%s (joined the room)", record.sid, noted.liaison_id)
+    return VoiceReply()
+
+
+def room_left(deps: CallDeps, given: StepInput) -> StepResult:
+    """The caller is out of the room (`leg`: the caller's own leg as this report finds it).
+
+    Still offered to or connected with this liaison: if the caller's leg has ended, they hung up (the end
+    settles it: a leg that still rings is cancelled); if they are still on the line, the room ended because the
+    liaison left it, so a conversation took place even when the report of the liaison's joining has not come
+    yet (reports may come late or out of order). Otherwise the call has moved on (back in line by a redirect,
+    whose action's answer the network ignores)."""
+    record = deps.calls.get(given.call_sid)
+    if record is None or record.state == CallState.ENDED:
+        return VoiceReply.of(Hangup())
+    ours = record.liaison_id == given.liaison_id or (
+        record.state == CallState.CONNECTED and consult.handed_over_by(deps, record) == given.liaison_id)
+    if record.state not in (CallState.OFFERED, CallState.CONNECTED) or not ours:
+        return Stale(record)
+    now = given.at or deps.clock.now()
+    # The join's time is the network's (its report's Timestamp); a clock apart from ours never makes it negative.
+    talk = max(0, round((now - record.answered_at).total_seconds())) if record.answered_at else None
+    if given.leg is not None and given.leg.ended:
+        offered = record.state == CallState.OFFERED
+        return Next(Step.END, record=record, options={"leg": LegStatus.CANCELLED if offered else LegStatus.COMPLETED,
+                                                      "reason": "caller left the room", "talk_seconds": talk})
+    return Next(Step.CONVERSATION_END, record=record, options={"talk_seconds": talk})
+
+
+def _back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int, ended: DialEnd,
+                  from_room: bool = False) -> StepResult:
     """Back to the front of the line; the liaison is marked away. The router takes the call again at its
-    next turn of the hold loop, after the caller has heard that they are back in line."""
+    next turn of the hold loop, after the caller has heard that they are back in line.
+
+    `from_room`: the caller waits in the call's room, so a redirect (not this reply) takes them back."""
     now = deps.clock.now()
     not_bridged = ended == DialEnd.NOT_BRIDGED or record.state == CallState.CONNECTED
     requeued = deps.calls.apply(record.sid, event=EventKind.NOT_BRIDGED if not_bridged else EventKind.LIAISON_NO_ANSWER,
@@ -75,6 +174,14 @@ def _back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int, ended:
     if liaison is not None:
         deps.presence.save(liaison_id=liaison_id, organisation=liaison.organisation, status=Presence.AWAY, since=now)
     log.info("voice.liaison_no_answer call_sid=%s liaison=%s status=%s", record.sid, liaison_id, ended.value)
+    if from_room:
+        try:
+            deps.telephony.redirect(call_sid=record.sid, to=Goto.to(Step.BACK_IN_LINE))
+        except Exception as exc:  # noqa: BLE001 - the caller is gone (or unreachable): the call ends
+            log.info("voice.back_in_line_failed call_sid=%s error=%s", record.sid, type(exc).__name__)
+            return Next(Step.END, record=requeued, options={"leg": LegStatus.COMPLETED,
+                                                            "reason": "caller gone before back in line"})
+        return VoiceReply()
     flow = deps.flow_for(record.line_kind)
     return Next(Step.QUEUE, record=requeued, lead=(flow.say("returned_to_queue", requeued.language),),
                 options={"hold": True})

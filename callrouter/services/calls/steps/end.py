@@ -14,6 +14,7 @@ from callrouter.domain.calls import WAITING_STATES, CallMove, CallRecord, CallSt
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
 from callrouter.services.callbacks import lifecycle as callbacks
+from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import Next, StepInput, StepResult
@@ -60,6 +61,7 @@ def end_call(deps: CallDeps, record: CallRecord, *, leg: LegStatus, reason: str,
     if ended is None:
         return
     wallboard.on_ended(deps.live, record, outcome=outcome, at=now)
+    consult.on_call_ended(deps, record)  # a consulted liaison's leg ends, the liaison is freed
     org = record.organisation or ""
     talked = record.state == CallState.CONNECTED or outcome == Outcome.ANSWERED
     if record.state in WAITING_STATES and not talked:
@@ -69,6 +71,7 @@ def end_call(deps: CallDeps, record: CallRecord, *, leg: LegStatus, reason: str,
             _release_liaison(deps, record, liaison_id=record.liaison_id)
         deps.after.route(org=org)
     elif record.state == CallState.OFFERED:
+        room.cancel_liaison_leg(deps, record, reason=reason or "caller's call ended")  # it may still ring
         deps.after.route(org=org)
     auto_after = deps.callback_policy.auto_after_abandon_seconds
     if (outcome == Outcome.ABANDONED_IN_QUEUE and auto_after and record.queued_at
@@ -83,7 +86,7 @@ def _release_liaison(deps: CallDeps, record: CallRecord, *, liaison_id: int) -> 
     org = record.organisation or ""
     after = Presence.WRAP_UP if deps.wrap_up_seconds else Presence.AVAILABLE
     released = deps.router.release_liaison(liaison_id=liaison_id, org=org, status=after, now_ms=ms(now),
-                                           call_sid=record.sid)
+                                           call_sid=consult.router_call_of(deps, record))
     deps.presence.save(liaison_id=liaison_id, organisation=org, status=after, since=now)
     if released.accepted and after == Presence.WRAP_UP:
         deps.jobs.end_wrap_up_at(liaison_id=liaison_id, at=now + timedelta(seconds=deps.wrap_up_seconds))

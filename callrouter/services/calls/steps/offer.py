@@ -1,11 +1,15 @@
-"""A liaison was claimed for the call: ring them (whisper first), or tell them who calls."""
+"""A liaison was claimed for the call: ring them (whisper first), or tell them who calls.
+
+With the conference bridge (deps.bridge == "conference") the caller waits in the call's room, on hold,
+while routing places the liaison's leg; the liaison hears the whisper, then joins and starts the room.
+"""
 
 from __future__ import annotations
 
 from callrouter.domain import ivr
-from callrouter.domain.call_flow import DialEnd, Goto, Step
-from callrouter.domain.calls import CallState
-from callrouter.domain.voice import Dial, Hangup, VoiceReply
+from callrouter.domain.call_flow import DialEnd, Goto, Step, room_of
+from callrouter.domain.calls import CallEvent, CallRecord, CallState, EventKind
+from callrouter.domain.voice import Dial, Hangup, JoinRoom, Pause, Play, Redirect, VoiceReply
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import topic_name
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
@@ -17,6 +21,8 @@ def connect(deps: CallDeps, given: StepInput) -> StepResult:
     liaison_id = given.liaison_id
     if record is None or record.state != CallState.OFFERED or record.liaison_id != liaison_id or liaison_id is None:
         return Stale(record)  # back on hold when still queued (the flow resumes it there)
+    if deps.bridge == "conference":
+        return VoiceReply.of(caller_joins(record, liaison_id=liaison_id))
     liaison = deps.directory.liaison(liaison_id)
     if liaison is None:
         return Next(Step.DIAL_RESULT, record=record, options={"dial": DialEnd.FAILED})
@@ -26,17 +32,56 @@ def connect(deps: CallDeps, given: StepInput) -> StepResult:
                               timeout=deps.dial_timeout_seconds, caller_id=record.line_number))
 
 
+def _transfer_of(deps: CallDeps, record: CallRecord) -> CallEvent | None:
+    """The last transfer of the call into its present organisation, if it was handed on by another one."""
+    handed = [e for e in deps.calls.events(record.sid) if e.kind == EventKind.TRANSFERRED
+              and e.detail.get("to_organisation") == record.organisation]
+    return handed[-1] if handed else None
+
+
+def caller_joins(record: CallRecord, *, liaison_id: int) -> JoinRoom:
+    """The caller enters the call's room first, on hold until the liaison joins; the room ends when they leave."""
+    return JoinRoom(room=room_of(record.sid), events=Goto.to(Step.ROOM_EVENT, call=record.sid),
+                    action=Goto.to(Step.ROOM_LEFT, liaison=liaison_id), hold=Goto.to(Step.ROOM_HOLD),
+                    starts=False, ends=True, label="caller")
+
+
+def room_hold(deps: CallDeps, given: StepInput) -> StepResult:
+    """Heard in the room until the liaison joins (only prompts, music, pauses and a redirect may be said there);
+    the redirect to itself loops it however long the ring takes."""
+    return VoiceReply.of(Play(deps.hold_music_url) if deps.hold_music_url else Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
+
+
 def whisper(deps: CallDeps, given: StepInput) -> StepResult:
-    """Said to the liaison before the caller is put through: where from, what about, how long waited."""
+    """Said to the liaison before the caller is put through: where from, what about, how long waited.
+
+    On the conference bridge (`choice` "room") the whisper is the liaison leg's own answer: after it the
+    liaison joins the room, which starts then; a leg of an offer that is over hangs up instead."""
     record = deps.calls.get(given.call_sid)
     if record is None:
+        return VoiceReply.of(Hangup())
+    in_room = given.choice == "room"
+    if in_room and (record.state != CallState.OFFERED or record.liaison_id != given.liaison_id):
         return VoiceReply.of(Hangup())
     flow = deps.flow_for(record.line_kind)
     location = deps.directory.location(record.location or "")
     org = deps.directory.organisation(record.organisation or "")
-    waited = (record.offered_at - record.queued_at).total_seconds() if record.offered_at and record.queued_at else 0
-    return VoiceReply.of(flow.say("whisper", "nl", location=location.name if location else "onbekend",
-                                  organisation=org.name if org else "",
-                                  topic=topic_name(deps, organisation=record.organisation, topic=record.topic,
-                                                   language="nl"),
-                                  waited=ivr.spoken_duration(waited, "nl")))
+    handed = _transfer_of(deps, record)
+    since = handed.at if handed is not None else record.queued_at
+    waited = (record.offered_at - since).total_seconds() if record.offered_at and since else 0
+    values: dict[str, object] = {"location": location.name if location else "onbekend",
+                                 "organisation": org.name if org else "", "waited": ivr.spoken_duration(waited, "nl")}
+    if handed is None:
+        said = flow.say("whisper", "nl", topic=topic_name(deps, organisation=record.organisation, topic=record.topic,
+                                                          language="nl"), **values)
+    else:  # who transferred it, and what the question was about there
+        source = str(handed.detail.get("from_organisation", ""))
+        source_org = deps.directory.organisation(source)
+        from_topic = handed.detail.get("from_topic")
+        said = flow.say("whisper_transferred", "nl", from_organisation=source_org.name if source_org else source,
+                        topic=topic_name(deps, organisation=source, topic=str(from_topic) if from_topic else None,
+                                         language="nl"), **values)
+    if not in_room:
+        return VoiceReply.of(said)
+    return VoiceReply.of(said, JoinRoom(room=room_of(record.sid), events=Goto.to(Step.ROOM_EVENT, call=record.sid),
+                                        starts=True, ends=True, label=f"liaison-{given.liaison_id}"))

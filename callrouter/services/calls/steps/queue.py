@@ -58,6 +58,27 @@ def queue(deps: CallDeps, given: StepInput) -> StepResult:
     return hold_reply(queued, lead=(*given.lead, said))
 
 
+def back_in_line(deps: CallDeps, given: StepInput) -> StepResult:
+    """The caller was sent out of the call's room back to the line (the liaison did not take the call)."""
+    record = deps.calls.get(given.call_sid)
+    if record is None or record.state != CallState.QUEUED:
+        return Stale(record)
+    flow = deps.flow_for(record.line_kind)
+    return hold_reply(record, lead=(flow.say("returned_to_queue", record.language),))
+
+
+def transferred(deps: CallDeps, given: StepInput) -> StepResult:
+    """The caller was handed to another organisation: told so, then in its line (at the first turn of the hold
+    loop, with the original queue time: nobody who called later goes first)."""
+    record = deps.calls.get(given.call_sid)
+    if record is None or record.state != CallState.QUEUED:
+        return Stale(record)
+    org = deps.directory.organisation(record.organisation or "")
+    flow = deps.flow_for(record.line_kind)
+    said = flow.say("transferring", record.language, organisation=org.name if org else record.organisation or "")
+    return hold_reply(record, lead=(said,))
+
+
 def wait(deps: CallDeps, given: StepInput) -> StepResult:
     """One turn of the hold loop: join the router's line (once), route, maybe an announcement and the
     callback offer, then hold. With callbacks on, the hold sits in a Gather, so key 1 asks for a callback."""

@@ -1,0 +1,257 @@
+"""The conference bridge: the caller waits in a room named for the call, the liaison's leg is placed by REST,
+hears the whisper and joins; joining is the answer. No answer, busy, failed or a hang-up in the whisper put
+the call back in front (the liaison away); the caller hanging up cancels the ringing leg; room reports that
+come twice or out of order have one effect."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from callrouter.domain.call_flow import Goto, LegStatus, RoomEvent, Step, room_of
+from callrouter.domain.calls import CallState, EventKind, Outcome
+from callrouter.domain.queueing import Presence
+from callrouter.domain.voice import Enqueue, Hangup, JoinRoom, Pause, Redirect, Say, VoiceReply
+from callrouter.services.calls import flow, routing
+from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.step import StepInput
+from tests.fakes import JAN, PRO_LINE, fakes, make_deps, on_duty, said, seed_call, verbs
+
+SID = "CA-room"
+LEG = "CAout0001"
+
+
+def conference_deps(**overrides: object) -> CallDeps:
+    return make_deps(bridge="conference", **overrides)
+
+
+def routed(deps: CallDeps, *, waited: float = 40) -> None:
+    """A call in line that routing has just claimed for Jan: the caller redirected, Jan's leg placed."""
+    on_duty(deps, JAN)
+    since = deps.clock.now() - timedelta(seconds=waited)
+    seed_call(deps, SID, state=CallState.QUEUED, organisation="UWV", topic="ww", queued_at=since, received_at=since)
+    flow.run(deps, Step.WAIT, StepInput(call_sid=SID))
+    assert routing.dispatch(deps, org="UWV") == 1
+
+
+def state(deps: CallDeps) -> tuple[CallState, int | None]:
+    record = fakes(deps).calls.get(SID)
+    assert record is not None
+    return record.state, record.liaison_id
+
+
+def leg(status: LegStatus, *, member: str = LEG, liaison_id: int = JAN.id) -> StepInput:
+    return StepInput(call_sid=SID, liaison_id=liaison_id, leg=status, choice="room", member=member)
+
+
+def room(event: RoomEvent, member: str, sequence: int) -> StepInput:
+    return StepInput(call_sid=SID, choice=event.value, member=member, sequence=sequence)
+
+
+def test_routing_redirects_the_caller_and_places_the_liaisons_leg_into_the_room() -> None:
+    deps = conference_deps(dial_timeout_seconds=25)
+    routed(deps)
+    telephony = fakes(deps).telephony
+    assert telephony.redirects == [(SID, Goto.to(Step.CONNECT, liaison=JAN.id))]
+    [created] = telephony.created
+    assert (created.to, created.from_, created.timeout) == (JAN.address, PRO_LINE.number, 25)
+    assert created.answer == Goto.to(Step.WHISPER, call=SID, liaison=JAN.id, via="room")
+    assert created.status == Goto.to(Step.LIAISON_LEG, call=SID, liaison=JAN.id, via="room")
+    assert fakes(deps).calls.details(SID, EventKind.LIAISON_RUNG) == [{"liaison": JAN.id, "leg": LEG}]
+    assert state(deps) == (CallState.OFFERED, JAN.id)
+
+
+def test_the_caller_joins_the_room_on_hold_and_ends_it_on_leaving() -> None:
+    deps = conference_deps()
+    routed(deps)
+    reply = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    assert reply.actions == (JoinRoom(room=room_of(SID), events=Goto.to(Step.ROOM_EVENT, call=SID),
+                                      action=Goto.to(Step.ROOM_LEFT, liaison=JAN.id), hold=Goto.to(Step.ROOM_HOLD),
+                                      starts=False, ends=True, label="caller"),)
+    assert flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID)).actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
+
+
+def test_the_liaison_hears_the_whisper_then_joins_and_starts_the_room() -> None:
+    deps = conference_deps()
+    routed(deps, waited=75)
+    reply = flow.run(deps, Step.WHISPER, StepInput(call_sid=SID, liaison_id=JAN.id, choice="room"))
+    assert verbs(reply) == ["Say", "JoinRoom"]
+    assert said(reply) == "Professionallijn. Loket Amsterdam. UWV, WW-uitkering. Gewacht: anderhalve minuut."
+    join = reply.actions[1]
+    assert isinstance(join, JoinRoom) and (join.room, join.starts, join.ends, join.action) == (
+        room_of(SID), True, True, None)
+    # A leg of an offer that is over (another liaison, or the call moved on) hangs up without a word.
+    assert flow.run(deps, Step.WHISPER, StepInput(call_sid=SID, liaison_id=99, choice="room")).actions == (Hangup(),)
+
+
+def test_the_pickup_is_not_the_answer_joining_the_room_is_once() -> None:
+    deps = conference_deps()
+    routed(deps)
+    assert flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.ANSWERED)) == VoiceReply()
+    assert state(deps) == (CallState.OFFERED, JAN.id)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, SID, 1))  # the caller's own join: nothing
+    assert state(deps) == (CallState.OFFERED, JAN.id)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.STARTED, "", 2))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 3))
+    assert state(deps) == (CallState.CONNECTED, JAN.id)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 3))  # delivered twice
+    assert fakes(deps).calls.details(SID, EventKind.ANSWERED) == [{"liaison": JAN.id, "from": "room"}]
+
+
+def test_a_join_that_comes_after_the_same_legs_later_leave_changes_nothing() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.LEFT, LEG, 5))  # out of order: the leave came first
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 4))
+    assert state(deps) == (CallState.OFFERED, JAN.id)
+    assert fakes(deps).calls.kinds(SID).count(EventKind.ANSWERED) == 0
+
+
+def test_a_join_of_a_leg_that_is_not_the_offers_changes_nothing() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, "CAsomeoneelse", 1))
+    assert state(deps) == (CallState.OFFERED, JAN.id)
+
+
+def test_the_conversation_ends_when_the_caller_leaves_the_room_answered_and_the_liaison_free() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 3))
+    fakes(deps).clock.advance(95)
+    assert flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id)).actions == (Hangup(),)
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ANSWERED)
+    assert fakes(deps).calls.details(SID, EventKind.COMPLETED) == [
+        {"status": "completed", "reason": "conversation ended", "talk_seconds": 95}]
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+    assert fakes(deps).telephony.hung_up == []  # nothing rang any more
+
+
+def _assert_back_in_front_and_liaison_away(deps: CallDeps, *, kind: EventKind, status: str) -> None:
+    assert state(deps) == (CallState.QUEUED, None)
+    assert fakes(deps).calls.details(SID, kind) == [{"liaison": JAN.id, "status": status}]
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AWAY
+    assert fakes(deps).presence.status_of(JAN.id) == "away"
+    assert fakes(deps).telephony.redirects[-1] == (SID, Goto.to(Step.BACK_IN_LINE))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and record.answered_at is None
+
+
+def test_no_answer_busy_or_failed_puts_the_caller_back_in_front_by_a_redirect_and_the_liaison_away() -> None:
+    for status, word in ((LegStatus.NOT_ANSWERED, "not_answered"), (LegStatus.BUSY, "busy"),
+                         (LegStatus.FAILED, "failed")):
+        deps = conference_deps()
+        routed(deps)
+        assert flow.run(deps, Step.LIAISON_LEG, leg(status)) == VoiceReply()
+        _assert_back_in_front_and_liaison_away(deps, kind=EventKind.LIAISON_NO_ANSWER, status=word)
+        flow.run(deps, Step.LIAISON_LEG, leg(status))  # the report again: one effect
+        assert len(fakes(deps).telephony.redirects) == 2 and fakes(deps).calls.kinds(SID).count(
+            EventKind.LIAISON_NO_ANSWER) == 1
+        reply = flow.run(deps, Step.BACK_IN_LINE, StepInput(call_sid=SID))
+        assert said(reply) == "De medewerker neemt niet op. U blijft vooraan in de rij."
+        assert isinstance(reply.actions[-1], Enqueue)
+        flow.run(deps, Step.WAIT, StepInput(call_sid=SID))
+        assert fakes(deps).router.line("UWV") == [SID]  # its place in line again
+
+
+def test_a_hang_up_during_the_whisper_is_not_an_answer_and_the_call_goes_back() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.ANSWERED))
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.COMPLETED))  # hung up before joining the room
+    _assert_back_in_front_and_liaison_away(deps, kind=EventKind.NOT_BRIDGED, status="not_bridged")
+    assert EventKind.ANSWERED not in fakes(deps).calls.kinds(SID)
+
+
+def test_the_caller_leaving_the_room_after_the_redirect_back_changes_nothing() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.NOT_ANSWERED))
+    reply = flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    assert verbs(reply) == ["Enqueue"]  # the network ignores it (the call was redirected); on hold if not
+    assert state(deps) == (CallState.QUEUED, None)
+
+
+def test_the_caller_hanging_up_while_the_liaisons_leg_rings_cancels_it_and_frees_the_liaison() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.STATUS, StepInput(call_sid=SID, leg=LegStatus.COMPLETED, sequence=3))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ABANDONED_IN_QUEUE)
+    assert fakes(deps).telephony.hung_up == [LEG]
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+    # The cancelled leg's own report and the whisper of a leg that got through anyway change nothing.
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.CANCELLED))
+    assert flow.run(deps, Step.WHISPER, StepInput(call_sid=SID, liaison_id=JAN.id, choice="room")).actions == (
+        Hangup(),)
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+
+
+def test_a_leg_that_cannot_be_placed_puts_the_call_back_in_front() -> None:
+    deps = conference_deps()
+    fakes(deps).telephony.fail_create_with = RuntimeError("429 too many requests")
+    routed(deps)
+    _assert_back_in_front_and_liaison_away(deps, kind=EventKind.LIAISON_NO_ANSWER, status="failed")
+
+
+def test_the_caller_gone_before_the_redirect_back_ends_the_call_and_frees_the_liaison() -> None:
+    deps = conference_deps()
+    routed(deps)
+    fakes(deps).telephony.fail_with = LookupError("call gone")
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.NOT_ANSWERED))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and record.state == CallState.ENDED
+    assert not fakes(deps).router.known(call_sid=SID, org="UWV")
+
+
+def test_with_the_dial_bridge_nothing_is_placed_by_rest() -> None:
+    deps = make_deps()
+    routed(deps)
+    assert fakes(deps).telephony.created == []
+    reply = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    assert verbs(reply) == ["Dial"] and not isinstance(reply.actions[0], Say)
+
+
+def test_the_room_ending_with_the_caller_still_there_before_the_join_report_came_is_a_conversation() -> None:
+    """Reports may come late: the liaison joined, talked and left (ending the room) before the join report came."""
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id, leg=LegStatus.ANSWERED))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ANSWERED)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 3))  # the late report
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.COMPLETED))
+    assert fakes(deps).calls.kinds(SID).count(EventKind.ANSWERED) == 1
+    assert EventKind.NOT_BRIDGED not in fakes(deps).calls.kinds(SID)
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+
+
+def test_the_caller_hanging_up_in_the_room_while_the_leg_rings_is_no_conversation() -> None:
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id, leg=LegStatus.COMPLETED))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ABANDONED_IN_QUEUE)
+    assert fakes(deps).telephony.hung_up == [LEG]
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+
+
+def test_a_lost_offer_in_the_room_is_repaired_by_the_reconciler_leg_cancelled_caller_back_in_line() -> None:
+    """The process that should have handled the leg's reports died: after the ring time and a margin the
+    reconciler cancels the leg, frees the liaison and takes the caller out of the room back to the line."""
+    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+
+    deps = conference_deps()
+    routed(deps)
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS - 1)
+    reconcile(deps, live_state_present=True)
+    assert state(deps) == (CallState.OFFERED, JAN.id)  # not yet: it may still ring
+    fakes(deps).clock.advance(2)
+    reconcile(deps, live_state_present=True)
+    assert fakes(deps).telephony.hung_up == [LEG]
+    redirects = fakes(deps).telephony.redirects
+    assert redirects[-2:] == [(SID, Goto.to(Step.BACK_IN_LINE)), (SID, Goto.to(Step.CONNECT, liaison=JAN.id))]
+    # Back in line at its place, the same run routes it again: a fresh leg, never two ringing at once.
+    assert fakes(deps).calls.kinds(SID).count(EventKind.LIAISON_NO_ANSWER) == 1
+    assert [c.sid for c in fakes(deps).telephony.created] == [LEG, "CAout0002"]
+    assert state(deps) == (CallState.OFFERED, JAN.id)
