@@ -13,6 +13,7 @@ either way.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import secrets
@@ -55,6 +56,8 @@ class ReplayGuard:
         self._held: dict[str, bytes] = {}  # key -> token of the claims this process is handling
         self._lock = threading.Lock()
         self._keeper_pid = 0
+        self._prefix = secrets.token_hex(6).encode()
+        self._counter = itertools.count()
 
     @staticmethod
     def digest(canonical: bytes) -> str:
@@ -69,7 +72,7 @@ class ReplayGuard:
         caller decides (the webhook handles it rather than let Twilio give up on the call)."""
         deadline = time.monotonic() + timeout
         while True:
-            token = secrets.token_bytes(9)
+            token = self._token()
             found = self._claim(keys=[keys.webhook_replay(digest)], args=[PENDING + token, self._claim_ms])
             if found == 1:
                 return self._hold(digest, token)
@@ -82,7 +85,7 @@ class ReplayGuard:
 
     def claim(self, digest: str) -> Claim | None:
         """The claim if this is the first delivery (no wait), else None."""
-        token = secrets.token_bytes(9)
+        token = self._token()
         found = self._claim(keys=[keys.webhook_replay(digest)], args=[PENDING + token, self._claim_ms])
         return self._hold(digest, token) if found == 1 else None
 
@@ -95,6 +98,10 @@ class ReplayGuard:
         """Give the claim up without a response (a retry will handle the request); only one's own claim."""
         self.forget(claim)
         self._release(keys=[keys.webhook_replay(claim.digest)], args=[PENDING + claim.token])
+
+    def _token(self) -> bytes:
+        """Unique to one claim: this guard's random prefix, the process, a counter (no system call per claim)."""
+        return b"%s.%d.%d" % (self._prefix, os.getpid(), next(self._counter))
 
     def _hold(self, digest: str, token: bytes) -> Claim:
         with self._lock:
