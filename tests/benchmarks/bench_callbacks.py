@@ -3,16 +3,16 @@
 Run: .venv/bin/python -m tests.benchmarks.bench_callbacks [--callbacks 40] [--postgres] [--fork]
 
 Starts redis-server, the database, the service (tests.e2e.stack.running_stack: uvicorn, the Twilio emulator)
-and two `callrouter worker` processes as the Procfile starts them (RQ's SimpleWorker; --fork: RQ's forking
+and `--workers` (2) `callrouter worker` processes as the Procfile starts them (RQ's SimpleWorker; --fork: RQ's forking
 Worker, a process per job, for comparison). The directory gets `--callbacks` extra UWV liaisons for WW, all
 away; as many callbacks are asked (through the service layer, as the console does) for as many caseworker
-phones. Then every liaison goes available at once (the JSON API, as their console does) and the clock runs
-until every liaison's phone has rung: dispatched callbacks per second, from the first liaison made
-available to the last liaison dialled.
+phones. Then every liaison goes available at once (the JSON API, as their console does, 8 at a time) and the clock runs
+until the liaisons' phones have rung once per callback: dispatched callbacks per second, from the first
+liaison made available to the last callback's liaison dialled.
 
 Exactly once, in the same run: one worker is SIGKILLed after a third of the dials (a new one and the
 reconciler take over), and every callback's attempt job is enqueued a second time once it is dialling.
-Every liaison and every caseworker phone must then have rung exactly once, and every callback completed.
+Every callback must then have completed, having rung one liaison and its caseworker's phone exactly once.
 There is no outbound pacing setting on this branch (another branch adds one): measured with pacing off,
 and the emulator places calls without a limit of its own. Exits 1 below the target or on a double dial.
 """
@@ -25,11 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import yaml
 from rq import Queue
+from rq.job import Job
+from rq.registry import FinishedJobRegistry
 
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
 from callrouter.adapters.sql.directory_import import import_directory
@@ -109,36 +113,67 @@ def run(args: argparse.Namespace) -> int:
                                                      phone_number=number)
                 assert created
                 callbacks.append(callback.id)
+            try:
+                result = dispatch_all(args, stack, container, sessions, codes, phones, callbacks)
+            finally:
+                for proc in list(stack.workers):  # also when something failed: no worker outlives its Redis
+                    stack.kill_worker(proc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report(args, *result)
+
+
+def dispatch_all(args, stack, container, sessions, codes, phones, callbacks):  # type: ignore[no-untyped-def]
+    """Every liaison available at once; the workers dispatch; one killed, duplicates enqueued."""
+    if True:
+        if True:
             store = SqlCallbackStore(sessions)
             liaison_addresses = [f"client:{code}" for code in codes]
-            workers = [worker(stack, fork=args.fork) for _ in range(2)]
+            workers = [worker(stack, fork=args.fork) for _ in range(args.workers)]
             time.sleep(3)  # the workers are up (importing the service takes a moment)
             queue = Queue("callrouter", connection=container.redis)
 
-            dialled = lambda: sum(stack.emulator.dials_to(a) > 0 for a in liaison_addresses)  # noqa: E731
+            dialled = lambda: sum(stack.emulator.dials_to(a) for a in liaison_addresses)  # noqa: E731
             started = time.perf_counter()
-            for code in codes:
-                assert stack.set_presence(code, "available").status_code == 200
+            pool = ThreadPoolExecutor(max_workers=8)  # liaisons click at once, each in their own console
+            presences = [pool.submit(stack.set_presence, code, "available") for code in codes]
             killed = False
             duplicated: set[int] = set()
             while dialled() < len(codes):
-                if not killed and dialled() >= len(codes) // 3:
+                if not killed and args.kill and dialled() >= len(codes) // 3:
                     stack.kill_worker(workers[0])  # mid-run: jobs in its hands are lost with it
                     worker(stack, fork=args.fork)
                     for _ in range(3):
                         queue.enqueue("workers.jobs.reconcile_live_state")
                     killed = True
-                for cb_id in callbacks:  # a duplicate of each attempt's job, once it is dialling
-                    if cb_id in duplicated:
-                        continue
-                    current = store.get(cb_id)
-                    if current is not None and current.state == CallbackState.DIALLING and current.liaison_id:
-                        queue.enqueue("workers.jobs.start_callback_attempt", cb_id, current.liaison_id)
-                        duplicated.add(cb_id)
+                # A duplicate of each attempt's job once it is dialling (one query: the emulator shares this
+                # process, and a busy poll here would slow its answers down).
+                for current in store.in_states(frozenset({CallbackState.DIALLING})):
+                    if current.id not in duplicated and current.liaison_id:
+                        queue.enqueue("workers.jobs.start_callback_attempt", current.id, current.liaison_id)
+                        duplicated.add(current.id)
                 if time.perf_counter() - started > args.timeout:
-                    raise RuntimeError(f"only {dialled()} of {len(codes)} liaisons dialled in {args.timeout} s")
-                time.sleep(0.01)
+                    states = Counter(c.state.value for cb_id in callbacks if (c := store.get(cb_id)))
+                    raise RuntimeError(f"only {dialled()} of {len(codes)} liaisons dialled in {args.timeout} s; "
+                                       f"callbacks {dict(states)}, {len(queue)} jobs queued")
+                time.sleep(0.1)
             took = time.perf_counter() - started
+            pool.shutdown()
+            jobs = [j for j in (Job.fetch(i, connection=container.redis) for i in
+                                FinishedJobRegistry(queue=queue).get_job_ids())
+                    if j.func_name.endswith("start_callback_attempt") and j.started_at and j.ended_at]
+            if jobs:
+                runs = sorted((j.ended_at - j.started_at).total_seconds() for j in jobs)  # type: ignore[operator]
+                waits = sorted((j.started_at - j.enqueued_at).total_seconds() for j in jobs)  # type: ignore[operator]
+                print(f"attempt jobs: {len(jobs)}, run p50 {runs[len(runs) // 2] * 1e3:.0f} ms max {runs[-1] * 1e3:.0f} ms;"
+                      f" queued p50 {waits[len(waits) // 2] * 1e3:.0f} ms max {waits[-1] * 1e3:.0f} ms")
+            available_in = max(f.result().elapsed.total_seconds() for f in presences)
+            assert {f.result().status_code for f in presences} == {200}
+            for cb_id in callbacks:  # and a late duplicate of every attempt's job: the callback is taken
+                current = store.get(cb_id)
+                if current is not None and current.liaison_id:
+                    queue.enqueue("workers.jobs.start_callback_attempt", cb_id, current.liaison_id)
+                    duplicated.add(cb_id)
             for _ in range(2):
                 queue.enqueue("workers.jobs.reconcile_live_state")
 
@@ -149,16 +184,21 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(2)  # late duplicates would dial now
             liaison_dials = [stack.emulator.dials_to(a) for a in liaison_addresses]
             caller_dials = [stack.emulator.dials_to(n) for n in phones]
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"(the slowest presence change took {available_in:.2f} s)")
+    return codes, took, liaison_dials, caller_dials, duplicated
+
+
+def report(args: argparse.Namespace, codes: list[str], took: float, liaison_dials: list[int], caller_dials: list[int],
+           duplicated: set[int]) -> int:
     rate = len(codes) / took
-    doubles = sum(n > 1 for n in liaison_dials) + sum(n > 1 for n in caller_dials)
-    print(f"{'PostgreSQL' if args.postgres else 'SQLite'}, {'forking Worker' if args.fork else 'SimpleWorker'} x2, "
+    # A liaison may take several callbacks (one after another); each callback rings one liaison and its caller once.
+    doubles = max(sum(liaison_dials) - len(codes), 0) + sum(n > 1 for n in caller_dials)
+    print(f"{'PostgreSQL' if args.postgres else 'SQLite'}, {'forking Worker' if args.fork else 'SimpleWorker'} x{args.workers}, "
           f"{len(codes)} callbacks, {len(codes)} liaisons made available at once; no outbound pacing (pacing off: "
           "the setting is not on this branch), emulator without a limit")
     print(f"dispatched: {len(codes)} in {took:.2f} s = {rate:.1f} callbacks/s (target >= {TARGET_PER_SECOND:g}); "
-          f"one worker killed mid-run, {len(duplicated)} duplicate attempt jobs")
-    print(f"dials: liaisons {sum(liaison_dials)} (max {max(liaison_dials)} each), caseworkers {sum(caller_dials)} "
+          f"{'one worker killed mid-run, ' if args.kill else ''}{len(duplicated)} duplicate attempt jobs")
+    print(f"dials: liaisons {sum(liaison_dials)} for {len(codes)} callbacks, caseworkers {sum(caller_dials)} "
           f"(max {max(caller_dials)} each); double dials: {doubles}")
     if doubles:
         print("EXACTLY ONCE BROKEN: someone was dialled twice")
@@ -171,7 +211,9 @@ def main() -> int:
     parser.add_argument("--callbacks", type=int, default=40)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--fork", action="store_true", help="RQ's forking Worker instead of SimpleWorker")
-    parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--no-kill", dest="kill", action="store_false", help="kill no worker mid-run")
     return run(parser.parse_args())
 
 
