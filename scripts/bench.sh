@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run each tests/benchmarks/bench_*.py as a module (python -m tests.benchmarks.bench_x).
-# BENCH=routing runs only bench_routing. Stops at the first benchmark that fails.
+# BENCH=routing runs only bench_routing. Runs every one, then exits 1 naming those that missed their target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +14,13 @@ if ((${#files[@]} == 0)); then
   echo "bench: no tests/benchmarks/bench_*.py yet"
   exit 0
 fi
+missed=()
 for file in "${files[@]}"; do
   module=tests.benchmarks.$(basename "$file" .py)
   echo "== python -m $module"
-  .venv/bin/python -m "$module"
+  .venv/bin/python -m "$module" || missed+=("$module")
 done
+if ((${#missed[@]})); then
+  echo "bench: target missed (or run invalid): ${missed[*]}"
+  exit 1
+fi

@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import logging
 import os
+import queue
 import secrets
 import threading
 import time
@@ -56,6 +57,8 @@ class ReplayGuard:
         self._held: dict[str, bytes] = {}  # key -> token of the claims this process is handling
         self._lock = threading.Lock()
         self._keeper_pid = 0
+        self._writer_pid = 0
+        self._outbox: queue.SimpleQueue[tuple[Claim, bytes]] = queue.SimpleQueue()
         self._prefix = secrets.token_hex(6).encode()
         self._counter = itertools.count()
 
@@ -93,6 +96,36 @@ class ReplayGuard:
         """The response for replays of the claimed request, for the replay window; the claim ends."""
         self.forget(claim)
         self._redis.set(keys.webhook_replay(claim.digest), DONE + response, ex=self._window)
+
+    def store_later(self, claim: Claim, response: bytes) -> None:
+        """As `store`, off the request's path: a writer thread sends the responses waiting at that moment in
+        one pipeline. The claim is renewed until its response is there, so a retry that comes meanwhile
+        waits for it (a few milliseconds) and is never handled twice."""
+        with self._lock:
+            if self._writer_pid != os.getpid():
+                self._writer_pid = os.getpid()
+                self._outbox = queue.SimpleQueue()
+                threading.Thread(target=self._write, name="replay-answer-writer", daemon=True).start()
+        self._outbox.put((claim, response))
+
+    def _write(self) -> None:
+        pid, outbox = os.getpid(), self._outbox
+        while self._writer_pid == pid:
+            batch = [outbox.get()]
+            while len(batch) < 200:
+                try:
+                    batch.append(outbox.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for claim, response in batch:
+                        pipe.set(keys.webhook_replay(claim.digest), DONE + response, ex=self._window)
+                    pipe.execute()
+            except Exception:  # noqa: BLE001 - Redis away: the claims lapse; a retry handles the request again
+                log.warning("replay.store_failed answers=%d", len(batch))
+            for claim, _ in batch:
+                self.forget(claim)
 
     def release(self, claim: Claim) -> None:
         """Give the claim up without a response (a retry will handle the request); only one's own claim."""

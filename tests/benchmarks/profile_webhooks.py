@@ -21,8 +21,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from tests.benchmarks.bench_webhooks import (
-    DEPLOYED_SETTINGS, WrkLoad, database, first_webhooks, write_requests)
+from tests.benchmarks.bench_webhooks import DEPLOYED_SETTINGS, WrkLoad, database, first_webhooks, write_requests
 from tests.e2e.stack import running_stack
 from tests.servers import redis_server
 
@@ -39,7 +38,8 @@ PARTS = [
      ("uvicorn", "starlette", "fastapi", "asyncio", "uvloop", "anyio", "h11", "httptools", "concurrent/futures",
       "threading.py")),
 ]
-IDLE = ("select (selectors.py)", "_worker (concurrent", "wait (threading.py)", "run_forever", "_run_once",
+IDLE = ("_read_from_socket", "Condition.wait", "_WriterQueue.join", "sleep", "_keep (",
+        "select (selectors.py)", "_worker (concurrent", "wait (threading.py)", "run_forever", "_run_once",
         "acquire", "park", "poll (selectors.py)", "epoll")
 
 
