@@ -191,6 +191,14 @@ def dispatch_all(args, stack, container, sessions, codes, phones, callbacks):  #
             time.sleep(2)  # late duplicates would dial now
             liaison_dials = [stack.emulator.dials_to(a) for a in liaison_addresses]
             caller_dials = [stack.emulator.dials_to(n) for n in phones]
+            for cb_id in callbacks:  # what happened to a callback that took more than one attempt
+                final = store.get(cb_id)
+                if final is not None and final.attempts > 1:
+                    causes = "; ".join(f"{e.to_state}: {e.cause}" for e in store.events(cb_id))
+                    print(f"callback {cb_id}: {final.attempts} attempts ({causes})")
+            if max(liaison_dials) > 1:
+                print(f"liaisons rung more than once (for several callbacks, or twice for one): "
+                      f"{sum(n > 1 for n in liaison_dials)}")
     print(f"(the slowest presence change took {available_in:.2f} s)")
     return codes, took, liaison_dials, caller_dials, duplicated
 
