@@ -13,8 +13,10 @@ either way.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
+import queue
 import secrets
 import threading
 import time
@@ -55,6 +57,10 @@ class ReplayGuard:
         self._held: dict[str, bytes] = {}  # key -> token of the claims this process is handling
         self._lock = threading.Lock()
         self._keeper_pid = 0
+        self._writer_pid = 0
+        self._outbox: queue.SimpleQueue[tuple[Claim, bytes]] = queue.SimpleQueue()
+        self._prefix = secrets.token_hex(6).encode()
+        self._counter = itertools.count()
 
     @staticmethod
     def digest(canonical: bytes) -> str:
@@ -69,7 +75,7 @@ class ReplayGuard:
         caller decides (the webhook handles it rather than let Twilio give up on the call)."""
         deadline = time.monotonic() + timeout
         while True:
-            token = secrets.token_bytes(9)
+            token = self._token()
             found = self._claim(keys=[keys.webhook_replay(digest)], args=[PENDING + token, self._claim_ms])
             if found == 1:
                 return self._hold(digest, token)
@@ -82,7 +88,7 @@ class ReplayGuard:
 
     def claim(self, digest: str) -> Claim | None:
         """The claim if this is the first delivery (no wait), else None."""
-        token = secrets.token_bytes(9)
+        token = self._token()
         found = self._claim(keys=[keys.webhook_replay(digest)], args=[PENDING + token, self._claim_ms])
         return self._hold(digest, token) if found == 1 else None
 
@@ -91,10 +97,44 @@ class ReplayGuard:
         self.forget(claim)
         self._redis.set(keys.webhook_replay(claim.digest), DONE + response, ex=self._window)
 
+    def store_later(self, claim: Claim, response: bytes) -> None:
+        """As `store`, off the request's path: a writer thread sends the responses waiting at that moment in
+        one pipeline. The claim is renewed until its response is there, so a retry that comes meanwhile
+        waits for it (a few milliseconds) and is never handled twice."""
+        with self._lock:
+            if self._writer_pid != os.getpid():
+                self._writer_pid = os.getpid()
+                self._outbox = queue.SimpleQueue()
+                threading.Thread(target=self._write, name="replay-answer-writer", daemon=True).start()
+        self._outbox.put((claim, response))
+
+    def _write(self) -> None:
+        pid, outbox = os.getpid(), self._outbox
+        while self._writer_pid == pid:
+            batch = [outbox.get()]
+            while len(batch) < 200:
+                try:
+                    batch.append(outbox.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for claim, response in batch:
+                        pipe.set(keys.webhook_replay(claim.digest), DONE + response, ex=self._window)
+                    pipe.execute()
+            except Exception:  # noqa: BLE001 - Redis away: the claims lapse; a retry handles the request again
+                log.warning("replay.store_failed answers=%d", len(batch))
+            for claim, _ in batch:
+                self.forget(claim)
+
     def release(self, claim: Claim) -> None:
         """Give the claim up without a response (a retry will handle the request); only one's own claim."""
         self.forget(claim)
         self._release(keys=[keys.webhook_replay(claim.digest)], args=[PENDING + claim.token])
+
+    def _token(self) -> bytes:
+        """Unique to one claim: this guard's random prefix, the process, a counter (no system call per claim)."""
+        return b"%s.%d.%d" % (self._prefix, os.getpid(), next(self._counter))
 
     def _hold(self, digest: str, token: bytes) -> Claim:
         with self._lock:

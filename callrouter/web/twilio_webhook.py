@@ -29,7 +29,7 @@ from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
-from callrouter.adapters.redis_replay import Claim, ReplayGuard
+from callrouter.adapters.redis_replay import ReplayGuard
 from callrouter.adapters.twiml import TwimlRenderer
 from callrouter.domain.voice import Hangup, Say, VoiceReply
 from callrouter.services.calls.deps import CallDeps
@@ -204,7 +204,8 @@ class WebhookEdge:
         """The TwiML for a verified request and the organisations to route after it is sent.
 
         Runs in a worker thread: the replay claim, the handler (which commits what it records
-        before this returns, so before the response is sent) and storing the response for replays.
+        before this returns, so before the response is sent); the response for replays is stored by the
+        guard's writer (its claim renewed until then).
         """
         try:
             # One round trip for a first delivery; a retry waits for the first's answer, or takes over the
@@ -218,13 +219,17 @@ class WebhookEdge:
             return found, []
         claim = found  # None: no guard (Redis down) or a hung holder: answer rather than let Twilio give up
         try:
-            return self._handled(path, handler, twilio_request, voice, claim)
-        finally:
+            xml, after = self._handled(path, handler, twilio_request, voice)
+        except BaseException:
             if claim is not None:
-                self.replay.forget(claim)  # stored or not, no longer renewed
+                self.replay.forget(claim)  # not renewed: it lapses and a retry handles the request
+            raise
+        if claim is not None:
+            self.replay.store_later(claim, xml)  # pipelined with others', off this request's path
+        return xml, after
 
-    def _handled(self, path: str, handler: Handler, twilio_request: TwilioRequest, voice: bool,
-                 claim: Claim | None) -> tuple[bytes, list[str]]:
+    def _handled(self, path: str, handler: Handler, twilio_request: TwilioRequest,
+                 voice: bool) -> tuple[bytes, list[str]]:
         raw_sid = twilio_request.form.get("CallSid", "")
         call_sid = raw_sid if FORMS["CallSid"].fullmatch(raw_sid) else ""  # only a well-formed one is looked up or logged
         after: list[str] = []
@@ -237,13 +242,7 @@ class WebhookEdge:
             else:
                 log.exception("webhook.failed path=%s call_sid=%s", path, call_sid or "-")
             reply = self.apology(call_sid) if voice else None
-        xml = self.with_turn(self.render(reply or VoiceReply()))
-        if claim is not None:
-            try:
-                self.replay.store(claim, xml)
-            except Exception:  # noqa: BLE001
-                log.exception("webhook.replay_store_failed")
-        return xml, after
+        return self.with_turn(self.render(reply or VoiceReply())), after
 
     def render(self, reply: VoiceReply) -> bytes:
         """TwiML for a reply; a reply is a frozen value, so the same reply (a menu) is rendered once."""

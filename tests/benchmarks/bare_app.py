@@ -10,6 +10,9 @@ Started with the same uvicorn command line as the service:
 - `POST /floor/record`: also the call on record: one INSERT of the CallSid into a SQLite file (WAL,
   synchronous=NORMAL, BEGIN IMMEDIATE, as the service's engine) and its COMMIT, with plain sqlite3 rather
   than SQLAlchemy. Needs BARE_REDIS_URL and BARE_SQLITE_PATH.
+- `POST /floor/record-pg`: the same on PostgreSQL: one INSERT and its COMMIT with plain psycopg, one
+  connection per worker thread, the server's settings as the service gets them. Needs BARE_REDIS_URL and
+  BARE_POSTGRES_URL (a libpq URL).
 
 The floors are not a design to copy: they check no signature, keep no events and render nothing. They show
 what the machine allows once a request has to wait for another process (Redis) and for a durable write.
@@ -42,11 +45,11 @@ def create_app() -> FastAPI:
 
     redis_url, sqlite_path = os.environ.get("BARE_REDIS_URL"), os.environ.get("BARE_SQLITE_PATH")
     if redis_url:
-        _add_floors(app, redis_url, sqlite_path)
+        _add_floors(app, redis_url, sqlite_path, os.environ.get("BARE_POSTGRES_URL"))
     return app
 
 
-def _add_floors(app: FastAPI, redis_url: str, sqlite_path: str | None) -> None:
+def _add_floors(app: FastAPI, redis_url: str, sqlite_path: str | None, postgres_url: str | None) -> None:
     from redis import Redis
 
     redis = Redis.from_url(redis_url)
@@ -84,4 +87,29 @@ def _add_floors(app: FastAPI, redis_url: str, sqlite_path: str | None) -> None:
         @app.post("/floor/record", include_in_schema=False)
         async def floor_record(request: Request) -> Response:
             await run_in_threadpool(claim_and_record, await call_sid(request))
+            return Response(TWIML, media_type="application/xml")
+
+    if postgres_url:
+        import psycopg
+
+        with psycopg.connect(postgres_url) as setup, setup.cursor() as cur:  # once, before any request
+            cur.execute("SELECT pg_advisory_xact_lock(4242)")  # both uvicorn workers start at once
+            cur.execute("CREATE TABLE IF NOT EXISTS floor_calls (sid TEXT PRIMARY KEY, received TIMESTAMPTZ)")
+
+        def pg_connection() -> psycopg.Connection:  # type: ignore[type-arg]
+            conn = getattr(local, "pg", None)
+            if conn is None:
+                conn = local.pg = psycopg.connect(postgres_url)
+            return conn
+
+        def claim_and_record_pg(sid: str) -> None:
+            claim(sid)
+            conn = pg_connection()
+            with conn.cursor() as cur:
+                cur.execute("INSERT INTO floor_calls VALUES (%s, now()) ON CONFLICT DO NOTHING", (sid,))
+            conn.commit()
+
+        @app.post("/floor/record-pg", include_in_schema=False)
+        async def floor_record_pg(request: Request) -> Response:
+            await run_in_threadpool(claim_and_record_pg, await call_sid(request))
             return Response(TWIML, media_type="application/xml")

@@ -50,8 +50,10 @@ from tests.e2e.stack import ACCOUNT_SID, AMSTERDAM_CASEWORKER, AUTH_TOKEN, PROFE
 from tests.servers import free_port, postgres_server, redis_server
 
 PATH = "/twilio/voice/incoming"
-TARGET_RATIO = 0.6
+# Issue 13: the service against the least a design that records a call must do on its database.
+TARGETS = {"floor-record": 0.6, "floor-record-pg": 0.5}
 FLOORS = {"floor-redis": "/floor/redis", "floor-record": "/floor/record"}  # see bare_app.py
+PG_FLOOR = {"floor-record-pg": "/floor/record-pg"}  # with --postgres
 UNKNOWN_LINE = "+31859999999"  # not in the directory: answered "not in use" without touching the database
 # The stack turns the directory cache off for the end-to-end tests; as deployed it is on.
 DEPLOYED_SETTINGS = {"CALLROUTER_DIRECTORY_CACHE_SECONDS": str(Settings.model_fields["directory_cache_seconds"].default)}
@@ -295,7 +297,7 @@ def fixed_rate(args: argparse.Namespace) -> int:
           f"({len(timed)} requests, after {args.warmup} s warm-up)")
     print(f"service: p50 {p50:.1f} ms  p99 {p99:.1f} ms  max {max(latencies, default=0) * 1e3:.1f} ms  "
           f"(bad answers: {bad})")
-    print(f"p99 {p99:.1f} ms (proposed target <= {args.p99_ms:g} ms; issue 2's target is the throughput ratio)")
+    print(f"p99 {p99:.1f} ms (target <= {args.p99_ms:g} ms)")
     if bad:
         print(f"NOT A VALID MEASUREMENT: {bad} bad answers, e.g. {samples}")
         return 1
@@ -384,7 +386,8 @@ def main() -> int:
     parser.add_argument("--pool-rate", type=int, default=3000,
                         help="service requests pre-generated per second of warm-up or run (default 3000); "
                              "a run that needs more is reported as invalid")
-    parser.add_argument("--target", type=float, default=TARGET_RATIO)
+    parser.add_argument("--target", type=float, default=None,
+                        help="service/floor-record (SQLite, 0.6) or service/floor-record-pg (--postgres, 0.5) to reach")
     parser.add_argument("--httpx", action="store_true", help="use the httpx fallback client even if wrk is installed")
     parser.add_argument("--no-floors", action="store_true",
                         help="leave out the floor endpoints (bare + one Redis round trip; + one SQLite commit)")
@@ -395,7 +398,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0,
                         help="instead of the comparison: new calls at this fixed rate per second (an open loop) "
                              "against the service alone, reporting latency; see --p99-ms")
-    parser.add_argument("--p99-ms", type=float, default=100.0, help="with --rate: the p99 to meet (default 100)")
+    parser.add_argument("--p99-ms", type=float, default=20.0, help="with --rate: the p99 to meet (default 20)")
     args = parser.parse_args()
     if args.rate:
         return fixed_rate(args)
@@ -404,7 +407,10 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="callrouter-bench-webhooks-"))
     load_cls = WrkLoad if shutil.which("wrk") and not args.httpx else HttpxLoad
     load = load_cls(workdir, threads=args.threads, connections=args.connections)
-    names = ["bare", *([] if args.no_floors else FLOORS), "service"]
+    floors = {} if args.no_floors else {**FLOORS, **(PG_FLOOR if args.postgres else {})}
+    reference = "floor-record-pg" if args.postgres else "floor-record"
+    target = args.target if args.target is not None else TARGETS[reference]
+    names = ["bare", *floors, "service"]
     runs: dict[str, list[Run]] = {name: [] for name in names}
     invalid: list[str] = []
     try:
@@ -413,7 +419,9 @@ def main() -> int:
                               # an unknown line is logged as a warning per request: not what is measured
                               settings={**DEPLOYED_SETTINGS, **({"CALLROUTER_LOG_LEVEL": "ERROR"} if args.unknown_line else {})}
                               ) as stack, \
-                bare_server({"BARE_REDIS_URL": redis_url, "BARE_SQLITE_PATH": str(workdir / "floor.sqlite3")}) as bare_url:
+                bare_server({"BARE_REDIS_URL": redis_url, "BARE_SQLITE_PATH": str(workdir / "floor.sqlite3"),
+                             **({"BARE_POSTGRES_URL": db_url.replace("+psycopg", "")} if args.postgres else {})}
+                            ) as bare_url:
             # Every service (and floor) request is a new call, so every warm-up and run gets its own set;
             # the bare endpoint ignores CallSids and may cycle through one set.
             started = time.perf_counter()
@@ -437,9 +445,8 @@ def main() -> int:
             rounds: list[list[Target]] = []
             for i in range(args.rounds):
                 targets = [Target("bare", bare_url, PATH, (bare_file, bare_file), "<Say", True)]
-                for floor, path in FLOORS.items():
-                    if not args.no_floors:
-                        targets.append(Target(floor, bare_url, path, floor_files(floor, i), "<Say", False))
+                for floor, path in floors.items():
+                    targets.append(Target(floor, bare_url, path, floor_files(floor, i), "<Say", False))
                 targets.append(Target(
                     "service", stack.app_url, PATH,
                     fresh("service", i, public_url=stack.app_url,
@@ -470,15 +477,18 @@ def main() -> int:
     for name in names:
         print(f"{name + ':':14} {median(name, 'rate'):7.0f} req/s  p50 {median(name, 'p50_ms'):.1f} ms  "
               f"p99 {median(name, 'p99_ms'):.1f} ms  ({median(name, 'rate') / median('bare', 'rate'):.2f} of bare)")
-    ratio = median("service", "rate") / median("bare", "rate")
-    print(f"ratio (service/bare throughput): {ratio:.2f} (target >= {args.target})")
-    if not args.no_floors:
-        print(f"ratio (service/floor-record throughput): {median('service', 'rate') / median('floor-record', 'rate'):.2f} "
-              "(diagnostic: the floor does the least any design that records a new call must do)")
+    print(f"ratio (service/bare throughput): {median('service', 'rate') / median('bare', 'rate'):.2f} "
+          "(diagnostic: issue 2's target of 0.6 was withdrawn by issue 13)")
+    if args.no_floors:
+        ratio, judged = 0.0, False
+    else:
+        ratio, judged = median("service", "rate") / median(reference, "rate"), True
+        print(f"ratio (service/{reference} throughput): {ratio:.2f} (target >= {target:g}; the floor does the least "
+              f"any design that records a new call on {'PostgreSQL' if args.postgres else 'SQLite'} must do)")
     if invalid:
         print(f"NOT A VALID MEASUREMENT: {len(invalid)} run(s) had errors (see above)")
         return 1
-    return 0 if ratio >= args.target else 1
+    return 0 if not judged or ratio >= target else 1
 
 
 if __name__ == "__main__":
