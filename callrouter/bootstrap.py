@@ -46,6 +46,7 @@ from callrouter.adapters.sql.engine import make_engine, make_probe_engine, make_
 from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
 from callrouter.adapters.sql.migrate import head_revisions
 from callrouter.adapters.sql.outcome_repository import SqlOutcomes
+from callrouter.adapters.sql.research_repository import SqlResearchSource
 from callrouter.adapters.sql.retention_repository import SqlRetentionStore
 from callrouter.adapters.sql.sealed import use_key as use_callback_number_key
 from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
@@ -62,6 +63,7 @@ from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.routing import RouteAfterReply, dispatch
 from callrouter.services.retention import RetentionDeps
+from callrouter.services.statistics.research import ResearchDeps
 from callrouter.services.statistics.wallboard import LiveBoard, LivePolicy
 from callrouter.web.voice_paths import url_maker
 
@@ -230,6 +232,12 @@ def stats_policy(settings: Settings) -> StatsPolicy:
                        answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
 
 
+def research_deps(settings: Settings, parts: Parts) -> ResearchDeps:
+    """What the research export needs (the staff page, the JSON API and the weekly job)."""
+    return ResearchDeps(source=parts.research, pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+                        kept_days=settings.retention_call_record_days, zone=ZoneInfo(settings.timezone))
+
+
 def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(callback_number_days=settings.retention_callback_number_days,
                            voice_message_days=settings.retention_voice_message_days,
@@ -263,6 +271,7 @@ class Parts:
     outcomes: SqlOutcomes
     retention: RetentionDeps
     audit: SqlAuditLog  # who opened which call page, drill-down or export (written by the staff pages)
+    research: SqlResearchSource  # the research export's pseudonymised rows per call
 
 
 def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
@@ -277,6 +286,7 @@ def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
         callbacks=SqlCallbackStore(sessions), staff_accounts=SqlStaffAccounts(sessions),
         call_queries=SqlCallQueries(sessions), outcomes=SqlOutcomes(sessions),
         retention=build_retention(settings, sessions), audit=SqlAuditLog(sessions),
+        research=SqlResearchSource(sessions),
     )
 
 
