@@ -99,15 +99,15 @@ def research_page(request: Request, person: Who = Depends(who)) -> Response:
             return JSONResponse({"error": "refused", "field": "rol", "message": message}, status_code=403)
         return web.render(request, "error.html", {"title": "Geen toegang", "message": message}, status=403, who=person)
     kept = web.settings.retention_call_record_days
-    values = {"van": params.get("van", ""), "tot": params.get("tot", ""), "kept_days": kept, "columns": COLUMNS,
-              "error": None}
+    first, last = params.get("van", ""), params.get("tot", "")
+    values: dict[str, object] = {"van": first, "tot": last, "kept_days": kept, "columns": COLUMNS, "error": None}
     try:
         if fmt == "html":  # the form; dates given are checked, the download is the form's button
-            if values["van"] or values["tot"]:
-                check_period(first_day=_day("van", values["van"]), last_day=_day("tot", values["tot"]),
-                             kept_days=kept, names=("van", "tot"))
+            if first or last:
+                check_period(first_day=_day("van", first), last_day=_day("tot", last), kept_days=kept,
+                             names=("van", "tot"))
             return web.render(request, "research.html", values, who=person)
-        asked = research.ask(first_day=_day("van", values["van"]), last_day=_day("tot", values["tot"]),
+        asked = research.ask(first_day=_day("van", first), last_day=_day("tot", last),
                              fmt=fmt, kept_days=kept, names=("van", "tot", "format"))
     except ExportRefused as exc:
         if fmt in research.FORMATS:

@@ -173,3 +173,44 @@ def test_the_previous_week_is_monday_to_sunday() -> None:
 
     assert research.previous_week(date(2026, 12, 2)) == (date(2026, 11, 23), date(2026, 11, 29))
     assert research.previous_week(date(2026, 11, 30)) == (date(2026, 11, 23), date(2026, 11, 29))
+
+
+def test_the_weekly_job_writes_the_previous_week_once(database_url: str, redis_url: str, redis, tmp_path: Path,  # noqa: ANN001
+                                                      monkeypatch) -> None:  # noqa: ANN001
+    from rq import Queue, SimpleWorker
+    from rq.cron import CronScheduler
+
+    from tests.integration.conftest import directory_database
+    from workers import jobs
+    from workers.research_jobs import write_weekly_export
+
+    directory_database(database_url, tmp_path, open_all_hours=True)
+    folder = tmp_path / "onderzoek"
+    for name, value in (("DATABASE_URL", database_url), ("REDIS_URL", redis_url), ("ENVIRONMENT", "test"),
+                        ("RESEARCH_EXPORT_DIR", str(folder))):
+        monkeypatch.setenv(f"CALLROUTER_{name}", value)
+    jobs.container.cache_clear()
+    try:
+        store = SqlCallStore(jobs.container().sessions)
+        call(store, "w1", 0, "UWV", "ww", "AMS", "professional", answered(15))  # Wednesday 25 November
+        call(store, "w2", 0, "UWV", "ww", "AMS", "professional", answered(5), day_start=START + timedelta(days=7))
+        queue = Queue(jobs.QUEUE, connection=redis)
+        first = queue.enqueue(write_weekly_export, "2026-12-02")
+        again = queue.enqueue(write_weekly_export, "2026-12-03")
+        SimpleWorker([queue], connection=redis).work(burst=True)
+        target = folder / "callrouter-onderzoek-2026-11-23-2026-11-29.csv"
+        assert first.latest_result().return_value == str(target)  # type: ignore[union-attr]
+        assert again.latest_result().return_value.startswith("already there")  # type: ignore[union-attr]
+        rows = list(csv.DictReader(io.StringIO(target.read_text())))
+        assert len(rows) == 1 and rows[0]["received_at"].startswith("2026-11-25")  # not next week's call
+        assert [p.name for p in folder.iterdir()] == [target.name]  # no partial file left
+        [entry] = jobs.container().parts.audit.entries(action="export")
+        assert entry.filters["job"] == "weekly" and entry.account_id == 0
+
+        scheduler = CronScheduler(connection=redis)
+        scheduler.load_config_from_file(str(ROOT / "workers" / "cron.py"))
+        assert any(j.func is write_weekly_export for j in scheduler.get_jobs())
+    finally:
+        if jobs.container.cache_info().currsize:
+            jobs.container().close()
+        jobs.container.cache_clear()
