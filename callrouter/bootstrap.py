@@ -46,6 +46,7 @@ from callrouter.adapters.sql.engine import make_engine, make_probe_engine, make_
 from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
 from callrouter.adapters.sql.migrate import head_revisions
 from callrouter.adapters.sql.outcome_repository import SqlOutcomes
+from callrouter.adapters.sql.period_repository import SqlPeriods
 from callrouter.adapters.sql.research_repository import SqlResearchSource
 from callrouter.adapters.sql.retention_repository import SqlRetentionStore
 from callrouter.adapters.sql.sealed import use_key as use_callback_number_key
@@ -272,6 +273,7 @@ class Parts:
     retention: RetentionDeps
     audit: SqlAuditLog  # who opened which call page, drill-down or export (written by the staff pages)
     research: SqlResearchSource  # the research export's pseudonymised rows per call
+    periods: SqlPeriods  # named evaluation periods (compared side by side on the dashboard)
 
 
 def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
@@ -286,7 +288,7 @@ def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
         callbacks=SqlCallbackStore(sessions), staff_accounts=SqlStaffAccounts(sessions),
         call_queries=SqlCallQueries(sessions), outcomes=SqlOutcomes(sessions),
         retention=build_retention(settings, sessions), audit=SqlAuditLog(sessions),
-        research=SqlResearchSource(sessions),
+        research=SqlResearchSource(sessions), periods=SqlPeriods(sessions),
     )
 
 
