@@ -81,6 +81,9 @@ class SystemClock:
         return at
 
 
+Pauses = tuple[float, float | None]  # (real seconds a demo clock stood still, the Unix time it stopped or None)
+
+
 class ScaledClock:
     """Demo only (`callrouter demo day`): virtual time that reads `start` at the real moment `anchor()`
     (a Unix time) and runs `scale` times as fast as real time; tz-aware UTC.
@@ -90,7 +93,7 @@ class ScaledClock:
     """
 
     def __init__(self, *, start: datetime, scale: float, anchor: Callable[[], float],
-                 real_time: Callable[[], float] = time.time):
+                 real_time: Callable[[], float] = time.time, pauses: Callable[[], Pauses] | None = None):
         if start.tzinfo is None:
             raise ValueError("the demo clock's start needs a time zone")
         if scale <= 0:
@@ -100,6 +103,10 @@ class ScaledClock:
         self._anchor_source = anchor
         self._anchor: float | None = None
         self._real_time = real_time
+        # The demo day's clock stands still while the emulator waits for a webhook's answer (twilio_emulator/
+        # clock.py): (real seconds it stood still in all, the Unix time it stopped or None while it runs).
+        self._pauses = pauses
+        self._last: datetime | None = None
 
     def anchor(self) -> float:
         if self._anchor is None:
@@ -107,11 +114,25 @@ class ScaledClock:
         return self._anchor
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(self._real_time() - self.anchor()) * self.scale)
+        moment = self._real_time()
+        if self._pauses is None:
+            return self.start + timedelta(seconds=(moment - self.anchor()) * self.scale)
+        stood, since = self._pauses()
+        still = stood + (max(0.0, moment - since) if since is not None else 0.0)
+        found = self.start + timedelta(seconds=(moment - self.anchor() - still) * self.scale)
+        if self._last is not None and found < self._last:  # a stop seen a moment late: never run backwards
+            return self._last
+        self._last = found
+        return found
 
     def real_moment(self, at: datetime) -> datetime:
-        """The real moment at which this clock reads `at` (for RQ's enqueue_at, which runs on real time)."""
-        return datetime.fromtimestamp(self.anchor() + (at - self.start).total_seconds() / self.scale, UTC)
+        """The real moment at which this clock reads `at` (for RQ's enqueue_at, which runs on real time); with
+        pauses, as if the clock ran on from now without stopping (a job may then run a little early)."""
+        still = 0.0
+        if self._pauses is not None:
+            stood, since = self._pauses()
+            still = stood + (max(0.0, self._real_time() - since) if since is not None else 0.0)
+        return datetime.fromtimestamp(self.anchor() + still + (at - self.start).total_seconds() / self.scale, UTC)
 
 
 def shared_anchor(redis: redis_lib.Redis, *, start: datetime, scale: float) -> Callable[[], float]:
@@ -126,6 +147,18 @@ def shared_anchor(redis: redis_lib.Redis, *, start: datetime, scale: float) -> C
     return read
 
 
+def shared_pauses(redis: redis_lib.Redis, *, start: datetime, scale: float) -> Callable[[], Pauses]:
+    """How long the demo clock stood still, as the demo day's emulator writes it to Redis (0 and running when
+    nothing was written: a demo clock without the demo day's emulator)."""
+    key = redis_keys.demo_clock_pauses(start=start.astimezone(UTC).isoformat(), scale=scale)
+
+    def read() -> Pauses:
+        stood, since = redis.hmget(key, ["stood", "since"])
+        return float(stood or 0), (float(since) if since else None)
+
+    return read
+
+
 def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | ScaledClock:
     """The real clock, or with CALLROUTER_DEMO_CLOCK_START the demo clock (a naive start is local time)."""
     start = settings.demo_clock_start
@@ -135,7 +168,8 @@ def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | Scale
         start = start.replace(tzinfo=ZoneInfo(settings.timezone))
     log.info("demo.clock start=%s scale=%s", start.isoformat(), settings.demo_time_scale)
     return ScaledClock(start=start, scale=settings.demo_time_scale,
-                       anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale))
+                       anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale),
+                       pauses=shared_pauses(redis, start=start, scale=settings.demo_time_scale))
 
 
 # -- Redis: the one place a client is made, for every process (web, worker, cron, commands) -----------

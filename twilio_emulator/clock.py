@@ -1,11 +1,24 @@
-"""Simulated time: every wait in the emulator is in simulated seconds, divided by time_scale."""
+"""Simulated time: every wait in the emulator is in simulated seconds, divided by time_scale.
+
+A clock may stand still while webhooks are answered (`pause_during_webhooks`): then the time an application
+takes to answer a webhook is no simulated time at all, however fast the clock runs (at 720x one real
+millisecond would otherwise be 0.72 simulated seconds of a caller's waiting). Every wait below (`sleep`,
+`wait_for`) counts running time only; a listener hears each stop and start, so an application on another
+process can read the same clock (the demo day keeps it in Redis).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import TypeVar
+
+T = TypeVar("T")
+# (real seconds the clock has stood still in all, the wall-clock moment (time.time()) it stopped, or None if it runs)
+PauseListener = Callable[[float, float | None], None]
 
 
 class SimClock:
@@ -17,16 +30,88 @@ class SimClock:
         self.wall_clock = wall_clock
         self._t0 = time.monotonic()
         self._wall0 = datetime.now(UTC)
+        self._pausing: PauseListener | None = None
+        self._holds = 0
+        self._stood = 0.0  # real seconds the clock stood still before the current stop
+        self._stopped_at: float | None = None  # monotonic moment of the current stop
+        self._started = asyncio.Event()  # set while the clock runs (waits wake when it starts again)
+        self._started.set()
+
+    def _still(self, mono: float) -> float:
+        return self._stood + (mono - self._stopped_at if self._stopped_at is not None else 0.0)
 
     def now(self) -> float:
-        """Simulated seconds since the emulator started."""
-        return (time.monotonic() - self._t0) * self.scale
+        """Simulated seconds since the emulator started (running time only)."""
+        mono = time.monotonic()
+        return (mono - self._t0 - self._still(mono)) * self.scale
 
     def real(self, sim_seconds: float) -> float:
         return max(0.0, sim_seconds) / self.scale
 
+    # -- standing still while a webhook is answered ------------------------------------------------
+
+    def pause_during_webhooks(self, listener: PauseListener | None = None) -> None:
+        """From now on the clock stands still while any webhook is being answered; `listener` hears every stop
+        and start (called on the event loop, before the webhook is sent and after its answer came)."""
+        self._pausing = listener or (lambda _stood, _since: None)
+
+    @property
+    def pausing(self) -> bool:
+        return self._pausing is not None
+
+    def hold(self) -> None:
+        """A webhook goes out: the clock stops (if it pauses for webhooks) until every held one is answered."""
+        if self._pausing is None:
+            return
+        self._holds += 1
+        if self._holds == 1:
+            self._stopped_at = time.monotonic()
+            self._started.clear()
+            self._pausing(self._stood, time.time())
+
+    def release(self) -> None:
+        if self._pausing is None or self._holds == 0:
+            return
+        self._holds -= 1
+        if self._holds == 0 and self._stopped_at is not None:
+            self._stood += time.monotonic() - self._stopped_at
+            self._stopped_at = None
+            self._pausing(self._stood, None)
+            self._started.set()
+
+    # -- waits in simulated time -------------------------------------------------------------------
+
     async def sleep(self, sim_seconds: float) -> None:
-        await asyncio.sleep(self.real(sim_seconds))
+        """Until the clock has run `sim_seconds` further (time it stands still does not count)."""
+        if sim_seconds <= 0 or self._pausing is None:
+            await asyncio.sleep(self.real(sim_seconds))
+            return
+        target = self.now() + sim_seconds
+        while (left := target - self.now()) > 0:
+            if self._holds:
+                await self._started.wait()
+            else:
+                await asyncio.sleep(left / self.scale)
+
+    async def wait_for(self, awaitable: Awaitable[T], sim_timeout: float) -> T:
+        """asyncio.wait_for with a timeout in simulated seconds of running time; TimeoutError when it passes."""
+        if self._pausing is None:
+            return await asyncio.wait_for(awaitable, self.real(sim_timeout))
+        task = asyncio.ensure_future(awaitable)
+        timer = asyncio.ensure_future(self.sleep(sim_timeout))
+        try:
+            await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            timer.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        raise TimeoutError
+
+    # -- dates -------------------------------------------------------------------------------------
 
     def set_wall(self, now_is: datetime) -> None:
         """Set the wall clock so that it reads `now_is` at this moment; it runs on at its rate from there

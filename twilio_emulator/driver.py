@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from .calls import Call, Event
+from .clock import PauseListener
 from .config import EmulatorConfig
 from .engine import Engine
 from .people import CallerScript, Phone
@@ -152,6 +153,11 @@ class Emulator:
             return self.engine.place_inbound(from_, to, script)
 
         return CallHandle(self, self._run(place()))
+
+    def pause_clock_during_webhooks(self, listener: PauseListener | None = None) -> None:
+        """From now on simulated time stands still while a webhook is being answered (its latency is no
+        simulated time); `listener(stood, since)` hears each stop and start (clock.py)."""
+        self.engine.clock.pause_during_webhooks(listener)
 
     def set_wall_clock(self, now_is: datetime) -> None:
         """From now on the dates the emulator writes (Timestamp, REST dates) read `now_is` at this moment and

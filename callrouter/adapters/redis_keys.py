@@ -152,3 +152,9 @@ def live_counted(org: str, day: str) -> str:
 def demo_clock_anchor(*, start: str, scale: float) -> str:
     """Demo only: the real Unix time at which the demo clock (start, scale) read `start`, shared by its processes."""
     return f"{PREFIX}:demo-clock:{start}:{scale:g}"
+
+
+def demo_clock_pauses(*, start: str, scale: float) -> str:
+    """Demo only: a hash of how long that demo clock stood still while webhooks were answered (`stood`, real
+    seconds) and since when it stands still now (`since`, a Unix time, empty while it runs)."""
+    return f"{PREFIX}:demo-clock-pauses:{start}:{scale:g}"

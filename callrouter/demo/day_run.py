@@ -3,21 +3,30 @@ clock runs `scale` times as fast, then roll the day up so the supervisor dashboa
 
 What runs on the demo clock: every moment the service records (calls, events, callbacks, presence),
 routing ages, RQ's enqueue_at (translated back to real time), the emulator's ringing, prompts, hold,
-talk and patience. What stays real: webhook latency (so it shows up multiplied: about 10 virtual
-seconds per webhook at the default speed), RQ's scheduler poll (1 s real), Redis expiries (replay
-window, lockouts, staff sessions) and the directory cache.
+talk and patience, and the driver's own schedule.
+
+The clock stands still while a webhook is answered (`honest_clock`, the default): the emulator stops its
+simulated time from sending a webhook until the answer is in and writes each stop and start to the demo
+Redis (redis_keys.demo_clock_pauses), where every process of the stack reads it (bootstrap.ScaledClock).
+So the service's own latency is no caller's waiting time; without it each real millisecond of a webhook
+became 0.72 virtual seconds of waiting at 720x (the service level at 20 s read about 0 %). What still runs
+while the service works outside a webhook: routing after a webhook's reply and its REST call to the
+emulator, RQ jobs (a few milliseconds each, so a few virtual seconds). What stays real: RQ's scheduler
+poll (1 s real), Redis expiries (replay window, lockouts, staff sessions) and the directory cache.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import redis as redis_lib
 
+from callrouter.adapters import redis_keys
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.sql.demo_day_repository import SqlDemoDay
 from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
@@ -38,6 +47,7 @@ from callrouter.domain.statistics_intervals import period_bounds
 from callrouter.domain.statistics_totals import Totals
 from callrouter.services.statistics import statistics
 from twilio_emulator.calls import Event
+from twilio_emulator.clock import PauseListener
 from twilio_emulator.config import EmulatorConfig, NumberConfig
 from twilio_emulator.driver import Emulator
 from twilio_emulator.people import CallerScript, Phone
@@ -121,27 +131,28 @@ class Player:
     """Plays the plan's actions at their virtual moments: calls through the emulator, phones in the
     emulator, presence through the JSON API (retried while the liaison is on a call: 409)."""
 
-    def __init__(self, plan: DayPlan, *, stack: DemoStack, emulator: Emulator, anchor: float, scale: float):
+    def __init__(self, plan: DayPlan, *, stack: DemoStack, emulator: Emulator, scale: float):
         self.plan, self.stack, self.emulator = plan, stack, emulator
-        self.anchor, self.scale = anchor, scale
+        self.scale = scale
         self.pending: dict[int, PresenceChange] = {}
         self.max_lag = 0.0
 
-    def real(self, at: datetime) -> float:
-        return self.anchor + (at - self.plan.clock_start).total_seconds() / self.scale
+    def now(self) -> datetime:
+        """The demo clock as the emulator keeps it (it stands still while webhooks are answered)."""
+        clock = self.emulator.engine.clock
+        return clock.wall(clock.now())
 
     def play(self) -> None:
         for action in self.plan.actions():
-            due = self.real(action.at)
-            self.wait_until(due)
-            self.max_lag = max(self.max_lag, (time.time() - due) * self.scale)
+            self.wait_until(action.at)
+            self.max_lag = max(self.max_lag, (self.now() - action.at).total_seconds())
             self.do(action)
 
-    def wait_until(self, moment: float) -> None:
-        while (left := moment - time.time()) > 0:
+    def wait_until(self, moment: datetime) -> None:
+        while (left := (moment - self.now()).total_seconds()) > 0:
             self.stack.check_redis()  # DemoRedisGone: nothing to play on any more
             self.retry_presence()
-            time.sleep(min(left, 0.02))
+            time.sleep(min(left / self.scale, 0.02))
 
     def do(self, action: PlannedCall | PresenceChange | PhoneChange) -> None:
         if isinstance(action, PlannedCall):
@@ -238,7 +249,7 @@ def roll_up(settings: Settings, record: Record, day: date) -> Totals:
 
 
 def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale: float, shape_path: Path,
-                 say: Say, log_dir: Path = ROOT / "var" / "demo-day") -> DaySummary:
+                 say: Say, log_dir: Path = ROOT / "var" / "demo-day", honest_clock: bool = True) -> DaySummary:
     began = time.monotonic()
     if settings.environment == "production":
         raise DemoDayRefused("the demo day refuses to run with CALLROUTER_ENVIRONMENT=production")
@@ -253,7 +264,8 @@ def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale:
         presence_before = record.demo_day.presence()
         redis_url = demo_redis_url(settings.redis_url)
         with live_workers_paused(settings.redis_url, say):
-            summary = _play(settings, snapshot, plan, scale=scale, redis_url=redis_url, log_dir=log_dir, say=say)
+            summary = _play(settings, snapshot, plan, scale=scale, redis_url=redis_url, log_dir=log_dir, say=say,
+                            honest_clock=honest_clock)
         record.demo_day.restore_presence(presence_before)
         totals = roll_up(settings, record, day)
         return DaySummary(day=day, placed=len(plan.calls), received=totals.received, offered=totals.offered,
@@ -265,22 +277,37 @@ def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale:
                           dashboard_url=dashboard_url(settings, day))
 
 
+def pauses_to_redis(redis_url: str, *, start: datetime, scale: float, stood_before: float) -> PauseListener:
+    """The emulator's clock stops and starts, written where the stack's processes read them (bootstrap.shared_pauses)."""
+    conn = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
+    key = redis_keys.demo_clock_pauses(start=start.astimezone(UTC).isoformat(), scale=scale)
+    conn.delete(key)
+
+    def write(stood: float, since: float | None) -> None:
+        conn.hset(key, mapping={"stood": repr(stood - stood_before), "since": repr(since) if since else ""})
+
+    return write
+
+
 def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, scale: float, redis_url: str,
-          log_dir: Path, say: Say) -> tuple[int, float]:
+          log_dir: Path, say: Say, honest_clock: bool = True) -> tuple[int, float]:
     """The stack up, the day played, the stack down; (callbacks cancelled, the driver's worst lag)."""
     port = free_port()
     emulator = emulator_for(settings, snapshot, plan, app_url=f"http://127.0.0.1:{port}", scale=scale).start()
     try:
         with running_stack(settings, emulator_url=emulator.base_url, clock_start=plan.clock_start.isoformat(),
                            scale=scale, log_dir=log_dir, port=port) as stack:
-            anchor = stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
+            if honest_clock:
+                emulator.pause_clock_during_webhooks(pauses_to_redis(redis_url, start=plan.clock_start, scale=scale,
+                                                                     stood_before=0.0))
+            stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
             # The emulator's dates (status callbacks' Timestamp, which the service records) follow the demo clock.
             emulator.set_wall_clock(plan.clock_start)
             zone = ZoneInfo(settings.timezone)
             say(f"playing {plan.day.isoformat()} {plan.clock_start.astimezone(zone):%H:%M}-"
                 f"{plan.end.astimezone(zone):%H:%M} at {scale:g}x: {len(plan.calls)} calls "
                 f"(about {(plan.end - plan.clock_start).total_seconds() / scale:.0f} s)")
-            player = Player(plan, stack=stack, emulator=emulator, anchor=anchor, scale=scale)
+            player = Player(plan, stack=stack, emulator=emulator, scale=scale)
             player.play()
             player.finish(timeout=SETTLE_SECONDS)
             cancelled = close_open_callbacks(settings, redis_url=redis_url, plan=plan, scale=scale)
