@@ -10,6 +10,7 @@ process can read the same clock (the demo day keeps it in Redis).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -34,16 +35,58 @@ class SimClock:
         self._holds = 0
         self._stood = 0.0  # real seconds the clock stood still before the current stop
         self._stopped_at: float | None = None  # monotonic moment of the current stop
-        self._started = asyncio.Event()  # set while the clock runs (waits wake when it starts again)
-        self._started.set()
+        self._wake = asyncio.Event()  # set (and replaced) at every stop and start: stopped waits look again
+        self._timers: list[float] = []  # simulated moments sleepers wait for, sorted (only when pausing)
+        self._late = False  # stopped at the earliest timer until its sleeper has run (a busy machine woke it late)
 
     def _still(self, mono: float) -> float:
         return self._stood + (mono - self._stopped_at if self._stopped_at is not None else 0.0)
 
-    def now(self) -> float:
-        """Simulated seconds since the emulator started (running time only)."""
-        mono = time.monotonic()
+    def _raw(self, mono: float) -> float:
         return (mono - self._t0 - self._still(mono)) * self.scale
+
+    def now(self) -> float:
+        """Simulated seconds since the emulator started (running time only). With pausing, never past the
+        earliest moment a sleeper waits for until that sleeper has run: a wake-up that comes late (a busy machine
+        at 720x: 10 ms are 7 simulated seconds) is late in real time only, not in simulated time."""
+        mono = time.monotonic()
+        found = self._raw(mono)
+        if self._timers and found > self._timers[0] and self._pausing is not None:
+            due = self._timers[0]
+            self._stop(mono - (found - due) / self.scale, late=True)  # stood still since the moment it was due
+            return due
+        return found
+
+    def _stop(self, since_mono: float, *, late: bool = False) -> None:
+        if late:
+            if self._late:
+                return
+            self._late = True
+        else:
+            self._holds += 1
+        if self._stopped_at is None:
+            self._stopped_at = since_mono
+            assert self._pausing is not None
+            self._pausing(self._stood, time.time() - (time.monotonic() - since_mono))
+        self._pulse()
+
+    def _start(self, *, late: bool = False) -> None:
+        if late:
+            if not self._late:
+                return
+            self._late = False
+        else:
+            self._holds -= 1
+        if self._holds == 0 and not self._late and self._stopped_at is not None:
+            self._stood += time.monotonic() - self._stopped_at
+            self._stopped_at = None
+            assert self._pausing is not None
+            self._pausing(self._stood, None)
+        self._pulse()
+
+    def _pulse(self) -> None:
+        self._wake.set()
+        self._wake = asyncio.Event()
 
     def real(self, sim_seconds: float) -> float:
         return max(0.0, sim_seconds) / self.scale
@@ -63,21 +106,12 @@ class SimClock:
         """A webhook goes out: the clock stops (if it pauses for webhooks) until every held one is answered."""
         if self._pausing is None:
             return
-        self._holds += 1
-        if self._holds == 1:
-            self._stopped_at = time.monotonic()
-            self._started.clear()
-            self._pausing(self._stood, time.time())
+        self._stop(time.monotonic())
 
     def release(self) -> None:
         if self._pausing is None or self._holds == 0:
             return
-        self._holds -= 1
-        if self._holds == 0 and self._stopped_at is not None:
-            self._stood += time.monotonic() - self._stopped_at
-            self._stopped_at = None
-            self._pausing(self._stood, None)
-            self._started.set()
+        self._start()
 
     # -- waits in simulated time -------------------------------------------------------------------
 
@@ -87,11 +121,22 @@ class SimClock:
             await asyncio.sleep(self.real(sim_seconds))
             return
         target = self.now() + sim_seconds
-        while (left := target - self.now()) > 0:
-            if self._holds:
-                await self._started.wait()
-            else:
-                await asyncio.sleep(left / self.scale)
+        bisect.insort(self._timers, target)
+        try:
+            while (left := target - self.now()) > 1e-9:
+                if self._stopped_at is None:
+                    await asyncio.sleep(left / self.scale)
+                elif self._holds == 0 and self._late and self._timers[0] >= target - 1e-9:
+                    break  # stopped only for this sleeper, which was due: it runs now
+                else:
+                    await self._wake.wait()
+        finally:
+            self._timers.remove(target)
+            if self._late and (not self._timers or self._timers[0] > self._raw_frozen()):
+                self._start(late=True)  # the overdue sleepers have run: the clock goes on from here
+
+    def _raw_frozen(self) -> float:
+        return self._raw(time.monotonic())
 
     async def wait_for(self, awaitable: Awaitable[T], sim_timeout: float) -> T:
         """asyncio.wait_for with a timeout in simulated seconds of running time; TimeoutError when it passes."""

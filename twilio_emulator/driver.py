@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -158,6 +159,23 @@ class Emulator:
         """From now on simulated time stands still while a webhook is being answered (its latency is no
         simulated time); `listener(stood, since)` hears each stop and start (clock.py)."""
         self.engine.clock.pause_during_webhooks(listener)
+
+    @contextmanager
+    def clock_held(self) -> Iterator[None]:
+        """Simulated time stands still meanwhile (when it pauses for webhooks): for a driver's own work, such as
+        placing a call or setting a liaison's presence, which is no part of the simulated day."""
+
+        async def hold() -> None:
+            self.engine.clock.hold()
+
+        async def release() -> None:
+            self.engine.clock.release()
+
+        self._run(hold())
+        try:
+            yield
+        finally:
+            self._run(release())
 
     def set_wall_clock(self, now_is: datetime) -> None:
         """From now on the dates the emulator writes (Timestamp, REST dates) read `now_is` at this moment and

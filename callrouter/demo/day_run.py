@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import redis as redis_lib
 
-from callrouter.adapters import redis_keys
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.sql.demo_day_repository import SqlDemoDay
 from callrouter.adapters.sql.directory_repository import DirectorySnapshot, load_snapshot
@@ -41,13 +40,13 @@ from callrouter.demo.day_stack import (
     demo_redis_url,
     free_port,
     live_workers_paused,
+    pauses_key,
     running_stack,
 )
 from callrouter.domain.statistics_intervals import period_bounds
 from callrouter.domain.statistics_totals import Totals
 from callrouter.services.statistics import statistics
 from twilio_emulator.calls import Event
-from twilio_emulator.clock import PauseListener
 from twilio_emulator.config import EmulatorConfig, NumberConfig
 from twilio_emulator.driver import Emulator
 from twilio_emulator.people import CallerScript, Phone
@@ -146,12 +145,15 @@ class Player:
         for action in self.plan.actions():
             self.wait_until(action.at)
             self.max_lag = max(self.max_lag, (self.now() - action.at).total_seconds())
-            self.do(action)
+            with self.emulator.clock_held():  # the driver's own work is no time of the day
+                self.do(action)
 
     def wait_until(self, moment: datetime) -> None:
         while (left := (moment - self.now()).total_seconds()) > 0:
             self.stack.check_redis()  # DemoRedisGone: nothing to play on any more
-            self.retry_presence()
+            if self.pending:
+                with self.emulator.clock_held():
+                    self.retry_presence()
             time.sleep(min(left / self.scale, 0.02))
 
     def do(self, action: PlannedCall | PresenceChange | PhoneChange) -> None:
@@ -277,32 +279,47 @@ def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale:
                           dashboard_url=dashboard_url(settings, day))
 
 
-def pauses_to_redis(redis_url: str, *, start: datetime, scale: float, stood_before: float) -> PauseListener:
-    """The emulator's clock stops and starts, written where the stack's processes read them (bootstrap.shared_pauses)."""
-    conn = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
-    key = redis_keys.demo_clock_pauses(start=start.astimezone(UTC).isoformat(), scale=scale)
-    conn.delete(key)
+class SharedPauses:
+    """The demo clock's stops, where every process of the stack reads them (bootstrap.shared_pauses): standing
+    still from the stack's start (running_stack(clock_stopped=True)) until `start`, then whenever the emulator
+    waits for a webhook's answer (its clock's listener)."""
 
-    def write(stood: float, since: float | None) -> None:
-        conn.hset(key, mapping={"stood": repr(stood - stood_before), "since": repr(since) if since else ""})
+    def __init__(self, redis_url: str, *, clock_start: str, scale: float):
+        self.conn = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
+        self.key = pauses_key(clock_start, scale)
+        self.before = 0.0  # real seconds stood still before the day started (counted from the anchor)
 
-    return write
+    def start(self, anchor: float) -> None:
+        """The day starts now: the clock reads its start (the time since the anchor stood still)."""
+        stopped = self.conn.hget(self.key, "since")
+        since = float(stopped) if stopped else anchor
+        self.before = max(0.0, time.time() - max(since, anchor))
+        self.write(0.0, None)
+
+    def write(self, stood: float, since: float | None) -> None:
+        self.conn.hset(self.key, mapping={"stood": repr(self.before + stood), "since": repr(since) if since else ""})
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, scale: float, redis_url: str,
           log_dir: Path, say: Say, honest_clock: bool = True) -> tuple[int, float]:
     """The stack up, the day played, the stack down; (callbacks cancelled, the driver's worst lag)."""
     port = free_port()
+    shared = SharedPauses(redis_url, clock_start=plan.clock_start.isoformat(), scale=scale)
     emulator = emulator_for(settings, snapshot, plan, app_url=f"http://127.0.0.1:{port}", scale=scale).start()
     try:
         with running_stack(settings, emulator_url=emulator.base_url, clock_start=plan.clock_start.isoformat(),
-                           scale=scale, log_dir=log_dir, port=port) as stack:
+                           scale=scale, log_dir=log_dir, port=port, clock_stopped=honest_clock) as stack:
+            anchor = stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
             if honest_clock:
-                emulator.pause_clock_during_webhooks(pauses_to_redis(redis_url, start=plan.clock_start, scale=scale,
-                                                                     stood_before=0.0))
-            stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
-            # The emulator's dates (status callbacks' Timestamp, which the service records) follow the demo clock.
-            emulator.set_wall_clock(plan.clock_start)
+                shared.start(anchor)
+                emulator.pause_clock_during_webhooks(shared.write)
+                # The emulator's dates (status callbacks' Timestamp, which the service records) follow the demo clock.
+                emulator.set_wall_clock(plan.clock_start)
+            else:  # the clock has run since the anchor (a process may have read it before the driver set it)
+                emulator.set_wall_clock(plan.clock_start + timedelta(seconds=(time.time() - anchor) * scale))
             zone = ZoneInfo(settings.timezone)
             say(f"playing {plan.day.isoformat()} {plan.clock_start.astimezone(zone):%H:%M}-"
                 f"{plan.end.astimezone(zone):%H:%M} at {scale:g}x: {len(plan.calls)} calls "
@@ -314,3 +331,4 @@ def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, sca
             return cancelled, player.max_lag
     finally:
         emulator.stop()
+        shared.close()
