@@ -25,7 +25,7 @@ from callrouter.domain.staff import Role
 from callrouter.domain.statistics_definitions import definition
 from callrouter.services.statistics import periods
 from callrouter.services.statistics.statistics import StatsQueryInvalid
-from callrouter.web.dashboard.figures import pct
+from callrouter.web.dashboard.figures import OUTCOMES_NL, pct
 from callrouter.web.dashboard.pages import TEMPLATES, parts, stats_deps
 from callrouter.web.dashboard.query import LINE_KINDS_NL, DashboardRefused, Scope, scope_of
 from callrouter.web.security import security_event
@@ -62,7 +62,9 @@ def label(key: str) -> str:
         if key.startswith(prefix):
             return text.format(key[len(prefix):-1])
     if key.startswith("outcome_"):
-        return "Uitkomst: " + key.removeprefix("outcome_").replace("_", " ")
+        outcome = key.removeprefix("outcome_")
+        names = {o.value: name for o, name in OUTCOMES_NL.items()}
+        return "Uitkomst: " + names.get(outcome, outcome.replace("_", " ")).lower()
     return key
 
 
