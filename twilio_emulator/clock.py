@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from typing import TypeVar
 
 T = TypeVar("T")
+LATE_REAL_SECONDS = 0.001
 # (real seconds the clock has stood still in all, the wall-clock moment (time.time()) it stopped, or None if it runs)
 PauseListener = Callable[[float, float | None], None]
 
@@ -51,7 +52,8 @@ class SimClock:
         at 720x: 10 ms are 7 simulated seconds) is late in real time only, not in simulated time."""
         mono = time.monotonic()
         found = self._raw(mono)
-        if self._timers and found > self._timers[0] and self._pausing is not None:
+        # Late by more than LATE_REAL_SECONDS of real time (less is the ordinary jitter of a timer).
+        if self._timers and found > self._timers[0] + LATE_REAL_SECONDS * self.scale and self._pausing is not None:
             due = self._timers[0]
             self._stop(mono - (found - due) / self.scale, late=True)  # stood still since the moment it was due
             return due
@@ -112,6 +114,13 @@ class SimClock:
         if self._pausing is None or self._holds == 0:
             return
         self._start()
+
+    async def heartbeat(self, every: float = 2.0) -> None:
+        """A sleeper every `every` simulated seconds, for ever: the clock then never runs more than that past
+        the last moment the event loop was free to run it, so time the emulator's own loop is busy or starved
+        of CPU is no simulated time either (only time it waits for the application or a timer is)."""
+        while True:
+            await self.sleep(every)
 
     # -- waits in simulated time -------------------------------------------------------------------
 

@@ -129,6 +129,13 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        heartbeat = getattr(self, "_heartbeat", None)
+        if heartbeat is not None:
+            async def cancel() -> None:
+                heartbeat.cancel()
+
+            self._run(cancel())
+            self._heartbeat = None
         self._server.stop()
 
     def __enter__(self) -> Emulator:
@@ -159,6 +166,11 @@ class Emulator:
         """From now on simulated time stands still while a webhook is being answered (its latency is no
         simulated time); `listener(stood, since)` hears each stop and start (clock.py)."""
         self.engine.clock.pause_during_webhooks(listener)
+
+        async def start() -> asyncio.Future[None]:
+            return asyncio.ensure_future(self.engine.clock.heartbeat())
+
+        self._heartbeat = self._run(start())
 
     @contextmanager
     def clock_held(self) -> Iterator[None]:
