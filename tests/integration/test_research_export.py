@@ -16,6 +16,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.case_repository import SqlCaseStore
 from callrouter.adapters.sql.outcome_repository import SqlOutcomes
@@ -214,3 +216,14 @@ def test_the_weekly_job_writes_the_previous_week_once(database_url: str, redis_u
         if jobs.container.cache_info().currsize:
             jobs.container().close()
         jobs.container.cache_clear()
+
+
+def test_the_benchmark_runs_on_a_small_size(capsys: pytest.CaptureFixture[str]) -> None:
+    """tests/benchmarks/bench_research.py (make bench) at 40 calls a day for 6 days: it generates, exports in
+    processes of their own and prints its ratios (the targets are for the full size, not judged here)."""
+    from tests.benchmarks import bench_research
+
+    assert bench_research.main(["--calls-per-day", "40", "--days", "6"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "240 calls" in out and "time per row year/week" in out and "peak memory year/week" in out
+    assert "       200" in out.replace(",", "")  # the week's 5 days of 40 calls were all exported
