@@ -18,7 +18,7 @@ from email.utils import format_datetime
 from typing import TypeVar
 
 T = TypeVar("T")
-LATE_REAL_SECONDS = 0.001
+LATE_REAL_SECONDS = 0.002
 # (real seconds the clock has stood still in all, the wall-clock moment (time.time()) it stopped, or None if it runs)
 PauseListener = Callable[[float, float | None], None]
 
@@ -39,6 +39,7 @@ class SimClock:
         self._wake = asyncio.Event()  # set (and replaced) at every stop and start: stopped waits look again
         self._timers: list[float] = []  # simulated moments sleepers wait for, sorted (only when pausing)
         self._late = False  # stopped at the earliest timer until its sleeper has run (a busy machine woke it late)
+        self._told = False  # the listener has heard of the current stop
 
     def _still(self, mono: float) -> float:
         return self._stood + (mono - self._stopped_at if self._stopped_at is not None else 0.0)
@@ -68,8 +69,13 @@ class SimClock:
             self._holds += 1
         if self._stopped_at is None:
             self._stopped_at = since_mono
+            self._told = False
+        if not late and not self._told:
+            # Told at once for a webhook (the application reads the clock while it answers); a stop for a late
+            # timer only when it ends (the application's clock then waits until it is back in step).
             assert self._pausing is not None
-            self._pausing(self._stood, time.time() - (time.monotonic() - since_mono))
+            self._pausing(self._stood, time.time() - (time.monotonic() - self._stopped_at))
+            self._told = True
         self._pulse()
 
     def _start(self, *, late: bool = False) -> None:
