@@ -47,6 +47,8 @@ from callrouter.adapters.sql.engine import make_engine, make_probe_engine, make_
 from callrouter.adapters.sql.menu_usage_repository import SqlMenuUsage
 from callrouter.adapters.sql.migrate import head_revisions
 from callrouter.adapters.sql.outcome_repository import SqlOutcomes
+from callrouter.adapters.sql.period_repository import SqlPeriods
+from callrouter.adapters.sql.research_repository import SqlResearchSource
 from callrouter.adapters.sql.retention_repository import SqlRetentionStore
 from callrouter.adapters.sql.sealed import use_key as use_callback_number_key
 from callrouter.adapters.sql.staff_repository import SqlStaffAccounts
@@ -63,6 +65,7 @@ from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.routing import RouteAfterReply, dispatch
 from callrouter.services.retention import RetentionDeps
+from callrouter.services.statistics.research import ResearchDeps
 from callrouter.services.statistics.wallboard import LiveBoard, LivePolicy
 from callrouter.web.voice_paths import url_maker
 
@@ -79,6 +82,9 @@ class SystemClock:
         return at
 
 
+Pauses = tuple[float, float | None]  # (real seconds a demo clock stood still, the Unix time it stopped or None)
+
+
 class ScaledClock:
     """Demo only (`callrouter demo day`): virtual time that reads `start` at the real moment `anchor()`
     (a Unix time) and runs `scale` times as fast as real time; tz-aware UTC.
@@ -88,7 +94,7 @@ class ScaledClock:
     """
 
     def __init__(self, *, start: datetime, scale: float, anchor: Callable[[], float],
-                 real_time: Callable[[], float] = time.time):
+                 real_time: Callable[[], float] = time.time, pauses: Callable[[], Pauses] | None = None):
         if start.tzinfo is None:
             raise ValueError("the demo clock's start needs a time zone")
         if scale <= 0:
@@ -98,6 +104,10 @@ class ScaledClock:
         self._anchor_source = anchor
         self._anchor: float | None = None
         self._real_time = real_time
+        # The demo day's clock stands still while the emulator waits for a webhook's answer (twilio_emulator/
+        # clock.py): (real seconds it stood still in all, the Unix time it stopped or None while it runs).
+        self._pauses = pauses
+        self._last: datetime | None = None
 
     def anchor(self) -> float:
         if self._anchor is None:
@@ -105,11 +115,25 @@ class ScaledClock:
         return self._anchor
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(self._real_time() - self.anchor()) * self.scale)
+        moment = self._real_time()
+        if self._pauses is None:
+            return self.start + timedelta(seconds=(moment - self.anchor()) * self.scale)
+        stood, since = self._pauses()
+        still = stood + (max(0.0, moment - since) if since is not None else 0.0)
+        found = self.start + timedelta(seconds=(moment - self.anchor() - still) * self.scale)
+        if self._last is not None and found < self._last:  # a stop seen a moment late: never run backwards
+            return self._last
+        self._last = found
+        return found
 
     def real_moment(self, at: datetime) -> datetime:
-        """The real moment at which this clock reads `at` (for RQ's enqueue_at, which runs on real time)."""
-        return datetime.fromtimestamp(self.anchor() + (at - self.start).total_seconds() / self.scale, UTC)
+        """The real moment at which this clock reads `at` (for RQ's enqueue_at, which runs on real time); with
+        pauses, as if the clock ran on from now without stopping (a job may then run a little early)."""
+        still = 0.0
+        if self._pauses is not None:
+            stood, since = self._pauses()
+            still = stood + (max(0.0, self._real_time() - since) if since is not None else 0.0)
+        return datetime.fromtimestamp(self.anchor() + still + (at - self.start).total_seconds() / self.scale, UTC)
 
 
 def shared_anchor(redis: redis_lib.Redis, *, start: datetime, scale: float) -> Callable[[], float]:
@@ -124,6 +148,18 @@ def shared_anchor(redis: redis_lib.Redis, *, start: datetime, scale: float) -> C
     return read
 
 
+def shared_pauses(redis: redis_lib.Redis, *, start: datetime, scale: float) -> Callable[[], Pauses]:
+    """How long the demo clock stood still, as the demo day's emulator writes it to Redis (0 and running when
+    nothing was written: a demo clock without the demo day's emulator)."""
+    key = redis_keys.demo_clock_pauses(start=start.astimezone(UTC).isoformat(), scale=scale)
+
+    def read() -> Pauses:
+        stood, since = redis.hmget(key, ["stood", "since"])
+        return float(stood or 0), (float(since) if since else None)
+
+    return read
+
+
 def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | ScaledClock:
     """The real clock, or with CALLROUTER_DEMO_CLOCK_START the demo clock (a naive start is local time)."""
     start = settings.demo_clock_start
@@ -133,7 +169,8 @@ def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | Scale
         start = start.replace(tzinfo=ZoneInfo(settings.timezone))
     log.info("demo.clock start=%s scale=%s", start.isoformat(), settings.demo_time_scale)
     return ScaledClock(start=start, scale=settings.demo_time_scale,
-                       anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale))
+                       anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale),
+                       pauses=shared_pauses(redis, start=start, scale=settings.demo_time_scale))
 
 
 # -- Redis: the one place a client is made, for every process (web, worker, cron, commands) -----------
@@ -238,6 +275,12 @@ def stats_policy(settings: Settings) -> StatsPolicy:
                        answer_thresholds_seconds=tuple(settings.stats_answer_thresholds_seconds))
 
 
+def research_deps(settings: Settings, parts: Parts) -> ResearchDeps:
+    """What the research export needs (the staff page, the JSON API and the weekly job)."""
+    return ResearchDeps(source=parts.research, pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+                        kept_days=settings.retention_call_record_days, zone=ZoneInfo(settings.timezone))
+
+
 def retention_policy(settings: Settings) -> RetentionPolicy:
     return RetentionPolicy(callback_number_days=settings.retention_callback_number_days,
                            voice_message_days=settings.retention_voice_message_days,
@@ -271,6 +314,8 @@ class Parts:
     outcomes: SqlOutcomes
     retention: RetentionDeps
     audit: SqlAuditLog  # who opened which call page, drill-down or export (written by the staff pages)
+    research: SqlResearchSource  # the research export's pseudonymised rows per call
+    periods: SqlPeriods  # named evaluation periods (compared side by side on the dashboard)
 
 
 def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
@@ -285,6 +330,7 @@ def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
         callbacks=SqlCallbackStore(sessions), staff_accounts=SqlStaffAccounts(sessions),
         call_queries=SqlCallQueries(sessions), outcomes=SqlOutcomes(sessions),
         retention=build_retention(settings, sessions), audit=SqlAuditLog(sessions),
+        research=SqlResearchSource(sessions), periods=SqlPeriods(sessions),
     )
 
 

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     retention_conversation_note_days: int = Field(90, ge=1)
     retention_call_record_days: int = Field(400, ge=1)
 
+    # The research export (docs/research-export.md): when set, the cron worker writes the previous ISO week's
+    # rows per call as a CSV file into this folder (once per week; empty: no weekly file).
+    research_export_dir: str = ""
+
     # Webhook replay window: the same signed request within it has one effect.
     replay_window_seconds: int = 3600
     # Request bodies are refused (413) past these sizes before they are read in full: Twilio's webhooks

@@ -149,12 +149,11 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Outcome | None:
         legs.append(_start_leg(engine, parent, target, caller_id, attempt))
     winner: Call | None = None
     bridge: Bridge | None = None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + engine.clock.real(timeout)
+    deadline = engine.clock.now() + timeout  # simulated: a clock that stands still does not ring out
     answered: set[str] = set()
     try:
         while winner is None and not all(leg.is_over for leg in legs):
-            left = None if answered else deadline - loop.time()
+            left = None if answered else engine.clock.real(deadline - engine.clock.now())
             if left is not None and left <= 0:
                 for leg in legs:
                     if leg.answered_at is None:
@@ -191,7 +190,7 @@ async def dial_verb(ctx: Ctx, el: ET.Element) -> Outcome | None:
             talk = parent.person.talk_seconds()
             hang = engine.spawn(_hangup_after(engine, parent, talk)) if talk is not None else None
             try:
-                await asyncio.wait_for(bridge.ended.wait(), engine.clock.real(time_limit))
+                await engine.clock.wait_for(bridge.ended.wait(), time_limit)
             except TimeoutError:
                 engine.hangup(winner, by="time-limit")
                 await bridge.ended.wait()
@@ -338,7 +337,7 @@ async def _leg_phase(engine: Engine, leg: Call, target: Target, attempt: DialAtt
             await bridge.ended.wait()
         else:
             try:
-                await asyncio.wait_for(bridge.ended.wait(), engine.clock.real(talk))
+                await engine.clock.wait_for(bridge.ended.wait(), talk)
             except TimeoutError:
                 pass
     except asyncio.CancelledError:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
 from .calls import Call, Event
+from .clock import PauseListener
 from .conference import Conference
 from .config import EmulatorConfig
 from .engine import Engine
@@ -185,6 +187,13 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        heartbeat = getattr(self, "_heartbeat", None)
+        if heartbeat is not None:
+            async def cancel() -> None:
+                heartbeat.cancel()
+
+            self._run(cancel())
+            self._heartbeat = None
         self._server.stop()
 
     def __enter__(self) -> Emulator:
@@ -210,6 +219,33 @@ class Emulator:
             return self.engine.place_inbound(from_, to, script)
 
         return CallHandle(self, self._run(place()))
+
+    def pause_clock_during_webhooks(self, listener: PauseListener | None = None) -> None:
+        """From now on simulated time stands still while a webhook is being answered (its latency is no
+        simulated time); `listener(stood, since)` hears each stop and start (clock.py)."""
+        self.engine.clock.pause_during_webhooks(listener)
+
+        async def start() -> asyncio.Future[None]:
+            return asyncio.ensure_future(self.engine.clock.heartbeat())
+
+        self._heartbeat = self._run(start())
+
+    @contextmanager
+    def clock_held(self) -> Iterator[None]:
+        """Simulated time stands still meanwhile (when it pauses for webhooks): for a driver's own work, such as
+        placing a call or setting a liaison's presence, which is no part of the simulated day."""
+
+        async def hold() -> None:
+            self.engine.clock.hold()
+
+        async def release() -> None:
+            self.engine.clock.release()
+
+        self._run(hold())
+        try:
+            yield
+        finally:
+            self._run(release())
 
     def set_wall_clock(self, now_is: datetime) -> None:
         """From now on the dates the emulator writes (Timestamp, REST dates) read `now_is` at this moment and

@@ -103,6 +103,7 @@ class WebhookClient:
         if token:
             headers["I-Twilio-Idempotency-Token"] = token
         started = time.perf_counter()
+        self.clock.hold()  # a clock that pauses for webhooks stands still until the answer is in
         try:
             response = await self.http.request(method.upper(), full, headers=headers, data=body)
             result = WebhookResult(full, response.status_code, response.text,
@@ -111,6 +112,8 @@ class WebhookClient:
             result = WebhookResult(full, 0, "", "", error="timeout (11205: HTTP connection failure)")
         except httpx.HTTPError as exc:
             result = WebhookResult(full, 0, "", "", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.clock.release()
         record: dict[str, Any] = {"url": full, "method": method.upper(), "params": dict(params),
                                   "status": result.status, "kind": kind,
                                   "seconds": round(time.perf_counter() - started, 4)}

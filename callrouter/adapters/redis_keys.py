@@ -157,3 +157,9 @@ def demo_clock_anchor(*, start: str, scale: float) -> str:
 def outbound_pace() -> str:
     """String: the earliest moment (Redis server time, microseconds) the next outbound call may be placed."""
     return f"{PREFIX}:outbound:next"
+
+
+def demo_clock_pauses(*, start: str, scale: float) -> str:
+    """Demo only: a hash of how long that demo clock stood still while webhooks were answered (`stood`, real
+    seconds) and since when it stands still now (`since`, a Unix time, empty while it runs)."""
+    return f"{PREFIX}:demo-clock-pauses:{start}:{scale:g}"

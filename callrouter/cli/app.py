@@ -7,6 +7,7 @@ import typer
 from callrouter.cli.audit import app as audit_app
 from callrouter.cli.demo import app as demo_app
 from callrouter.cli.directory import app as directory_app
+from callrouter.cli.periods import app as periods_app
 from callrouter.cli.retention import app as retention_app
 from callrouter.cli.rq_commands import cron, worker
 from callrouter.cli.security import app as security_app
@@ -24,6 +25,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(retention_app, name="retention")
 app.add_typer(security_app, name="security")
 app.add_typer(audit_app, name="audit")
+app.add_typer(periods_app, name="periods")
 app.command("worker")(worker)
 app.command("cron")(cron)
 

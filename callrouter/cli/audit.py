@@ -48,7 +48,8 @@ def list_entries(
                                    "filters": entry.filters, "origin": entry.origin}, ensure_ascii=False))
         else:
             filters = " ".join(f"{k}={v}" for k, v in entry.filters.items()) or "-"
+            who = entry.account or ("API token or job" if entry.account_id == 0 else "?")
             typer.echo(f"{entry.at.astimezone(UTC).isoformat(timespec='seconds')} account={entry.account_id} "
-                       f"({entry.account or '?'}) {entry.action} {entry.target} {filters} origin={entry.origin}")
+                       f"({who}) {entry.action} {entry.target} {filters} origin={entry.origin}")
     if not entries:
         typer.echo("no entries")

@@ -3,9 +3,16 @@ clock runs `scale` times as fast, then roll the day up so the supervisor dashboa
 
 What runs on the demo clock: every moment the service records (calls, events, callbacks, presence),
 routing ages, RQ's enqueue_at (translated back to real time), the emulator's ringing, prompts, hold,
-talk and patience. What stays real: webhook latency (so it shows up multiplied: about 10 virtual
-seconds per webhook at the default speed), RQ's scheduler poll (1 s real), Redis expiries (replay
-window, lockouts, staff sessions) and the directory cache.
+talk and patience, and the driver's own schedule.
+
+The clock stands still while a webhook is answered (`honest_clock`, the default): the emulator stops its
+simulated time from sending a webhook until the answer is in and writes each stop and start to the demo
+Redis (redis_keys.demo_clock_pauses), where every process of the stack reads it (bootstrap.ScaledClock).
+So the service's own latency is no caller's waiting time; without it each real millisecond of a webhook
+became 0.72 virtual seconds of waiting at 720x (the service level at 20 s read about 0 %). What still runs
+while the service works outside a webhook: routing after a webhook's reply and its REST call to the
+emulator, RQ jobs (a few milliseconds each, so a few virtual seconds). What stays real: RQ's scheduler
+poll (1 s real), Redis expiries (replay window, lockouts, staff sessions) and the directory cache.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import redis as redis_lib
 
 from callrouter.adapters.flow_files import load_flows
 from callrouter.adapters.sql.demo_day_repository import SqlDemoDay
@@ -33,6 +41,7 @@ from callrouter.demo.day_stack import (
     demo_redis_url,
     free_port,
     live_workers_paused,
+    pauses_key,
     running_stack,
 )
 from callrouter.domain.statistics_intervals import period_bounds
@@ -130,27 +139,31 @@ class Player:
     """Plays the plan's actions at their virtual moments: calls through the emulator, phones in the
     emulator, presence through the JSON API (retried while the liaison is on a call: 409)."""
 
-    def __init__(self, plan: DayPlan, *, stack: DemoStack, emulator: Emulator, anchor: float, scale: float):
+    def __init__(self, plan: DayPlan, *, stack: DemoStack, emulator: Emulator, scale: float):
         self.plan, self.stack, self.emulator = plan, stack, emulator
-        self.anchor, self.scale = anchor, scale
+        self.scale = scale
         self.pending: dict[int, PresenceChange] = {}
         self.max_lag = 0.0
 
-    def real(self, at: datetime) -> float:
-        return self.anchor + (at - self.plan.clock_start).total_seconds() / self.scale
+    def now(self) -> datetime:
+        """The demo clock as the emulator keeps it (it stands still while webhooks are answered)."""
+        clock = self.emulator.engine.clock
+        return clock.wall(clock.now())
 
     def play(self) -> None:
         for action in self.plan.actions():
-            due = self.real(action.at)
-            self.wait_until(due)
-            self.max_lag = max(self.max_lag, (time.time() - due) * self.scale)
-            self.do(action)
+            self.wait_until(action.at)
+            self.max_lag = max(self.max_lag, (self.now() - action.at).total_seconds())
+            with self.emulator.clock_held():  # the driver's own work is no time of the day
+                self.do(action)
 
-    def wait_until(self, moment: float) -> None:
-        while (left := moment - time.time()) > 0:
+    def wait_until(self, moment: datetime) -> None:
+        while (left := (moment - self.now()).total_seconds()) > 0:
             self.stack.check_redis()  # DemoRedisGone: nothing to play on any more
-            self.retry_presence()
-            time.sleep(min(left, 0.02))
+            if self.pending:
+                with self.emulator.clock_held():
+                    self.retry_presence()
+            time.sleep(min(left / self.scale, 0.02))
 
     def do(self, action: PlannedCall | PresenceChange | PhoneChange) -> None:
         if isinstance(action, PlannedCall):
@@ -277,7 +290,7 @@ def roll_up(settings: Settings, record: Record, day: date) -> Totals:
 
 
 def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale: float, shape_path: Path,
-                 say: Say, log_dir: Path = ROOT / "var" / "demo-day") -> DaySummary:
+                 say: Say, log_dir: Path = ROOT / "var" / "demo-day", honest_clock: bool = True) -> DaySummary:
     began = time.monotonic()
     if settings.environment == "production":
         raise DemoDayRefused("the demo day refuses to run with CALLROUTER_ENVIRONMENT=production")
@@ -292,7 +305,8 @@ def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale:
         presence_before = record.demo_day.presence()
         redis_url = demo_redis_url(settings.redis_url)
         with live_workers_paused(settings.redis_url, say):
-            summary = _play(settings, snapshot, plan, scale=scale, redis_url=redis_url, log_dir=log_dir, say=say)
+            summary = _play(settings, snapshot, plan, scale=scale, redis_url=redis_url, log_dir=log_dir, say=say,
+                            honest_clock=honest_clock)
         record.demo_day.restore_presence(presence_before)
         record_results(settings, record, day, organisations=sorted(snapshot.organisations))
         totals = roll_up(settings, record, day)
@@ -307,25 +321,56 @@ def run_demo_day(settings: Settings, *, day: date, calls: int, seed: int, scale:
                           dashboard_url=dashboard_url(settings, day))
 
 
+class SharedPauses:
+    """The demo clock's stops, where every process of the stack reads them (bootstrap.shared_pauses): standing
+    still from the stack's start (running_stack(clock_stopped=True)) until `start`, then whenever the emulator
+    waits for a webhook's answer (its clock's listener)."""
+
+    def __init__(self, redis_url: str, *, clock_start: str, scale: float):
+        self.conn = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
+        self.key = pauses_key(clock_start, scale)
+        self.before = 0.0  # real seconds stood still before the day started (counted from the anchor)
+
+    def start(self, anchor: float) -> None:
+        """The day starts now: the clock reads its start (the time since the anchor stood still)."""
+        stopped = self.conn.hget(self.key, "since")
+        since = float(stopped) if stopped else anchor
+        self.before = max(0.0, time.time() - max(since, anchor))
+        self.write(0.0, None)
+
+    def write(self, stood: float, since: float | None) -> None:
+        self.conn.hset(self.key, mapping={"stood": repr(self.before + stood), "since": repr(since) if since else ""})
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, scale: float, redis_url: str,
-          log_dir: Path, say: Say) -> tuple[int, float]:
+          log_dir: Path, say: Say, honest_clock: bool = True) -> tuple[int, float]:
     """The stack up, the day played, the stack down; (callbacks cancelled, the driver's worst lag)."""
     port = free_port()
+    shared = SharedPauses(redis_url, clock_start=plan.clock_start.isoformat(), scale=scale)
     emulator = emulator_for(settings, snapshot, plan, app_url=f"http://127.0.0.1:{port}", scale=scale).start()
     try:
         with running_stack(settings, emulator_url=emulator.base_url, clock_start=plan.clock_start.isoformat(),
-                           scale=scale, log_dir=log_dir, port=port) as stack:
+                           scale=scale, log_dir=log_dir, port=port, clock_stopped=honest_clock) as stack:
             anchor = stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
-            # The emulator's dates (status callbacks' Timestamp, which the service records) follow the demo clock.
-            emulator.set_wall_clock(plan.clock_start)
+            if honest_clock:
+                shared.start(anchor)
+                emulator.pause_clock_during_webhooks(shared.write)
+                # The emulator's dates (status callbacks' Timestamp, which the service records) follow the demo clock.
+                emulator.set_wall_clock(plan.clock_start)
+            else:  # the clock has run since the anchor (a process may have read it before the driver set it)
+                emulator.set_wall_clock(plan.clock_start + timedelta(seconds=(time.time() - anchor) * scale))
             zone = ZoneInfo(settings.timezone)
             say(f"playing {plan.day.isoformat()} {plan.clock_start.astimezone(zone):%H:%M}-"
                 f"{plan.end.astimezone(zone):%H:%M} at {scale:g}x: {len(plan.calls)} calls "
                 f"(about {(plan.end - plan.clock_start).total_seconds() / scale:.0f} s)")
-            player = Player(plan, stack=stack, emulator=emulator, anchor=anchor, scale=scale)
+            player = Player(plan, stack=stack, emulator=emulator, scale=scale)
             player.play()
             player.finish(timeout=SETTLE_SECONDS)
             cancelled = close_open_callbacks(settings, redis_url=redis_url, plan=plan, scale=scale)
             return cancelled, player.max_lag
     finally:
         emulator.stop()
+        shared.close()

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -189,16 +190,26 @@ def stack_env(settings: Settings, *, app_url: str, redis_url: str, emulator_url:
     }
 
 
+def pauses_key(clock_start: str, scale: float) -> str:
+    return redis_keys.demo_clock_pauses(start=datetime.fromisoformat(clock_start).astimezone(UTC).isoformat(),
+                                        scale=scale)
+
+
 @contextmanager
 def running_stack(settings: Settings, *, emulator_url: str, clock_start: str, scale: float, log_dir: Path,
-                  port: int) -> Iterator[DemoStack]:
-    """The web app (one uvicorn worker) and an RQ worker with its scheduler, on a flushed demo Redis."""
+                  port: int, clock_stopped: bool = False) -> Iterator[DemoStack]:
+    """The web app (one uvicorn worker) and an RQ worker with its scheduler, on a flushed demo Redis.
+
+    clock_stopped: the demo clock stands still from now until the driver starts it (day_run.SharedPauses), so
+    the processes' start-up is no virtual time, whichever of them reads the clock first."""
     if settings.redis_sentinels or settings.rq_redis_url or settings.rq_redis_sentinel_service:
         raise RuntimeError("the demo day runs on a plain CALLROUTER_REDIS_URL only: unset CALLROUTER_REDIS_SENTINELS, "
                            "CALLROUTER_RQ_REDIS_URL and CALLROUTER_RQ_REDIS_SENTINEL_SERVICE")
     redis_url = demo_redis_url(settings.redis_url)
     conn = redis_lib.Redis.from_url(redis_url)
     conn.flushdb()
+    if clock_stopped:
+        conn.hset(pauses_key(clock_start, scale), mapping={"stood": "0", "since": repr(time.time())})
     conn.close()
     token = secrets.token_urlsafe(16)
     app_url = f"http://127.0.0.1:{port}"

@@ -17,6 +17,7 @@ class Role(enum.StrEnum):
     TEAM_LEAD = "team_lead"  # of one organisation
     SUPERVISOR = "supervisor"  # programme supervisor: all organisations, read only
     ADMIN = "admin"  # functioneel beheer
+    RESEARCHER = "researcher"  # the research bureau: pseudonymised call rows and figures, all organisations
 
 
 ROLE_NAMES_NL = {
@@ -24,6 +25,7 @@ ROLE_NAMES_NL = {
     Role.TEAM_LEAD: "teamleider",
     Role.SUPERVISOR: "programmateam",
     Role.ADMIN: "functioneel beheer",
+    Role.RESEARCHER: "onderzoeker",
 }
 
 
@@ -42,7 +44,7 @@ class Grant:
             raise GrantInvalid("a liaison grant needs an organisation and a liaison of the directory")
         if self.role == Role.TEAM_LEAD and not self.organisation:
             raise GrantInvalid("a team lead grant needs an organisation")
-        if self.role in (Role.SUPERVISOR, Role.ADMIN) and (self.organisation or self.liaison_id is not None):
+        if self.role in (Role.SUPERVISOR, Role.ADMIN, Role.RESEARCHER) and (self.organisation or self.liaison_id is not None):
             raise GrantInvalid(f"a {self.role.value} grant is for all organisations: no organisation or liaison")
         return self
 

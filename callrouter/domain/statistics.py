@@ -156,7 +156,11 @@ def decide_outcome(events: Iterable[Event]) -> StatOutcome | None:
     7. the call ended after entering the queue: `abandoned_in_queue`; before it: `abandoned_in_menu`;
     otherwise the call goes on and has no outcome yet (None).
     """
-    ordered = canonical(events)
+    return _decide(canonical(events))
+
+
+def _decide(ordered: list[Event]) -> StatOutcome | None:
+    """decide_outcome on events already in canonical order (canonical() retracts answers, so runs once)."""
     kinds = {e[0] for e in ordered}
     answered = _first(ordered, {ANSWERED})
     if answered is not None:
@@ -191,7 +195,7 @@ def call_facts(events: Iterable[Event]) -> CallFacts:
                 and (e[0] in (ANSWERED, CALLBACK_REQUESTED) or _ends(e[0], e[2]))]
         left_queue_at = left[0] if left else None
     return CallFacts(
-        outcome=decide_outcome(ordered),
+        outcome=_decide(ordered),
         received_at=received[1] if received else (ordered[0][1] if ordered else None),
         queued_at=queued[1] if queued else None,
         answered_at=answered[1] if answered else None,

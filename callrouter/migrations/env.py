@@ -11,6 +11,7 @@ from callrouter.adapters.sql import (  # noqa: F401 - register tables
     callback_tables,
     case_tables,
     directory_tables,
+    period_tables,
     staff_tables,
     stats_tables,
 )

@@ -2,6 +2,7 @@
 
 CALLROUTER_API_TOKENS holds comma-separated entries `token:role:organisation[:liaison]`:
 - organisation "*" sees all organisations;
+- a `researcher` token (organisation "*") downloads the research export only (GET /api/research/calls);
 - a `liaison` token names the liaison (directory code, e.g. uwv-jan) it belongs to, and moves only that
   liaison's presence;
 - the token is stored hashed as `sha256:<64 hex digits>` (the SHA-256 of the token), e.g.
@@ -26,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from callrouter.config import InsecureSettings
 from callrouter.web.security import API_TOKEN_FAILURE, limits_of, security_event, source_of
 
-ROLES = ("admin", "supervisor", "liaison")
+ROLES = ("admin", "supervisor", "liaison", "researcher")
 bearer = HTTPBearer(auto_error=False, description="API token: Authorization: Bearer <token>")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -46,7 +47,8 @@ def parse_tokens(raw: str, *, environment: str = "development") -> list[tuple[st
     """(SHA-256 hex digest of the token, who it is); production refuses tokens that are not hashed."""
     entries = []
     usage = ("CALLROUTER_API_TOKENS: entry must be [sha256:]token:role:organisation[:liaison] "
-             f"with role in {ROLES}; a liaison token names its liaison")
+             f"with role in {ROLES}; a liaison token names its liaison; a researcher token is for all "
+             "organisations (*)")
     for item in filter(None, (part.strip() for part in raw.split(","))):
         hashed = item.startswith("sha256:")
         fields = item.split(":")[1:] if hashed else item.split(":")
@@ -54,6 +56,8 @@ def parse_tokens(raw: str, *, environment: str = "development") -> list[tuple[st
             raise ValueError(usage)
         token, role, organisation, liaison = (*fields, "", "")[:4]
         if not token or role not in ROLES or (role == "liaison" and (not liaison or organisation in ("", "*"))):
+            raise ValueError(usage)
+        if role == "researcher" and (organisation not in ("", "*") or liaison):
             raise ValueError(usage)
         if hashed and not _HEX.match(token):
             raise ValueError("CALLROUTER_API_TOKENS: sha256: must be followed by 64 lower-case hex digits")
@@ -93,3 +97,19 @@ async def api_user(request: Request, credentials: HTTPAuthorizationCredentials |
         raise HTTPException(429, "too many wrong or missing tokens from this address",
                             headers={"Retry-After": str(verdict.retry_after)})
     raise _unauthorised("missing bearer token (Authorization: Bearer <token>)" if missing else "invalid bearer token")
+
+
+async def operational_user(request: Request, user: ApiUser = Depends(api_user)) -> ApiUser:
+    """The token of a queue, presence or callback route: any role but researcher (403, logged)."""
+    if user.role == "researcher":
+        security_event(request, "http_403", role=user.role, token_organisation=user.organisation)
+        raise HTTPException(403, "a researcher token downloads the research export only (GET /api/research/calls)")
+    return user
+
+
+async def researcher_user(request: Request, user: ApiUser = Depends(api_user)) -> ApiUser:
+    """The token of the research export: the researcher role only (403, logged)."""
+    if user.role != "researcher":
+        security_event(request, "http_403", role=user.role, token_organisation=user.organisation)
+        raise HTTPException(403, "the research export needs a researcher token")
+    return user

@@ -12,7 +12,7 @@ from callrouter.domain.callbacks import OPEN, CallbackState
 from callrouter.domain.queueing import Presence
 from callrouter.services.errors import Forbidden, NotFound
 from callrouter.services.staff import presence as presence_service
-from callrouter.web.api_auth import ApiUser, api_user
+from callrouter.web.api_auth import ApiUser, operational_user
 from callrouter.web.security import security_event
 
 
@@ -89,7 +89,7 @@ def _check_liaison(request: Request, user: ApiUser, liaison_id: int, *, moving: 
 
 
 @router.put("/liaisons/{liaison_id}/presence", response_model=PresenceOut, responses=_answers(400, 403, 404, 409))
-async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
+async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user: ApiUser = Depends(operational_user)) -> PresenceOut:
     if body.status == Presence.BUSY:
         from callrouter.services.errors import CallRouterError
 
@@ -102,7 +102,7 @@ async def put_presence(liaison_id: int, body: PresenceIn, request: Request, user
 
 
 @router.get("/liaisons/{liaison_id}/presence", response_model=PresenceOut, responses=_answers(403, 404))
-async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depends(api_user)) -> PresenceOut:
+async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depends(operational_user)) -> PresenceOut:
     _check_liaison(request, user, liaison_id, moving=False)
     deps = request.app.state.container.voice
     view = await run_in_threadpool(presence_service.get_presence, deps, liaison_id=liaison_id,
@@ -111,7 +111,7 @@ async def get_presence(liaison_id: int, request: Request, user: ApiUser = Depend
 
 
 @router.get("/queues/{organisation}", response_model=QueueOut, responses=_answers(403, 404))
-async def get_queue(organisation: str, request: Request, user: ApiUser = Depends(api_user)) -> QueueOut:
+async def get_queue(organisation: str, request: Request, user: ApiUser = Depends(operational_user)) -> QueueOut:
     if user.organisation not in ("*", organisation):
         raise _forbidden(request, user, f"this token sees organisation {user.organisation} only",
                          organisation=organisation)
@@ -145,7 +145,7 @@ async def list_callbacks(
     organisation: str = Query(..., description="organisation code, e.g. UWV"),
     state: list[CallbackState] = Query(default=list(OPEN) + [CallbackState.FAILED],  # noqa: B008
                                        description="states to list (default: open and failed)"),
-    user: ApiUser = Depends(api_user),
+    user: ApiUser = Depends(operational_user),
 ) -> list[CallbackOut]:
     """An organisation's callbacks: open ones and those that failed and need a person. No phone numbers."""
     if user.organisation not in ("*", organisation):

@@ -21,10 +21,13 @@ from callrouter.web.api_routes import router as api_router
 from callrouter.web.body_limit import BodyLimit
 from callrouter.web.dashboard.cases import router as cases_router
 from callrouter.web.dashboard.menu_usage import router as menu_usage_router
+from callrouter.web.dashboard.periods import router as periods_router
 from callrouter.web.dashboard.wait_honesty import router as wait_honesty_router
 from callrouter.web.hardening import app_options, install_hardening
 from callrouter.web.health import install_health
 from callrouter.web.metrics import install_metrics
+from callrouter.web.research import api_router as research_api_router
+from callrouter.web.research import staff_router as research_staff_router
 from callrouter.web.security import UnsignedWebhookLimit
 from callrouter.web.staff_web import install_staff_web
 from callrouter.web.twilio_webhook import WebhookEdge
@@ -64,11 +67,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_metrics(app, container, settings, edge)
     app.add_middleware(UnsignedWebhookLimit, limits=container.rate_limits)  # 429 per source after refused signatures
     app.include_router(api_router)
+    app.include_router(research_api_router)  # GET /api/research/calls
     install_staff_web(app, container, settings)
     app.include_router(cases_router)  # /staff/dashboard/zaken
     app.include_router(menu_usage_router)  # /staff/dashboard/menu
     app.include_router(wait_honesty_router)  # /staff/dashboard/wachttijd
+    app.include_router(periods_router)  # /staff/dashboard/perioden, /vergelijken
     app.include_router(wallboard_router)
+    app.include_router(research_staff_router)  # /staff/onderzoek
     install_hardening(app, settings)  # /docs and /redoc (vendored assets) or none, security.txt, HSTS
 
     @app.exception_handler(CallRouterError)

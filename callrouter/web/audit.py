@@ -24,7 +24,7 @@ EXPORT_FORMATS = ("csv", "json")
 _CALL_PAGES = (re.compile(r"^/staff/dashboard/oproepen/[^/]+$"), re.compile(r"^/staff/gesprekken/[^/]+$"))
 _DRILLDOWN = "/staff/dashboard/oproepen"
 _EXPORT_PAGES = ("/staff/dashboard", "/staff/dashboard/oproepen", "/staff/dashboard/zaken", "/staff/dashboard/menu",
-                 "/staff/dashboard/wachttijd")
+                 "/staff/dashboard/wachttijd", "/staff/onderzoek", "/staff/dashboard/vergelijken")
 
 
 def action_of(path: str, query: dict[str, str]) -> str | None:

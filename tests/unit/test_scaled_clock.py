@@ -84,7 +84,7 @@ def test_a_start_without_time_zone_or_a_bad_scale_is_refused() -> None:
 
 
 class FakeRedis:
-    """Only SET NX and GET, as the shared anchor uses them."""
+    """Only SET NX, GET and HMGET, as the shared anchor and the pauses use them."""
 
     def __init__(self) -> None:
         self.data: dict[str, bytes] = {}
@@ -97,6 +97,9 @@ class FakeRedis:
 
     def get(self, key: str) -> bytes | None:
         return self.data.get(key)
+
+    def hmget(self, key: str, fields: list[str]) -> list[bytes | None]:
+        return [None for _ in fields]  # the demo day's emulator writes none here: the clock never stood still
 
 
 def test_clock_for_settings_is_the_system_clock_unless_a_demo_start_is_set() -> None:
@@ -124,3 +127,30 @@ def test_without_an_anchor_the_first_process_to_ask_sets_it_to_now() -> None:
     anchor = first.anchor()
     assert abs(anchor - time.time()) < 5
     assert second.anchor() == anchor
+
+
+def test_time_the_emulator_stood_still_for_webhooks_is_no_virtual_time() -> None:
+    """The demo day's clock stops while a webhook is answered (twilio_emulator/clock.py writes when)."""
+    real = RealTime(1000.0)
+    pauses: list[tuple[float, float | None]] = [(0.0, None)]
+    clock = ScaledClock(start=START, scale=720, anchor=lambda: 1000.0, real_time=real, pauses=lambda: pauses[-1])
+    real.t = 1001.0
+    assert clock.now() - START == timedelta(seconds=720)
+    pauses.append((0.0, 1001.0))  # a webhook goes out at 1001.0
+    real.t = 1001.05  # 50 ms of the service's latency: nothing
+    assert clock.now() - START == timedelta(seconds=720)
+    pauses.append((0.05, None))  # answered: it stood still 50 ms
+    real.t = 1002.05
+    assert clock.now() - START == timedelta(seconds=1440)
+    # RQ's real moment for a virtual one: as if the clock runs on from now
+    assert clock.real_moment(START + timedelta(seconds=1440 + 72)) == datetime.fromtimestamp(1002.15, UTC)
+
+
+def test_a_stop_seen_late_never_turns_the_clock_back() -> None:
+    real = RealTime(1001.0)
+    pauses: list[tuple[float, float | None]] = [(0.0, None)]
+    clock = ScaledClock(start=START, scale=720, anchor=lambda: 1000.0, real_time=real, pauses=lambda: pauses[-1])
+    first = clock.now()
+    pauses.append((0.0, 1000.999))  # the stop began a moment before this process last read the clock
+    real.t = 1001.01
+    assert clock.now() == first

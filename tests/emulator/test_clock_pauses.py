@@ -1,0 +1,84 @@
+"""The emulator's clock standing still while a webhook is answered: waits count running time only, and a
+listener hears every stop and start (the demo day writes them to Redis for the service's processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from twilio_emulator.clock import SimClock
+
+
+def test_a_held_clock_stands_still_and_the_listener_hears_stop_and_start() -> None:
+    heard: list[tuple[float, float | None]] = []
+    clock = SimClock(100)
+    clock.pause_during_webhooks(lambda stood, since: heard.append((stood, since)))
+    clock.hold()
+    clock.hold()  # two webhooks at once
+    frozen = clock.now()
+    time.sleep(0.05)
+    assert clock.now() == frozen
+    clock.release()
+    assert clock.now() == frozen and len(heard) == 1  # one is still out
+    clock.release()
+    time.sleep(0.02)
+    assert clock.now() >= frozen + 2.0  # 20 ms at 100x, running again
+    assert heard[0][1] is not None and heard[1][1] is None and heard[1][0] >= 0.05
+
+
+def test_without_pausing_hold_changes_nothing() -> None:
+    clock = SimClock(100)
+    clock.hold()
+    before = clock.now()
+    time.sleep(0.02)
+    assert clock.now() > before + 1
+
+
+def test_sleep_and_wait_for_count_running_time_only() -> None:
+    async def scenario() -> tuple[float, float, bool]:
+        clock = SimClock(100)
+        clock.pause_during_webhooks()
+        started_real, started_sim = time.monotonic(), clock.now()
+
+        async def webhook() -> None:  # held for 100 ms real, as if the application took that long
+            clock.hold()
+            await asyncio.sleep(0.1)
+            clock.release()
+
+        held = asyncio.ensure_future(webhook())
+        await clock.sleep(2.0)  # 20 ms of running time
+        await held
+        real = time.monotonic() - started_real
+        timed_out = False
+        try:
+            await clock.wait_for(asyncio.Event().wait(), 1.0)
+        except TimeoutError:
+            timed_out = True
+        return real, clock.now() - started_sim, timed_out
+
+    real, sim, timed_out = asyncio.run(scenario())
+    assert real >= 0.1  # the sleep did not end while the clock stood still
+    assert 2.0 <= sim < 2.0 + 0.1 * 100  # and the 100 ms held are no simulated time
+    assert timed_out
+
+
+def test_a_sleeper_woken_late_by_a_busy_machine_is_on_time_in_simulated_time() -> None:
+    """At 1000x a wake-up 50 ms late would be 50 simulated seconds late: the clock waits at the due moment instead."""
+    async def scenario() -> tuple[float, float, float]:
+        clock = SimClock(1000)
+        heard: list[float | None] = []
+        clock.pause_during_webhooks(lambda _stood, since: heard.append(since))
+        start = clock.now()
+        sleeper = asyncio.ensure_future(clock.sleep(5.0))  # 5 ms real
+        await asyncio.sleep(0)
+        time.sleep(0.05)  # the event loop does not run for 50 ms
+        seen = clock.now() - start  # anyone asking meanwhile: not past the due moment
+        await sleeper
+        woke = clock.now() - start
+        await asyncio.sleep(0.002)
+        return seen, woke, clock.now() - start
+
+    seen, woke, later = asyncio.run(scenario())
+    assert seen < 5.5  # (the sleeper started a few microseconds after `start`)
+    assert 5.0 <= woke < 5.5  # not 50 simulated seconds late
+    assert later > woke  # and it runs on afterwards
