@@ -177,6 +177,7 @@ class Emulator:
         self._server = ThreadedServer(build_app(self.engine), host, port,
                                       on_start=self.engine.open, on_stop=self.engine.close)
         self.engine.base_url = self._server.base_url
+        self._heartbeat: asyncio.Future[None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -187,7 +188,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        heartbeat = getattr(self, "_heartbeat", None)
+        heartbeat = self._heartbeat
         if heartbeat is not None:
             async def cancel() -> None:
                 heartbeat.cancel()
