@@ -80,6 +80,24 @@ def make_due(deps: CallDeps, *, callback_id: int) -> bool:
     return True
 
 
+def rejoin_line(deps: CallDeps, callback: Callback) -> bool:
+    """A scheduled callback the router does not know (the process that made it due, or put it back, died
+    between the record and the line): in line again, in its old place. True: it was missing. The enqueue is
+    idempotent, so a callback in line or claimed is left alone; one that moved on in the record meanwhile is
+    taken out again."""
+    added = deps.router.enqueue(call_sid=router_member(callback.id), org=callback.organisation,
+                                topic=callback.topic, klass=callback.priority_class,
+                                enqueued_at_ms=ms(callback.place_at))
+    if not added:
+        return False
+    current = deps.callbacks.get(callback.id)
+    if current is None or current.state != CallbackState.SCHEDULED:
+        deps.router.abandon(call_sid=router_member(callback.id), org=callback.organisation)
+        return False
+    log.warning("callback.rejoined_line callback=%s (scheduled in the record, missing in the router)", callback.id)
+    return True
+
+
 def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
     """Claim the attempt on the row, then call the liaison. False: nothing dialled (already taken)."""
     current = deps.callbacks.get(callback_id)

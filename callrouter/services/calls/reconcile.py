@@ -10,6 +10,8 @@
   another call (a claim lost in a Redis failover): held for that call again (routing.restore_hold).
 - A call the record keeps open, but which has ended at the network (its status report was lost: the
   database was restarting, both web machines were out): ended as the report would have ended it.
+- A callback scheduled in the record but missing in the router (the worker that made it due died between
+  the two): in line again, in its old place.
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
   even when no Twilio request comes by.
 """
@@ -24,7 +26,7 @@ from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import OPEN_STATES, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
-from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
+from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due, rejoin_line
 from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
@@ -148,7 +150,8 @@ def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
 
 def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> int:
     """Due rows whose scheduled job was lost join the line; attempts that never reached Twilio go back;
-    open callbacks past their expiry end."""
+    open callbacks past their expiry end; scheduled rows missing in the router (the job that made them due
+    died between the record and the line) join it again."""
     for callback in deps.callbacks.due(now=now):
         make_due(deps, callback_id=callback.id)
     returned = 0
@@ -169,6 +172,9 @@ def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> i
         elif started <= now - ATTEMPT_LOST_AFTER:
             deps.callbacks.move(callback.id, to=CallbackState.FAILED, cause="attempt lost: no result from Twilio",
                                 at=now, expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts)
+    for callback in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED})):
+        if callback.expires_at > now:
+            returned += rejoin_line(deps, callback)
     return returned
 
 
