@@ -1,5 +1,6 @@
 """A worker killed (SIGKILL) in the middle of each kind of job other than the callback attempt
-(tests/faults/test_worker_killed.py): a due callback, the reconcile. One host is enough (the point is the
+(tests/faults/test_worker_killed.py): a due callback, the reconcile, the statistics rollup, the retention.
+One host is enough (the point is the
 job's exactly-once, not the network): a real Redis, a real PostgreSQL, real `callrouter worker` processes,
 jobs enqueued with RQ as the scheduler and cron enqueue them.
 
@@ -26,15 +27,20 @@ import pytest
 import redis as redis_lib
 from rq import Queue
 from rq.job import Job, JobStatus
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters import redis_keys
+from callrouter.adapters.sql.call_repository import SqlCallStore
+from callrouter.adapters.sql.call_tables import CallRow
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
 from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
+from callrouter.adapters.sql.stats_tables import CallStatsRow
 from callrouter.config import REPO_ROOT
 from callrouter.domain.callbacks import CallbackOrigin, CallbackState, router_member
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from tests.e2e.stack import ACCOUNT_SID, API_TOKEN, AUTH_TOKEN, FAST_PINS, PROFESSIONAL_LINE, open_all_hours_directory
 from tests.faults.cluster import wait_until
 from tests.servers import postgres_process, redis_process
@@ -162,7 +168,7 @@ def test_a_due_callback_killed_between_the_record_and_the_line_joins_the_line_on
     assert _causes(host, callback_id).count("due") == 1
     assert SqlCallbackStore(host.sessions).get(callback_id).state == CallbackState.SCHEDULED  # type: ignore[union-attr]
     queued = [m for key in host.redis.scan_iter(match="*UWV*") if host.redis.type(key) == b"zset"
-              for m in host.redis.zrange(key, 0, -1) if m.decode() == router_member(callback_id)]
+              for m in host.redis.zrange(key, 0, -1) if m == router_member(callback_id).encode()]
     assert len(queued) == 1, queued
 
 
@@ -179,3 +185,79 @@ def test_a_reconcile_killed_in_the_middle_of_a_rebuild_rebuilds_on_the_next_run(
     report = host.run("workers.jobs.reconcile_live_state")
     assert isinstance(report, dict) and report["rebuilt"] is False  # exactly once: not again on the next run
     assert _causes(host, callback_id).count("due") == 1
+
+
+def _ended_call(host: OneHost, sid: str, *, start: datetime) -> None:
+    """A call as the voice flow writes it: received, queued, answered, completed."""
+    calls = SqlCallStore(host.sessions)
+    calls.open_call(CallRecord(sid=sid, line_number=PROFESSIONAL_LINE, line_kind="professional",
+                               caller_pseudonym="p", caller_masked="+316****01", state=CallState.MENU,
+                               received_at=start, organisation="UWV", topic="ww", location="AMS"), detail={})
+    calls.apply(sid, event=EventKind.QUEUED, at=start + timedelta(seconds=10), detail={})
+    calls.apply(sid, event=EventKind.ANSWERED, at=start + timedelta(seconds=20), detail={}, dedupe="answered")
+    calls.apply(sid, event=EventKind.COMPLETED, at=start + timedelta(seconds=60), detail={"status": "completed"},
+                dedupe="ended", move=CallMove.END)
+
+
+def _received_in_stats(host: OneHost) -> int:
+    with host.sessions() as session:
+        return int(session.scalar(select(func.coalesce(func.sum(CallStatsRow.received), 0))) or 0)
+
+
+def test_a_rollup_killed_inside_an_interval_leaves_the_old_figures_and_the_next_run_counts_each_call_once(
+        host: OneHost) -> None:
+    now = datetime.now(UTC)
+    for n in range(3):
+        _ended_call(host, f"CArollupbefore{n}", start=now - timedelta(minutes=5, seconds=n))
+    host.run("workers.statistics_jobs.rollup_recent")
+    assert _received_in_stats(host) == 3
+    for n in range(2):
+        _ended_call(host, f"CArollupafter{n}", start=now - timedelta(minutes=4, seconds=n))
+    # Killed inside an interval's transaction: its old rows deleted, the new ones not yet written.
+    host.run_until_paused("workers.statistics_jobs.rollup_recent", pause_before="parts.stats_store._columns")
+    assert _received_in_stats(host) == 3  # rolled back by PostgreSQL: the figures of the last complete run
+
+    host.run("workers.statistics_jobs.rollup_recent")  # the next cron run
+    assert _received_in_stats(host) == 5
+    host.run("workers.statistics_jobs.rollup_recent")
+    assert _received_in_stats(host) == 5  # recomputed, never added to
+
+
+def _closed_callback(host: OneHost, key: str, *, closed: datetime) -> int:
+    store = SqlCallbackStore(host.sessions)
+    callback, _ = store.create({
+        "state": CallbackState.SCHEDULED, "origin": CallbackOrigin.IN_QUEUE, "organisation": "UWV", "topic": "ww",
+        "priority_class": "pro", "phone_number": "+31612345602", "line_number": PROFESSIONAL_LINE,
+        "place_at": closed, "due_at": closed, "expires_at": closed + timedelta(hours=48), "attempts": 0,
+        "max_attempts": 3, "created_at": closed - timedelta(hours=1), "location": "AMS"}, open_key=key, cause="test")
+    assert store.move(callback.id, to=CallbackState.COMPLETED, cause="test", at=closed,
+                      expect=frozenset(CallbackState))
+    return callback.id
+
+
+def _count_calls(host: OneHost, prefix: str) -> int:
+    with host.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(CallRow).where(CallRow.sid.like(f"{prefix}%"))) or 0)
+
+
+def test_a_retention_killed_in_the_middle_finishes_on_the_next_run_each_rule_once(host: OneHost) -> None:
+    now = datetime.now(UTC)
+    for n in range(3):
+        _ended_call(host, f"CAretentionold{n}", start=now - timedelta(days=500, minutes=n))
+    old = [_closed_callback(host, f"old{n}", closed=now - timedelta(days=499)) for n in range(2)]
+    recent = _closed_callback(host, "recent", closed=now - timedelta(days=10))  # number masked, row kept
+    store = SqlCallbackStore(host.sessions)
+
+    # Killed inside the transaction of the first batch of old calls: the numbers were masked before.
+    host.run_until_paused("workers.retention_jobs.purge_expired", pause_before="parts.retention.store._delete_calls")
+    assert "*" in store.get(recent).phone_number  # type: ignore[union-attr]
+    assert _count_calls(host, "CAretentionold") == 3  # the batch rolled back: nothing half deleted
+
+    report = host.run("workers.retention_jobs.purge_expired")  # the next (hourly) run
+    assert isinstance(report, dict)
+    assert (report["callback_numbers_masked"], report["calls_deleted"], report["callbacks_deleted"]) == (0, 3, 2)
+    assert _count_calls(host, "CAretentionold") == 0 and all(store.get(i) is None for i in old)
+    again = host.run("workers.retention_jobs.purge_expired")
+    assert isinstance(again, dict) and not any(v for k, v in again.items() if k != "dry_run"), again
+    kept = store.get(recent)
+    assert kept is not None and "*" in kept.phone_number
