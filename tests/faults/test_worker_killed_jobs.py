@@ -1,5 +1,6 @@
 """A worker killed (SIGKILL) in the middle of each kind of job other than the callback attempt
-(tests/faults/test_worker_killed.py): a due callback, the reconcile, the statistics rollup, the retention.
+(tests/faults/test_worker_killed.py): a due callback, the reconcile, the statistics rollup, the retention,
+and the dispatch that claims a liaison for a callback.
 One host is enough (the point is the
 job's exactly-once, not the network): a real Redis, a real PostgreSQL, real `callrouter worker` processes,
 jobs enqueued with RQ as the scheduler and cron enqueue them.
@@ -14,6 +15,7 @@ tried too, does nothing twice).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import redis as redis_lib
@@ -38,12 +41,19 @@ from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
 from callrouter.adapters.sql.stats_tables import CallStatsRow
-from callrouter.config import REPO_ROOT
-from callrouter.domain.callbacks import CallbackOrigin, CallbackState, router_member
+from callrouter.bootstrap import build
+from callrouter.config import REPO_ROOT, Settings
+from callrouter.domain.callbacks import CallbackOrigin, CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
+from callrouter.domain.queueing import Presence
+from callrouter.services.calls.routing import RouteAfterReply
+from callrouter.services.staff.presence import set_presence
 from tests.e2e.stack import ACCOUNT_SID, API_TOKEN, AUTH_TOKEN, FAST_PINS, PROFESSIONAL_LINE, open_all_hours_directory
 from tests.faults.cluster import wait_until
 from tests.servers import postgres_process, redis_process
+from twilio_emulator.config import EmulatorConfig
+from twilio_emulator.driver import Emulator
+from twilio_emulator.people import Phone
 from workers.pause_points import PAUSE_BEFORE, PAUSE_FILE
 
 pytestmark = pytest.mark.timeout(180)
@@ -56,14 +66,15 @@ class OneHost:
     redis: redis_lib.Redis
     sessions: sessionmaker[Session]
     workdir: Path
+    emulator: Emulator
 
-    def worker(self, *, pause_before: str | None = None) -> subprocess.Popen[bytes]:
+    def worker(self, *, pause_before: str | None = None, burst: bool = False) -> subprocess.Popen[bytes]:
         env = dict(self.env)
         if pause_before:
             env.update({PAUSE_BEFORE: pause_before, PAUSE_FILE: str(self.workdir / "paused")})
         with (self.workdir / "worker.log").open("ab") as out:
             return subprocess.Popen([sys.executable, "-m", "callrouter.cli", "worker", "--logging-level", "WARNING",
-                                     QUEUE], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                     *(["--burst"] if burst else []), QUEUE], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True)
 
     def run_until_paused(self, func: str, *args: object, pause_before: str) -> Job:
@@ -80,12 +91,12 @@ class OneHost:
         return job
 
     def run(self, func: str, *args: object) -> object:
-        """Enqueue the job on a clean worker (burst: it quits when the queue is empty); its result."""
+        """Enqueue the job on a clean worker that quits when the queue is empty (so the jobs this one
+        enqueues run too); its result."""
         job = Queue(QUEUE, connection=self.redis).enqueue(func, *args, job_timeout=120)
-        proc = self.worker()
+        proc = self.worker(burst=True)
         try:
-            wait_until(lambda: job.get_status(refresh=True) in (JobStatus.FINISHED, JobStatus.FAILED), timeout=90,
-                       what=f"{func} done", every=0.1)
+            wait_until(lambda: proc.poll() is not None, timeout=90, what=f"{func} and what it enqueued done")
         finally:
             kill(proc)
         assert job.get_status() == JobStatus.FINISHED, (self.workdir / "worker.log").read_text()[-3000:]
@@ -102,6 +113,8 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneHost]:
     workdir = tmp_path_factory.mktemp("one-host")
+    emulator = Emulator(EmulatorConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, time_scale=10.0,
+                                       wall_clock="real")).start()
     with postgres_process() as postgres, redis_process() as redis_server:
         upgrade(postgres.url)
         engine = make_engine(postgres.url)
@@ -116,7 +129,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneHost]:
             "CALLROUTER_PUBLIC_URL": "https://callrouter.test",
             "CALLROUTER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "CALLROUTER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "CALLROUTER_TWILIO_API_BASE_URL": "http://127.0.0.1:9",  # nothing is dialled in these jobs
+            "CALLROUTER_TWILIO_API_BASE_URL": emulator.base_url,
             "CALLROUTER_API_TOKENS": f"{API_TOKEN}:admin:*",
             "CALLROUTER_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(REPO_ROOT),
@@ -124,10 +137,11 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneHost]:
         })
         client = redis_lib.Redis.from_url(redis_server.url)
         try:
-            yield OneHost(env=env, redis=client, sessions=sessions, workdir=workdir)
+            yield OneHost(env=env, redis=client, sessions=sessions, workdir=workdir, emulator=emulator)
         finally:
             client.close()
             engine.dispose()
+            emulator.stop()
 
 
 def _due_callback(host: OneHost, sid: str) -> int:
@@ -261,3 +275,35 @@ def test_a_retention_killed_in_the_middle_finishes_on_the_next_run_each_rule_onc
     assert isinstance(again, dict) and not any(v for k, v in again.items() if k != "dry_run"), again
     kept = store.get(recent)
     assert kept is not None and "*" in kept.phone_number
+
+
+def test_a_dispatch_killed_between_the_claim_and_the_attempt_job_dials_the_callback_once(host: OneHost) -> None:
+    with mock.patch.dict(os.environ, host.env, clear=True):
+        app = build(Settings())
+    try:
+        jan = app.directory.liaison_by_code("uwv-jan")
+        assert jan is not None
+        host.emulator.register_phone(jan.address, Phone("no-answer"))
+        # Jan available, without routing at once (this process is not under test): the dispatch job claims.
+        set_presence(dataclasses.replace(app.voice, after=RouteAfterReply()), liaison_id=jan.id,
+                     status=Presence.AVAILABLE, organisation_scope=None)
+        host.run_until_paused("workers.jobs.dispatch_organisation", "UWV", pause_before="voice.jobs.start_attempt")
+        held = app.router.call_of_liaison(liaison_id=jan.id, org="UWV")
+        callback_id = callback_id_of(held) if held is not None else None
+        assert callback_id is not None, held  # a callback claimed for Jan
+        store = SqlCallbackStore(host.sessions)
+        assert store.get(callback_id).state == CallbackState.SCHEDULED  # type: ignore[union-attr]
+        assert Queue(QUEUE, connection=host.redis).count == 0  # the attempt job was never enqueued
+
+        host.run("workers.jobs.reconcile_live_state")  # the next cron run; then the attempt job it asked for
+        callback = store.get(callback_id)
+        assert callback is not None and callback.state == CallbackState.DIALLING and callback.attempts == 1
+        assert callback.liaison_id == jan.id
+        host.run("workers.jobs.reconcile_live_state")
+        assert host.run("workers.jobs.start_callback_attempt", callback_id, jan.id) is False  # a late duplicate
+        assert store.get(callback_id).attempts == 1  # type: ignore[union-attr]
+        assert _causes(host, callback_id).count("attempt 1 claimed") == 1
+        legs = [c for c in host.emulator.calls if c.to == jan.address]
+        assert len(legs) == 1, [c.sid for c in legs]  # Jan's phone rang once
+    finally:
+        app.engine.dispose()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from callrouter.domain.callbacks import CallbackState, router_member
+from callrouter.domain.callbacks import Callback, CallbackState, router_member
+from callrouter.domain.queueing import Presence
+from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.reconcile import reconcile
-from tests.fakes import make_deps
+from tests.fakes import JAN, FakeJobs, make_deps, on_duty
 
 
-def scheduled_but_not_in_line():  # type: ignore[no-untyped-def]
+def scheduled_but_not_in_line() -> tuple[CallDeps, Callback]:
     deps = make_deps()
     now = deps.clock.now()
     callback, _ = deps.callbacks.create({
@@ -39,3 +41,21 @@ def test_an_expired_scheduled_callback_is_not_put_back() -> None:
     reconcile(deps, live_state_present=True)
     assert deps.router.position(call_sid=router_member(callback.id), org="UWV") is None
     assert deps.callbacks.get(callback.id).state == CallbackState.EXPIRED  # type: ignore[union-attr]
+
+
+def test_a_callback_claimed_but_never_given_to_a_worker_is_asked_for_again() -> None:
+    deps, callback = scheduled_but_not_in_line()
+    on_duty(deps, JAN)
+    deps.presence.save(liaison_id=JAN.id, organisation="UWV", status=Presence.AVAILABLE.value, since=deps.clock.now())
+    reconcile(deps, live_state_present=True)  # back in line, and dispatched: one attempt job
+    jobs = deps.jobs
+    assert isinstance(jobs, FakeJobs) and jobs.attempts == [(callback.id, JAN.id)]
+    assert deps.router.call_of_liaison(liaison_id=JAN.id, org="UWV") == router_member(callback.id)
+    # The process died before its job was enqueued (or the job waits): the next run asks again; the
+    # attempt job claims the attempt on the row, so only one of them dials.
+    reconcile(deps, live_state_present=True)
+    assert jobs.attempts == [(callback.id, JAN.id)] * 2
+    assert deps.callbacks.move(callback.id, to=CallbackState.DIALLING, cause="attempt 1 claimed",
+                               at=deps.clock.now(), expect=frozenset({CallbackState.SCHEDULED}))
+    reconcile(deps, live_state_present=True)
+    assert len(jobs.attempts) == 2  # dialling: not asked again

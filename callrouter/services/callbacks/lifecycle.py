@@ -107,6 +107,11 @@ def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
         if current is not None and not in_hand:  # the router's claim is stale: give the liaison back
             release(deps, organisation=current.organisation, liaison_id=liaison_id, member=member)
         return False  # a second run of the same job: the first one has the attempt
+    if deps.router.call_of_liaison(liaison_id=liaison_id, org=current.organisation) != member:
+        # A late run for a claim that is over (back in line, claimed since for someone else; or a run the
+        # reconciler asked for again): only the liaison the router holds for this callback is dialled.
+        log.warning("callback.attempt_not_held callback=%s liaison=%s", callback_id, liaison_id)
+        return False
     now = deps.clock.now()
     attempt = current.attempts + 1
     taken = deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause=f"attempt {attempt} claimed",

@@ -12,6 +12,9 @@
   database was restarting, both web machines were out): ended as the report would have ended it.
 - A callback scheduled in the record but missing in the router (the worker that made it due died between
   the two): in line again, in its old place.
+- A liaison the router holds for a callback the record still has scheduled (the process that claimed them
+  died before the attempt job was enqueued): the attempt job is enqueued again; the row's claim makes it
+  dial at most once.
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
   even when no Twilio request comes by.
 """
@@ -78,6 +81,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
         return_caller_from_room(deps, call)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
+    restart_claimed_callbacks(deps)
     released = release_liaisons_of_ended_calls(deps)
     released |= restore_liaison_holds(deps)
     released |= end_calls_ended_at_the_network(deps)
@@ -123,6 +127,26 @@ def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
         log.warning("live.consult_ring_ended call_sid=%s liaison=%s", call.sid, now.liaison)
         freed.add(now.to_organisation)
     return freed
+
+
+def restart_claimed_callbacks(deps: CallDeps) -> int:
+    """A liaison the router holds for a callback the record still has scheduled: the process that claimed
+    them died before it asked a worker to place the attempt (or that job is still queued). The attempt job
+    is asked for again: it claims the attempt on the row, so of two runs only one dials. How many."""
+    asked = 0
+    for liaison_id, org, _status, _since in deps.presence.all():
+        held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
+        callback_id = callback_id_of(held) if held is not None else None
+        if callback_id is None:
+            continue
+        callback = deps.callbacks.get(callback_id)
+        if callback is None or callback.state != CallbackState.SCHEDULED:
+            continue
+        deps.jobs.start_attempt(callback_id=callback_id, liaison_id=liaison_id)
+        log.warning("live.callback_attempt_asked_again callback=%s liaison=%s (claimed, not dialled)", callback_id,
+                    liaison_id)
+        asked += 1
+    return asked
 
 
 def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
