@@ -59,3 +59,22 @@ def test_a_callback_claimed_but_never_given_to_a_worker_is_asked_for_again() -> 
                                at=deps.clock.now(), expect=frozenset({CallbackState.SCHEDULED}))
     reconcile(deps, live_state_present=True)
     assert len(jobs.attempts) == 2  # dialling: not asked again
+
+
+def test_an_attempt_never_placed_goes_back_in_line_and_its_liaison_is_available_not_away() -> None:
+    """The worker died after claiming the attempt but before the call went out: the liaison's phone never rang,
+    so the reconciler returns the callback to its place and the liaison to available (a no-answer would be away)."""
+    deps, callback = scheduled_but_not_in_line()
+    on_duty(deps, JAN)
+    reconcile(deps, live_state_present=True)  # in line and claimed for Jan: an attempt job
+    assert deps.router.call_of_liaison(liaison_id=JAN.id, org="UWV") == router_member(callback.id)
+    started = deps.clock.now()
+    assert deps.callbacks.move(callback.id, to=CallbackState.DIALLING, cause="attempt 1 claimed", at=started,
+                               expect=frozenset({CallbackState.SCHEDULED}), attempts=1, liaison_id=JAN.id,
+                               attempt_started_at=started)
+    deps.clock.moment = started + timedelta(minutes=5)  # type: ignore[attr-defined]
+    deps.router.abandon(call_sid=router_member(callback.id), org="UWV")  # keep it from being dispatched again
+    reconcile(deps, live_state_present=True)
+    back = deps.callbacks.get(callback.id)
+    assert back is not None and back.state == CallbackState.SCHEDULED and back.attempts == 0
+    assert [s for lid, _org, s, _at in deps.presence.all() if lid == JAN.id] == [Presence.AVAILABLE.value]

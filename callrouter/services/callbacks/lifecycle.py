@@ -185,8 +185,12 @@ def record_conversation(deps: CallDeps, *, callback: Callback, leg_sid: str | No
     return stored
 
 
-def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: str) -> None:
-    """The liaison did not take it (no answer, busy, gone): the callback keeps its place; the liaison is away."""
+def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: str,
+                 liaison_rung: bool = True) -> None:
+    """The liaison did not take it (no answer, busy, gone): the callback keeps its place; the liaison is away.
+
+    `liaison_rung=False`: the attempt was never placed (the worker died before the call went out), so the
+    liaison did nothing wrong and is available again at once, not away."""
     moved = deps.callbacks.move(callback.id, to=CallbackState.SCHEDULED, cause=cause, at=deps.clock.now(),
                                 expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts,
                                 attempts=callback.attempts - 1, attempt_call_sid=None)
@@ -194,7 +198,13 @@ def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: 
         return
     deps.router.requeue_after_no_answer(call_sid=router_member(callback.id), liaison_id=liaison_id,
                                         org=callback.organisation)
-    deps.presence.save(liaison_id=liaison_id, organisation=callback.organisation, status=Presence.AWAY.value,
+    status = Presence.AWAY
+    liaison = deps.directory.liaison(liaison_id)
+    if not liaison_rung and liaison is not None:
+        freed = deps.router.set_presence(liaison_id=liaison_id, org=callback.organisation, topics=liaison.topics,
+                                         status=Presence.AVAILABLE, now_ms=ms(deps.clock.now()))
+        status = Presence.AVAILABLE if freed.accepted else Presence.AWAY
+    deps.presence.save(liaison_id=liaison_id, organisation=callback.organisation, status=status.value,
                        since=deps.clock.now())
     deps.after.route(org=callback.organisation)
 

@@ -191,7 +191,8 @@ def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> i
         if callback.attempt_call_sid is None and callback.liaison_id is not None:
             # Claimed, but neither the REST answer nor any webhook of this attempt came: it was never
             # dialled (the worker died before the call was placed). Back in line, no attempt used.
-            back_in_line(deps, callback, liaison_id=callback.liaison_id, cause="attempt never placed")
+            back_in_line(deps, callback, liaison_id=callback.liaison_id, cause="attempt never placed",
+                         liaison_rung=False)
             returned += 1
         elif started <= now - ATTEMPT_LOST_AFTER:
             deps.callbacks.move(callback.id, to=CallbackState.FAILED, cause="attempt lost: no result from Twilio",
