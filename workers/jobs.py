@@ -17,7 +17,11 @@ QUEUE = "callrouter"
 
 @cache
 def container() -> Container:
-    return build(Settings())
+    from workers import pause_points
+
+    app = build(Settings())
+    pause_points.install(app)  # test-only; a no-op unless a fault test sets FAULT_TEST_PAUSE_BEFORE
+    return app
 
 
 def reconcile_live_state() -> dict[str, object]:

@@ -80,6 +80,24 @@ def make_due(deps: CallDeps, *, callback_id: int) -> bool:
     return True
 
 
+def rejoin_line(deps: CallDeps, callback: Callback) -> bool:
+    """A scheduled callback the router does not know (the process that made it due, or put it back, died
+    between the record and the line): in line again, in its old place. True: it was missing. The enqueue is
+    idempotent, so a callback in line or claimed is left alone; one that moved on in the record meanwhile is
+    taken out again."""
+    added = deps.router.enqueue(call_sid=router_member(callback.id), org=callback.organisation,
+                                topic=callback.topic, klass=callback.priority_class,
+                                enqueued_at_ms=ms(callback.place_at))
+    if not added:
+        return False
+    current = deps.callbacks.get(callback.id)
+    if current is None or current.state != CallbackState.SCHEDULED:
+        deps.router.abandon(call_sid=router_member(callback.id), org=callback.organisation)
+        return False
+    log.warning("callback.rejoined_line callback=%s (scheduled in the record, missing in the router)", callback.id)
+    return True
+
+
 def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
     """Claim the attempt on the row, then call the liaison. False: nothing dialled (already taken)."""
     current = deps.callbacks.get(callback_id)
@@ -89,6 +107,11 @@ def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
         if current is not None and not in_hand:  # the router's claim is stale: give the liaison back
             release(deps, organisation=current.organisation, liaison_id=liaison_id, member=member)
         return False  # a second run of the same job: the first one has the attempt
+    if deps.router.call_of_liaison(liaison_id=liaison_id, org=current.organisation) != member:
+        # A late run for a claim that is over (back in line, claimed since for someone else; or a run the
+        # reconciler asked for again): only the liaison the router holds for this callback is dialled.
+        log.warning("callback.attempt_not_held callback=%s liaison=%s", callback_id, liaison_id)
+        return False
     now = deps.clock.now()
     attempt = current.attempts + 1
     taken = deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause=f"attempt {attempt} claimed",
@@ -162,8 +185,12 @@ def record_conversation(deps: CallDeps, *, callback: Callback, leg_sid: str | No
     return stored
 
 
-def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: str) -> None:
-    """The liaison did not take it (no answer, busy, gone): the callback keeps its place; the liaison is away."""
+def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: str,
+                 liaison_rung: bool = True) -> None:
+    """The liaison did not take it (no answer, busy, gone): the callback keeps its place; the liaison is away.
+
+    `liaison_rung=False`: the attempt was never placed (the worker died before the call went out), so the
+    liaison did nothing wrong and is available again at once, not away."""
     moved = deps.callbacks.move(callback.id, to=CallbackState.SCHEDULED, cause=cause, at=deps.clock.now(),
                                 expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts,
                                 attempts=callback.attempts - 1, attempt_call_sid=None)
@@ -171,7 +198,13 @@ def back_in_line(deps: CallDeps, callback: Callback, *, liaison_id: int, cause: 
         return
     deps.router.requeue_after_no_answer(call_sid=router_member(callback.id), liaison_id=liaison_id,
                                         org=callback.organisation)
-    deps.presence.save(liaison_id=liaison_id, organisation=callback.organisation, status=Presence.AWAY.value,
+    status = Presence.AWAY
+    liaison = deps.directory.liaison(liaison_id)
+    if not liaison_rung and liaison is not None:
+        freed = deps.router.set_presence(liaison_id=liaison_id, org=callback.organisation, topics=liaison.topics,
+                                         status=Presence.AVAILABLE, now_ms=ms(deps.clock.now()))
+        status = Presence.AVAILABLE if freed.accepted else Presence.AWAY
+    deps.presence.save(liaison_id=liaison_id, organisation=callback.organisation, status=status.value,
                        since=deps.clock.now())
     deps.after.route(org=callback.organisation)
 

@@ -10,6 +10,11 @@
   another call (a claim lost in a Redis failover): held for that call again (routing.restore_hold).
 - A call the record keeps open, but which has ended at the network (its status report was lost: the
   database was restarting, both web machines were out): ended as the report would have ended it.
+- A callback scheduled in the record but missing in the router (the worker that made it due died between
+  the two): in line again, in its old place.
+- A liaison the router holds for a callback the record still has scheduled (the process that claimed them
+  died before the attempt job was enqueued): the attempt job is enqueued again; the row's claim makes it
+  dial at most once.
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
   even when no Twilio request comes by.
 """
@@ -24,7 +29,7 @@ from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import OPEN_STATES, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
-from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due
+from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due, rejoin_line
 from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
@@ -76,6 +81,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
         log.warning("live.offer_returned call_sid=%s liaison=%s", call.sid, call.liaison_id)
         return_caller_from_room(deps, call)
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
+    restart_claimed_callbacks(deps)
     released = release_liaisons_of_ended_calls(deps)
     released |= restore_liaison_holds(deps)
     released |= end_calls_ended_at_the_network(deps)
@@ -123,6 +129,26 @@ def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
     return freed
 
 
+def restart_claimed_callbacks(deps: CallDeps) -> int:
+    """A liaison the router holds for a callback the record still has scheduled: the process that claimed
+    them died before it asked a worker to place the attempt (or that job is still queued). The attempt job
+    is asked for again: it claims the attempt on the row, so of two runs only one dials. How many."""
+    asked = 0
+    for liaison_id, org, _status, _since in deps.presence.all():
+        held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
+        callback_id = callback_id_of(held) if held is not None else None
+        if callback_id is None:
+            continue
+        callback = deps.callbacks.get(callback_id)
+        if callback is None or callback.state != CallbackState.SCHEDULED:
+            continue
+        deps.jobs.start_attempt(callback_id=callback_id, liaison_id=liaison_id)
+        log.warning("live.callback_attempt_asked_again callback=%s liaison=%s (claimed, not dialled)", callback_id,
+                    liaison_id)
+        asked += 1
+    return asked
+
+
 def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
     """A liaison the router still holds for a call the record says has ended (the release was lost: a Redis
     failover dropped the write, a process died between the two): available again. Only ended calls count:
@@ -148,7 +174,8 @@ def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
 
 def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> int:
     """Due rows whose scheduled job was lost join the line; attempts that never reached Twilio go back;
-    open callbacks past their expiry end."""
+    open callbacks past their expiry end; scheduled rows missing in the router (the job that made them due
+    died between the record and the line) join it again."""
     for callback in deps.callbacks.due(now=now):
         make_due(deps, callback_id=callback.id)
     returned = 0
@@ -164,11 +191,15 @@ def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> i
         if callback.attempt_call_sid is None and callback.liaison_id is not None:
             # Claimed, but neither the REST answer nor any webhook of this attempt came: it was never
             # dialled (the worker died before the call was placed). Back in line, no attempt used.
-            back_in_line(deps, callback, liaison_id=callback.liaison_id, cause="attempt never placed")
+            back_in_line(deps, callback, liaison_id=callback.liaison_id, cause="attempt never placed",
+                         liaison_rung=False)
             returned += 1
         elif started <= now - ATTEMPT_LOST_AFTER:
             deps.callbacks.move(callback.id, to=CallbackState.FAILED, cause="attempt lost: no result from Twilio",
                                 at=now, expect=frozenset({CallbackState.DIALLING}), expect_attempts=callback.attempts)
+    for callback in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED})):
+        if callback.expires_at > now:
+            returned += rejoin_line(deps, callback)
     return returned
 
 
