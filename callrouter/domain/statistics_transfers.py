@@ -103,10 +103,11 @@ def call_parts(dims: Dimensions, events: Iterable[Event]) -> list[tuple[Dimensio
     for index in range(len(moves) + 1):
         chunk = list(ordered[bounds[index] + 1:bounds[index + 1] + 1])
         if index > 0:  # received by transfer: arrives and waits from the request, answered when the liaison joined
-            came = moves[index - 1]
-            lead: list[Event] = [(RECEIVED, came.requested_at, {}), (QUEUED, came.requested_at, {})]
-            if came.joined_at is not None:
-                lead.append((ANSWERED, came.joined_at, {"liaison": came.to_liaison} if came.to_liaison else {}))
+            arrival = moves[index - 1]
+            lead: list[Event] = [(RECEIVED, arrival.requested_at, {}), (QUEUED, arrival.requested_at, {})]
+            if arrival.joined_at is not None:
+                lead.append((ANSWERED, arrival.joined_at,
+                             {"liaison": arrival.to_liaison} if arrival.to_liaison else {}))
             chunk = lead + [e for e in chunk if e[0] not in (RECEIVED, QUEUED)]
         if index < len(moves):  # handed over: this organisation's part ends at the transfer
             chunk.append((COMPLETED, moves[index].at, {"part": "transferred"}))

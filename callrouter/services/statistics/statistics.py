@@ -15,7 +15,6 @@ from typing import Protocol, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from callrouter.domain.statistics import StatsPolicy
-from callrouter.domain.statistics_transfers import call_parts
 from callrouter.domain.statistics_intervals import (
     AMSTERDAM,
     INTERVAL,
@@ -27,6 +26,7 @@ from callrouter.domain.statistics_intervals import (
     period_bounds,
 )
 from callrouter.domain.statistics_totals import DIMENSION_NAMES, Dimensions, IntervalInput, Totals, rollup
+from callrouter.domain.statistics_transfers import call_parts
 from callrouter.ports.calls import Clock
 from callrouter.services.errors import CallRouterError
 
