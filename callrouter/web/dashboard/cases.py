@@ -98,12 +98,12 @@ def as_csv(query: Query, report: CaseReport) -> Response:
             writer.writerow([*span, "verdict", f"{verdict.key}|{answer}", getattr(verdict, answer), "",
                              share(verdict.share(answer)), ""])
     # transfers between organisations: key "UWV → TSL", and "UWV → TSL|consult", "UWV → TSL|resolved", ...
-    for row in report.collaborations:
-        writer.writerow([*span, "transfer", row.pair, row.transfers, "", "", ""])
-        for section, counts in (("transfer_kind", row.kinds), ("transfer_result", row.results),
-                                ("transfer_verdict", row.verdicts)):
+    for pair_row in report.collaborations:
+        writer.writerow([*span, "transfer", pair_row.pair, pair_row.transfers, "", "", ""])
+        for section, counts in (("transfer_kind", pair_row.kinds), ("transfer_result", pair_row.results),
+                                ("transfer_verdict", pair_row.verdicts)):
             for key, count in counts:
-                writer.writerow([*span, section, f"{row.pair}|{key}", count, "", "", ""])
+                writer.writerow([*span, section, f"{pair_row.pair}|{key}", count, "", "", ""])
     return subpage.csv_download(out.getvalue(), stem=STEM, query=query)
 
 
