@@ -54,6 +54,7 @@ class Handover:
     requested_at: datetime  # the second organisation's speed of answer runs from here
     joined_at: datetime | None  # consult or three-way: the other liaison joined the room
     to_liaison: int | None
+    by: int | None  # the liaison who transferred
 
 
 def _text(value: object) -> str | None:
@@ -84,7 +85,7 @@ def handovers(ordered: list[Event]) -> list[Handover]:
                            and e[1] >= requested), None)
         found.append(Handover(position, how, at, _text(detail.get("from_organisation")), _text(detail.get("from_topic")),
                               to_org, _text(detail.get("to_topic")), requested, joined,
-                              _int(detail.get("to_liaison"))))
+                              _int(detail.get("to_liaison")), _int(detail.get("liaison"))))
     return found
 
 
@@ -92,14 +93,20 @@ def _liaison(events: Iterable[Event]) -> int | None:
     return next((_int(d.get("liaison")) for k, _a, d in events if k == ANSWERED and _int(d.get("liaison"))), None)
 
 
-def call_parts(dims: Dimensions, events: Iterable[Event]) -> list[tuple[Dimensions, CallFacts]]:
-    """One (dimensions, facts) per organisation the call reached, in order; the call's own dims without transfers."""
-    ordered = canonical(events)
+@dataclass(frozen=True)
+class _Part:
+    dims: Dimensions
+    events: list[Event]
+    came: Handover | None
+    left: Handover | None
+
+
+def _parts(dims: Dimensions, ordered: list[Event]) -> list[_Part]:
     moves = handovers(ordered)
     if not moves:
-        return [(dims, call_facts(ordered))]
+        return [_Part(dims, ordered, None, None)]
     bounds = [-1, *(m.position for m in moves), len(ordered)]
-    parts: list[list[Event]] = []
+    chunks: list[list[Event]] = []
     for index in range(len(moves) + 1):
         chunk = list(ordered[bounds[index] + 1:bounds[index + 1] + 1])
         if index > 0:  # received by transfer: arrives and waits from the request, answered when the liaison joined
@@ -111,25 +118,64 @@ def call_parts(dims: Dimensions, events: Iterable[Event]) -> list[tuple[Dimensio
             chunk = lead + [e for e in chunk if e[0] not in (RECEIVED, QUEUED)]
         if index < len(moves):  # handed over: this organisation's part ends at the transfer
             chunk.append((COMPLETED, moves[index].at, {"part": "transferred"}))
-        parts.append(chunk)
-    _move_recorded_outcomes(parts)
-    first_queued = next((at for kind, at, _d in ordered if kind == QUEUED), None)
-    result: list[tuple[Dimensions, CallFacts]] = []
-    for index, chunk in enumerate(parts):
+        chunks.append(chunk)
+    _move_recorded_outcomes(chunks)
+    parts = []
+    for index, chunk in enumerate(chunks):
         came = moves[index - 1] if index > 0 else None
         left = moves[index] if index < len(moves) else None
         if came is None:
             organisation, topic = (left.from_organisation if left else None), (left.from_topic if left else None)
         else:
             organisation, topic = came.to_organisation, came.to_topic
-        facts = call_facts(chunk)
+        parts.append(_Part(replace(dims, organisation=organisation or dims.organisation, topic=topic or dims.topic),
+                           chunk, came, left))
+    return parts
+
+
+def call_parts(dims: Dimensions, events: Iterable[Event]) -> list[tuple[Dimensions, CallFacts]]:
+    """One (dimensions, facts) per organisation the call reached, in order; the call's own dims without transfers."""
+    ordered = canonical(events)
+    parts = _parts(dims, ordered)
+    if len(parts) == 1:
+        return [(dims, call_facts(ordered))]
+    first_queued = next((at for kind, at, _d in ordered if kind == QUEUED), None)
+    result: list[tuple[Dimensions, CallFacts]] = []
+    for part in parts:
+        facts = call_facts(part.events)
         to_last = None
-        if left is None and facts.answered_at is not None and first_queued is not None:
+        if part.left is None and facts.answered_at is not None and first_queued is not None:
             to_last = max(0.0, (facts.answered_at - first_queued).total_seconds())
-        facts = replace(facts, transfer_in=came.kind if came else None, transfer_out=left.kind if left else None,
-                        to_last_liaison_seconds=to_last)
-        result.append((replace(dims, organisation=organisation or dims.organisation, topic=topic or dims.topic), facts))
+        facts = replace(facts, transfer_in=part.came.kind if part.came else None,
+                        transfer_out=part.left.kind if part.left else None, to_last_liaison_seconds=to_last)
+        result.append((part.dims, facts))
     return result
+
+
+@dataclass(frozen=True)
+class Link:
+    """One organisation in the chain of a call: how the call came to it, its liaison, its wait and its answer."""
+
+    organisation: str
+    topic: str
+    came_by: str | None  # None: chosen in the menu; else blind, consult or three_way
+    transferred_by: int | None  # the liaison who handed the call over
+    liaison: int | None  # who answered here (None: nobody did)
+    waiting_from: datetime | None  # entered the queue, or the transfer (consult: its request)
+    answered_at: datetime | None
+    speed_of_answer_seconds: float | None
+
+
+def chain(dims: Dimensions, events: Iterable[Event]) -> list[Link]:
+    """The organisations and liaisons of a call, in order (one link for a call that was not transferred)."""
+    links = []
+    for part in _parts(dims, canonical(events)):
+        facts = call_facts(part.events)
+        links.append(Link(part.dims.organisation, part.dims.topic, part.came.kind if part.came else None,
+                          part.came.by if part.came else None,
+                          _liaison(canonical(part.events)) if facts.answered_at else None, facts.queued_at,
+                          facts.answered_at, facts.speed_of_answer_seconds))
+    return links
 
 
 def _move_recorded_outcomes(parts: list[list[Event]]) -> None:

@@ -1,0 +1,68 @@
+"""The drill-down of a transferred call shows its chain of organisations and liaisons (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+
+from callrouter.adapters.sql.call_repository import SqlCallStore
+from callrouter.domain.calls import EventKind
+from callrouter.domain.staff import Grant, Role
+from tests.integration.staff_fixtures import Staff
+from tests.integration.test_dashboard import START, call, log_in_as
+
+K = EventKind
+DRILL = "/staff/dashboard/oproepen"
+
+
+@pytest.fixture()
+def transferred(app_factory, issuers) -> Staff:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from tests.integration.conftest import PUBLIC_URL
+    from tests.staff_login import provider_entry
+
+    app = app_factory(oidc_providers=json.dumps([provider_entry(issuers[0], key="rijk", label="Rijks-inlog")]),
+                      stats_per_liaison=True)
+    staff = Staff(app, TestClient(app.client.app, base_url=PUBLIC_URL), issuers)
+    store = SqlCallStore(app.container.sessions)
+    jan, eva = staff.liaison_id("uwv-jan"), staff.liaison_id("duo-eva")
+    # 09:00:00 in; queued at 10 s, Jan (UWV) answers at 25 s, transfers blind to DUO at 80 s, Eva answers at 140 s
+    call(store, "t1", 0, "UWV", "ww", "AMS", "professional", [(K.QUEUED, 10, {}), (K.ANSWERED, 25, {"liaison": jan})])
+    assert store.apply("t1", event=K.TRANSFERRED, at=START + timedelta(seconds=80), dedupe="transfer",
+                       detail={"kind": "blind", "from_organisation": "UWV", "from_topic": "ww",
+                               "to_organisation": "DUO", "to_topic": "*", "liaison": jan},
+                       organisation="DUO", topic="*") is not None
+    assert store.apply("t1", event=K.ANSWERED, at=START + timedelta(seconds=140), dedupe="answered:2",
+                       detail={"liaison": eva}) is not None
+    assert store.apply("t1", event=K.COMPLETED, at=START + timedelta(seconds=290), dedupe="ended",
+                       detail={"status": "completed"}) is not None
+    return staff
+
+
+def _chain(html: str) -> list[str]:
+    table = html[html.index('id="keten"'):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]  # after the header row
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
+
+
+def test_the_detail_of_a_transferred_call_shows_its_organisations_and_liaisons_in_order(transferred: Staff) -> None:
+    log_in_as(transferred, "sup", Grant(Role.SUPERVISOR))
+    page = transferred.client.get(f"{DRILL}/t1")
+    assert page.status_code == 200, page.text[:300]
+    assert _chain(page.text) == [
+        "UWV ww gekozen in het menu Jan Vermeulen 15,0 s 09:00:25",  # 25 - 10
+        "DUO * blind doorverbonden door Jan Vermeulen Eva Hendriks 60,0 s 09:02:20",  # 140 - 80: from the transfer
+    ]
+
+
+def test_both_organisations_team_leads_may_open_a_transferred_call(transferred: Staff) -> None:
+    for org in ("UWV", "DUO"):
+        log_in_as(transferred, f"lead-{org}", Grant(Role.TEAM_LEAD, org))
+        assert transferred.client.get(f"{DRILL}/t1").status_code == 200, org
+    log_in_as(transferred, "lead-SVB", Grant(Role.TEAM_LEAD, "SVB"))
+    assert transferred.client.get(f"{DRILL}/t1").status_code == 404  # never reached SVB: as if absent
