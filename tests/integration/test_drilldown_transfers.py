@@ -1,4 +1,5 @@
-"""The drill-down of a transferred call shows its chain of organisations and liaisons (SQLite, PostgreSQL)."""
+"""A transferred call on the staff pages (SQLite, PostgreSQL): the drill-down shows its chain of organisations
+and liaisons, the dashboard counts it for both organisations."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from datetime import timedelta
 import pytest
 
 from callrouter.adapters.sql.call_repository import SqlCallStore
+from callrouter.adapters.sql.stats_repository import SqlStatsStore
 from callrouter.domain.calls import EventKind
 from callrouter.domain.staff import Grant, Role
+from callrouter.services.statistics import statistics
+from callrouter.services.statistics.statistics import StatsDeps
+from tests.integration.conftest import FixedClock
 from tests.integration.staff_fixtures import Staff
 from tests.integration.test_dashboard import START, call, log_in_as
 
@@ -40,6 +45,9 @@ def transferred(app_factory, issuers) -> Staff:  # noqa: ANN001
                        detail={"liaison": eva}) is not None
     assert store.apply("t1", event=K.COMPLETED, at=START + timedelta(seconds=290), dedupe="ended",
                        detail={"status": "completed"}) is not None
+    statistics.rollup_since(StatsDeps(store=SqlStatsStore(app.container.sessions),
+                                      clock=FixedClock(START + timedelta(hours=1))),
+                            since=START, until=START + timedelta(minutes=15))
     return staff
 
 
@@ -66,3 +74,17 @@ def test_both_organisations_team_leads_may_open_a_transferred_call(transferred: 
         assert transferred.client.get(f"{DRILL}/t1").status_code == 200, org
     log_in_as(transferred, "lead-SVB", Grant(Role.TEAM_LEAD, "SVB"))
     assert transferred.client.get(f"{DRILL}/t1").status_code == 404  # never reached SVB: as if absent
+
+
+def test_the_dashboard_counts_the_transferred_call_for_both_organisations(transferred: Staff) -> None:
+    log_in_as(transferred, "sup", Grant(Role.SUPERVISOR))
+    html = transferred.client.get("/staff/dashboard").text
+    table = html[html.index('id="doorverbinden"'):]
+    table = table[:table.index("</table>")]
+    cells = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+             for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]]
+    # organisation, received, out (blind, consult, three-way), in, of which answered, time to the last liaison
+    assert cells == ["DUO 1 0 0 0 0 1 1 (100,0 %) 130,0 s",  # 140 - 10: from the first queue time
+                     "UWV 1 1 1 0 0 0 0 (–) –",
+                     "Samen (een doorverbonden gesprek telt per organisatie) 2 1 1 0 0 1 1 (100,0 %) 130,0 s"]
+    assert "opgeteld over organisaties kunnen er meer gesprekken zijn dan er binnenkwamen" in html
