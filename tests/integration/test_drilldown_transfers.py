@@ -88,3 +88,21 @@ def test_the_dashboard_counts_the_transferred_call_for_both_organisations(transf
                      "UWV 1 1 1 0 0 0 0 (–) –",
                      "Samen (een doorverbonden gesprek telt per organisatie) 2 1 1 0 0 1 1 (100,0 %) 130,0 s"]
     assert "opgeteld over organisaties kunnen er meer gesprekken zijn dan er binnenkwamen" in html
+
+
+def test_the_calls_behind_a_figure_hold_the_transferred_call_once_per_organisation(transferred: Staff) -> None:
+    log_in_as(transferred, "sup", Grant(Role.SUPERVISOR))
+    client = transferred.client
+
+    def rows(query: str) -> list[dict]:  # type: ignore[type-arg]
+        data = client.get(f"{DRILL}?format=json&cijfer=opgenomen{query}").json()
+        assert data["count"] == len(data["rows"])
+        return data["rows"]
+
+    # the call row names DUO only; UWV's figure still opens to UWV's part (answered, outcome transferred)
+    [uwv] = rows("&organisatie=UWV")
+    [duo] = rows("&organisatie=DUO")
+    assert (uwv["organisation"], uwv["outcome"]) == ("UWV", "transferred")
+    assert (duo["organisation"], duo["outcome"]) == ("DUO", "answered")
+    assert len(rows("")) == 2  # as the dashboard's answered over both organisations
+    assert rows("&organisatie=SVB") == []

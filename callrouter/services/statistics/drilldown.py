@@ -157,7 +157,7 @@ def calls_behind(deps: DrillDeps, *, first_day: date, last_day: date, filters: M
     if count > deps.max_calls:
         raise DrilldownInvalid("periode", f"{count} gesprekken in deze periode en filters; dat zijn er meer dan "
                                           f"{deps.max_calls}. Kies een kortere periode of een filter.")
-    selection = Selection(figure, hour, liaison_id)
+    selection = Selection(figure, hour, liaison_id, organisation=given.get("organisation"), topic=given.get("topic"))
     lines = select_calls(deps.store.calls(start=start, end=end, filters=given), selection, policy=deps.policy,
                          zone=deps.zone)
     if not deps.per_liaison:  # not even an id leaves the service
