@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from callrouter.domain.calls import EventKind
 from callrouter.domain.statistics import Event, StatOutcome, StatsPolicy
 from callrouter.domain.statistics_totals import Dimensions, Totals, rollup, total
-from callrouter.domain.statistics_transfers import call_parts
+from callrouter.domain.statistics_transfers import call_parts, chain
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 K = EventKind
@@ -113,3 +113,17 @@ def test_a_call_still_waiting_in_the_new_line_is_in_progress_there() -> None:
     got = rows([*answered_by_uwv(), moved("blind", 90), ev(K.QUEUED, 91)])
     assert got["UWV"].outcomes == {StatOutcome.TRANSFERRED: 1} and got["UWV"].in_progress == 0
     assert got["TSL"].in_progress == 1 and got["TSL"].transfers_in == 1
+
+
+def test_the_chain_names_each_organisation_how_the_call_came_who_answered_and_the_wait_there() -> None:
+    log = [*answered_by_uwv(), *consult_to_tsl(), moved("consult", 120, to_liaison=9),
+           ev(K.ANSWERED, 120, liaison=9, **{"from": "consult"}), ev(K.COMPLETED, 300)]
+    links = chain(ROW, log)
+    assert [(link.organisation, link.topic, link.came_by, link.transferred_by, link.liaison,
+             link.speed_of_answer_seconds) for link in links] == [
+        ("UWV", "ww", None, None, 7, 20.0),  # 30 - 10
+        ("TSL", "*", "consult", 7, 9, 15.0)]  # 75 - 60: asked to joined
+    unanswered = chain(ROW, [*answered_by_uwv(), moved("blind", 90), ev(K.QUEUED, 91), ev(K.ABANDONED, 130)])
+    assert [(link.organisation, link.liaison, link.answered_at) for link in unanswered] == [
+        ("UWV", 7, T0 + timedelta(seconds=30)), ("TSL", None, None)]
+    assert [link.organisation for link in chain(ROW, [*answered_by_uwv(), ev(K.COMPLETED, 100)])] == ["TSL"]
