@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, TransferKind
@@ -198,6 +198,8 @@ def complete(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool
     if moved is None:
         raise TransferRefused(Refusal.ALREADY_MOVING, "Dit gesprek wordt al doorverbonden.")
     wallboard.on_hold(deps.live, record, since=None)
+    # counted once per call and metric: after a three-way call this counts nothing new
+    wallboard.on_taken_over(deps.live, moved, waited_seconds=_consult_wait(deps, record))
     deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=now, detail={"liaison": consult.liaison,
                                                                           "from": "consult"})
     _note(deps, record, consult, "completed", liaison=consult.liaison)
@@ -226,6 +228,8 @@ def three_way(deps: CallDeps, *, liaison_id: int, call_sid: str) -> str:
     if not _note(deps, record, consult, "three_way", liaison=consult.liaison):
         raise TransferRefused(Refusal.ALREADY_MOVING, "U praat al met z'n drieën.")
     wallboard.on_hold(deps.live, record, since=None)
+    wallboard.on_taken_over(deps.live, replace(record, organisation=consult.to_organisation, topic=consult.to_topic),
+                            waited_seconds=_consult_wait(deps, record))
     sid_of_room = room_sid(deps, record)
     _quietly(deps, lambda: deps.telephony.hold_member(room_sid=sid_of_room or "", member=record.sid, hold=False))
     deps.calls.apply(record.sid, event=EventKind.TRANSFERRED, at=deps.clock.now(),
@@ -311,6 +315,19 @@ def _caller_back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int)
                                 call_sid=record.sid)
     deps.presence.save(liaison_id=liaison_id, organisation=org, status=Presence.AVAILABLE, since=now)
     _quietly(deps, lambda: deps.telephony.redirect(call_sid=record.sid, to=Goto.to(Step.BACK_IN_LINE)))
+
+
+def _consult_wait(deps: CallDeps, record: CallRecord) -> float:
+    """From the latest consult's request to the consulted liaison joining (the other organisation's speed of answer)."""
+    asked = answered = None
+    for event in deps.calls.events(record.sid):
+        if event.kind == EventKind.CONSULT and event.detail.get("step") == "asked":
+            asked, answered = event.at, None
+        elif event.kind == EventKind.CONSULT and event.detail.get("step") == "answered":
+            answered = event.at
+    if asked is None or answered is None:
+        return 0.0
+    return max(0.0, (answered - asked).total_seconds())
 
 
 def _quietly(deps: CallDeps, action: Callable[[], object]) -> None:

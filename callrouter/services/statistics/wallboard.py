@@ -113,6 +113,16 @@ def on_ended(board: LiveBoard | None, record: CallRecord, *, outcome: Outcome, a
     on_hold(board, record, since=None)  # a caller who hangs up on hold is on hold no more
 
 
+def on_taken_over(board: LiveBoard | None, record: CallRecord, *, waited_seconds: float) -> None:
+    """After a consult (completed or three-way) the other organisation's liaison has the call: offered and
+    answered there, within T when the consult waited at most T from its request (as the rollups count it).
+    `record` names the other organisation."""
+    metrics = [OFFERED, ANSWERED]
+    if board is not None and waited_seconds <= board.policy.answer_within_seconds:
+        metrics.append(WITHIN)
+    _count(board, record, metrics, left_queue=True)
+
+
 def on_hold(board: LiveBoard | None, record: CallRecord, *, since: datetime | None) -> None:
     """The caller went on hold for a consult at `since`, or (None) came off hold; counted for the call's organisation."""
     if board is None or not record.organisation:

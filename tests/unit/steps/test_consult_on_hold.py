@@ -17,14 +17,17 @@ from tests.unit.steps.test_consult import SEM_LEG, SID, asked_and_rung, in_conve
 
 
 class HoldOnlyCounters:
-    """The wallboard port, keeping only who is on hold (the counts have tests of their own on a real Redis)."""
+    """The wallboard port: who is on hold, and which metrics were counted (the Redis side has tests of its own)."""
 
     def __init__(self) -> None:
         self.held: dict[str, tuple[LiveDims, int]] = {}
+        self.counted: set[tuple[str, str, str]] = set()  # organisation, call, metric: once each, as in Redis
 
     def count(self, *, call_sid: str, day: date, dims: LiveDims, metrics: Sequence[str],
               waiting_since_ms: int | None = None, left_queue: bool = False) -> int:
-        return 0
+        new = {(dims[0], call_sid, metric) for metric in metrics} - self.counted
+        self.counted |= new
+        return len(new)
 
     def read(self, *, organisations: Sequence[str], day: date) -> list[LiveOrgState]:
         return [LiveOrgState(org, {}, [], [], [(sid, dims, since) for sid, (dims, since) in self.held.items()
@@ -84,3 +87,25 @@ def test_a_caller_who_hangs_up_on_hold_is_on_hold_no_more() -> None:
     asked_and_rung(deps)
     flow.run(deps, Step.STATUS, StepInput(call_sid=SID, leg=LegStatus.COMPLETED, sequence=9))
     assert counters.held == {}
+
+
+def test_the_consulted_organisation_counts_the_call_offered_and_answered_within_t_from_the_request() -> None:
+    deps, counters = with_board()
+    asked_and_rung(deps)
+    deps.clock.advance(30)  # type: ignore[attr-defined]
+    report(deps, RoomEvent.JOINED, SEM_LEG, 5)
+    consult.complete(deps, liaison_id=JAN.id, call_sid=SID)
+    svb = {metric for org, sid, metric in counters.counted if org == "SVB" and sid == SID}
+    assert svb == {"offered", "answered"}  # 30 s from the request to Sem joining: not within 20 s
+
+
+def test_a_three_way_call_completed_later_counts_the_other_organisation_once() -> None:
+    deps, counters = with_board()
+    asked_and_rung(deps)
+    report(deps, RoomEvent.JOINED, SEM_LEG, 5)
+    consult.three_way(deps, liaison_id=JAN.id, call_sid=SID)
+    svb = {metric for org, sid, metric in counters.counted if org == "SVB"}
+    assert svb == {"offered", "answered", "answered_within"}  # Sem joined at once
+    before = set(counters.counted)
+    consult.complete(deps, liaison_id=JAN.id, call_sid=SID)
+    assert {c for c in counters.counted - before if c[0] == "SVB"} == set()
