@@ -135,6 +135,9 @@ def _parts(dims: Dimensions, ordered: list[Event]) -> list[_Part]:
 
 def call_parts(dims: Dimensions, events: Iterable[Event]) -> list[tuple[Dimensions, CallFacts]]:
     """One (dimensions, facts) per organisation the call reached, in order; the call's own dims without transfers."""
+    events = list(events)
+    if not any(kind == TRANSFERRED for kind, _at, _detail in events):  # most calls: sorted once, as before
+        return [(dims, call_facts(events))]
     ordered = canonical(events)
     parts = _parts(dims, ordered)
     if len(parts) == 1:
