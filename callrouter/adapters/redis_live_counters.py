@@ -80,6 +80,10 @@ class RedisLiveCounters:
         else:
             self._redis.hset(key, call_sid, _entry(dims, since_ms))
 
+    def clear_on_hold(self, *, organisation: str) -> None:
+        """Forget the organisation's callers on hold (a rebuild from SQL sets them again)."""
+        self._redis.delete(keys.live_on_hold(organisation))
+
     def replace(self, *, organisation: str, day: date, counts: Mapping[LiveDims, Mapping[str, int]],
                 waiting: Sequence[LiveWaiting]) -> None:
         """Set the organisation's counts of the day and its waiting calls to these (a rebuild from SQL)."""

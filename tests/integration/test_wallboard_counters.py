@@ -68,3 +68,5 @@ def test_callers_on_hold_in_a_consult_are_kept_per_organisation_and_a_repeat_cha
     counters.hold(call_sid="CA1", dims=WW, since_ms=None)
     counters.hold(call_sid="CA1", dims=WW, since_ms=None)  # off twice: once
     assert counters.read(organisations=["UWV"], day=DAY)[0].on_hold == [("CA2", CIT, 2_000)]
+    counters.clear_on_hold(organisation="UWV")
+    assert counters.read(organisations=["UWV"], day=DAY)[0].on_hold == []

@@ -8,7 +8,7 @@ from datetime import date
 
 from callrouter.domain.call_flow import LegStatus, RoomEvent, Step
 from callrouter.ports.calls import LiveDims, LiveOrgState, LiveWaiting
-from callrouter.services.calls import consult, flow
+from callrouter.services.calls import consult, flow, live_state
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import StepInput
 from callrouter.services.statistics.wallboard import LiveBoard, LiveFilters, read_wallboard
@@ -39,6 +39,9 @@ class HoldOnlyCounters:
 
     def sync_waiting(self, *, organisation: str, waiting: Sequence[LiveWaiting], before_ms: int) -> tuple[int, int]:
         return 0, 0
+
+    def clear_on_hold(self, *, organisation: str) -> None:
+        self.held = {sid: held for sid, held in self.held.items() if held[0][0] != organisation}
 
     def hold(self, *, call_sid: str, dims: LiveDims, since_ms: int | None) -> None:
         if since_ms is None:
@@ -109,3 +112,17 @@ def test_a_three_way_call_completed_later_counts_the_other_organisation_once() -
     before = set(counters.counted)
     consult.complete(deps, liaison_id=JAN.id, call_sid=SID)
     assert {c for c in counters.counted - before if c[0] == "SVB"} == set()
+
+
+def test_callers_on_hold_are_rebuilt_from_sql_after_redis_lost_them() -> None:
+    deps, counters = with_board()
+    asked_at = deps.clock.now()
+    asked_and_rung(deps)
+    counters.held.clear()  # Redis lost its data
+    deps.clock.advance(60)  # type: ignore[attr-defined]
+    live_state.rebuild_live_counters(deps)
+    assert counters.held == {SID: (("UWV", "ww", "AMS", "professional"), ms(asked_at))}  # since the request
+    consult.cancel(deps, liaison_id=JAN.id, call_sid=SID)
+    counters.held[SID] = (("UWV", "ww", "AMS", "professional"), 1)  # a lost write left it behind
+    live_state.rebuild_live_counters(deps)
+    assert counters.held == {}  # no consult going on: the rebuild drops it
