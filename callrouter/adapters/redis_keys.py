@@ -139,6 +139,11 @@ def live_waiting(org: str) -> str:
     return f"{_org(org)}:live:waiting"
 
 
+def live_on_hold(org: str) -> str:
+    """Hash call_sid -> JSON {d: dims, q: on hold since ms}: callers of the organisation on hold during a consult."""
+    return f"{_org(org)}:live:on_hold"
+
+
 def live_counts(org: str, day: str) -> str:
     """Hash "org|topic|location|line kind|metric" -> count, for calls that arrived on the local day (yyyy-mm-dd)."""
     return f"{_org(org)}:live:{day}:counts"

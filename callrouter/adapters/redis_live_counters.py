@@ -63,12 +63,26 @@ class RedisLiveCounters:
                 pipe.hgetall(keys.live_counts(org, day.isoformat()))
                 pipe.hgetall(keys.live_waiting(org))
                 pipe.hgetall(keys.liaisons(org))
+                pipe.hgetall(keys.live_on_hold(org))
             replies = pipe.execute()
         states = []
         for index, org in enumerate(organisations):
-            counts_raw, waiting_raw, liaisons_raw = replies[3 * index: 3 * index + 3]
-            states.append(LiveOrgState(org, _counts(counts_raw), _waiting(waiting_raw), _liaisons(liaisons_raw)))
+            counts_raw, waiting_raw, liaisons_raw, hold_raw = replies[4 * index: 4 * index + 4]
+            states.append(LiveOrgState(org, _counts(counts_raw), _waiting(waiting_raw), _liaisons(liaisons_raw),
+                                       _waiting(hold_raw)))
         return states
+
+    def hold(self, *, call_sid: str, dims: LiveDims, since_ms: int | None) -> None:
+        """The caller is on hold during a consult since `since_ms`, or (None) no longer: one command, repeatable."""
+        key = keys.live_on_hold(dims[0])
+        if since_ms is None:
+            self._redis.hdel(key, call_sid)
+        else:
+            self._redis.hset(key, call_sid, _entry(dims, since_ms))
+
+    def clear_on_hold(self, *, organisation: str) -> None:
+        """Forget the organisation's callers on hold (a rebuild from SQL sets them again)."""
+        self._redis.delete(keys.live_on_hold(organisation))
 
     def replace(self, *, organisation: str, day: date, counts: Mapping[LiveDims, Mapping[str, int]],
                 waiting: Sequence[LiveWaiting]) -> None:

@@ -92,6 +92,23 @@ def still_current(*, opened_at: datetime, last_call_at: datetime, at: datetime, 
 
 
 @dataclass(frozen=True)
+class Handover:
+    """A transfer of a call (blind, consult or three-way) from one organisation to another: collaboration."""
+
+    kind: str  # blind, consult, three_way
+    from_organisation: str
+    to_organisation: str
+    # how it went: the recorded outcome of the liaison who took over, else the call's outcome there (answered
+    # without a record: NO_OUTCOME; still waiting: IN_PROGRESS); and the caseworker's verdict after the call
+    result: str
+    verdict: str | None = None
+
+    @property
+    def pair(self) -> str:
+        return f"{self.from_organisation} → {self.to_organisation}"
+
+
+@dataclass(frozen=True)
 class CaseCall:
     organisation: str | None  # the organisation chosen in the menu; None: the call never got that far
     topic: str | None
@@ -100,6 +117,13 @@ class CaseCall:
     referred_organisation: str | None = None
     verdict_asked: bool = False  # the caseworker heard the verdict question after this call
     verdict: str | None = None  # their answer (callrouter.domain.evaluation.Verdict value), None: none
+    transfers: tuple[Handover, ...] = ()  # to other organisations, in order
+
+    @property
+    def organisations(self) -> set[str]:
+        """The organisations the call reached: chosen in the menu and transferred to."""
+        chosen = {self.organisation} if self.organisation else set()
+        return chosen | {t.from_organisation for t in self.transfers} | {t.to_organisation for t in self.transfers}
 
 
 @dataclass(frozen=True)
@@ -110,7 +134,7 @@ class CaseFacts:
 
     @property
     def organisations(self) -> tuple[str, ...]:
-        return tuple(sorted({c.organisation for c in self.calls if c.organisation}))
+        return tuple(sorted({org for c in self.calls for org in c.organisations}))
 
     @property
     def multi(self) -> bool:
@@ -172,6 +196,17 @@ class VerdictRow:
         return getattr(self, answer) / self.answered if self.answered else None
 
 
+@dataclass(frozen=True)
+class CollaborationRow:
+    """The transfers from one organisation to another ("UWV → TSL"), by kind, result and verdict."""
+
+    pair: str
+    transfers: int
+    kinds: tuple[tuple[str, int], ...]  # (blind | consult | three_way, count), most first
+    results: tuple[tuple[str, int], ...]  # (a call_outcome key, count), most first
+    verdicts: tuple[tuple[str, int], ...]  # (yes | partly | no, count), most first
+
+
 @dataclass
 class CaseReport:
     cases: int = 0
@@ -183,6 +218,9 @@ class CaseReport:
     outcomes: list[tuple[str, int]] = field(default_factory=list)  # calls of multi-organisation cases
     referred_to: list[tuple[str, int]] = field(default_factory=list)  # referrals in multi-organisation cases
     verdicts: list[VerdictRow] = field(default_factory=list)  # per kind of case: multi, single
+    transfers: int = 0  # transfers between organisations in the cases (blind, consult, three-way)
+    with_transfer: int = 0  # cases with at least one transfer
+    collaborations: list[CollaborationRow] = field(default_factory=list)  # per pair of organisations
 
     @property
     def share(self) -> float | None:
@@ -223,7 +261,7 @@ def case_report(cases: Iterable[CaseFacts], *, organisation: str | None = None) 
         combos[case.combination] += 1
         referred_per_combo.setdefault(case.combination, Counter()).update(case.referred)
         for call in case.calls:
-            if organisation is not None and call.organisation != organisation:
+            if organisation is not None and organisation not in call.organisations:
                 continue
             outcomes[call_outcome(call)] += 1
             if call.referred_organisation:
@@ -236,11 +274,27 @@ def case_report(cases: Iterable[CaseFacts], *, organisation: str | None = None) 
     report.referred_to = _most_first(referred_to)
     report.verdicts = [_verdicts(key, [c for c in chosen if c.multi == multi], organisation)
                        for key, multi in (("multi", True), ("single", False))]
+    handed = [(case, t) for case in chosen for call in case.calls for t in call.transfers
+              if organisation is None or organisation in (t.from_organisation, t.to_organisation)]
+    report.transfers = len(handed)
+    report.with_transfer = len({case.case_id for case, _ in handed})
+    report.collaborations = _collaborations([t for _, t in handed])
     return report
 
 
+def _collaborations(handed: list[Handover]) -> list[CollaborationRow]:
+    pairs: dict[str, list[Handover]] = {}
+    for transfer in handed:
+        pairs.setdefault(transfer.pair, []).append(transfer)
+    rows = [CollaborationRow(pair, len(found), tuple(_most_first(Counter(t.kind for t in found))),
+                             tuple(_most_first(Counter(t.result for t in found))),
+                             tuple(_most_first(Counter(t.verdict for t in found if t.verdict))))
+            for pair, found in pairs.items()]
+    return sorted(rows, key=lambda row: (-row.transfers, row.pair))
+
+
 def _verdicts(key: str, cases: list[CaseFacts], organisation: str | None) -> VerdictRow:
-    calls = [call for case in cases for call in case.calls if organisation is None or call.organisation == organisation]
+    calls = [call for case in cases for call in case.calls if organisation is None or organisation in call.organisations]
     count = Counter(call.verdict for call in calls if call.verdict)
     return VerdictRow(key, sum(call.verdict_asked for call in calls), count["yes"], count["partly"], count["no"])
 
@@ -253,9 +307,11 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
               "Cases opened in the period: calls of one caseworker with the same own case reference (up to 30 days "
               "after the first call), or without one within {window} minutes of the previous call."),
     "multi": ("Zaken waarin gesprekken met twee of meer organisaties zijn gekozen (ook als een gesprek niet is "
-              "opgenomen). Een doorverwijzing telt niet als contact met die organisatie.",
-              "Cases with calls to two or more organisations (chosen in the menu, answered or not). A referral "
-              "does not count as contact with the organisation referred to."),
+              "opgenomen) of waarin een gesprek naar een andere organisatie is doorverbonden. Een doorverwijzing "
+              "telt niet als contact met die organisatie.",
+              "Cases with calls to two or more organisations (chosen in the menu, answered or not) or with a call "
+              "transferred to another organisation. A referral does not count as contact with the organisation "
+              "referred to."),
     "share": ("Zaken met meerdere organisaties gedeeld door alle zaken.", "Multi-organisation cases / all cases."),
     "combinations": ("Per zaak met meerdere organisaties: de codes van die organisaties op alfabet, met ' + '.",
                      "Per multi-organisation case: its organisation codes, sorted, joined with ' + '."),
@@ -266,6 +322,16 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
                  "anders de uitkomst van het gesprek (bijvoorbeeld opgehangen in de wachtrij).",
                  "Outcome per call in multi-organisation cases: the liaison's recorded outcome; else the call's "
                  "outcome (e.g. abandoned in the queue)."),
+    "collaboration": ("Samenwerking: elk doorverbonden gesprek (blind, na overleg of met z'n drieën) telt als "
+                      "samenwerking tussen de organisatie die doorverbond en de organisatie die het overnam, ook "
+                      "zonder dossiernummer; de zaak telt daarmee voor beide organisaties. Hoe het ging: de "
+                      "uitkomst die de medewerker van de overnemende organisatie noteerde (anders de uitkomst van "
+                      "het gesprek daar), en het oordeel van het loket na het gesprek.",
+                      "Collaboration: every transferred call (blind, after a consult or three-way) counts as "
+                      "collaboration between the organisation that transferred and the one that took over, also "
+                      "without a case reference; the case then counts for both. How it went: the outcome recorded by "
+                      "the liaison who took over (else the call's outcome there), and the caseworker's verdict "
+                      "after the call."),
     "verdicts": ("Oordeel van de medewerker van het loket na het gesprek (op lijnen waar die vraag aanstaat): "
                  "'Is uw vraag beantwoord?' 1 ja, 2 deels, 3 nee. Per soort zaak: met meerdere organisaties of met "
                  "één; gevraagd, beantwoord, en het deel ja, deels en nee van de antwoorden.",

@@ -84,6 +84,11 @@ class CallFacts:
     ended_at: datetime | None
     # The liaison's recorded result, the caseworker's verdict; whether this is a callback's conversation.
     evaluation: Evaluation = field(default_factory=Evaluation)
+    # One organisation's part of a transferred call (callrouter.domain.statistics_transfers): how the call came
+    # to it and left it (blind, consult, three_way), and on the last part the caller's time to the last liaison.
+    transfer_in: str | None = None
+    transfer_out: str | None = None
+    to_last_liaison_seconds: float | None = None
 
     @property
     def offered(self) -> bool:

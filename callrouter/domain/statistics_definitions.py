@@ -136,13 +136,59 @@ DEFINITIONS.update({
                                    "verdict_no / verdicts"),
 })
 
+# Transfers between organisations (callrouter.domain.statistics_transfers, docs/statistics.md).
+_BOTH = ("Een doorverbonden gesprek telt bij elke organisatie die het bereikte, dus opgeteld over organisaties "
+         "kunnen er meer gesprekken zijn dan er binnenkwamen. ",
+         "A transferred call counts for every organisation it reached, so summed over organisations there may be "
+         "more calls than arrived. ")
+DEFINITIONS.update({
+    "transfers_out": Definition(
+        _BOTH[0] + "Gesprekken die een medewerker doorverbond naar een andere organisatie: blind, na overleg of "
+        "met z'n drieën. Ze tellen hier ook als opgenomen, met uitkomst doorverbonden.",
+        _BOTH[1] + "Calls a liaison transferred to another organisation: blind, after a consult, or three-way. "
+        "They also count here as answered, with outcome transferred.",
+        "count(transferred events to another organisation; a three-way call completed later counts once)"),
+    "transfers_out_blind": Definition("Doorverbonden zonder overleg: de beller wacht in de rij van de andere "
+                                      "organisatie.", "Transferred without a consult: the caller waits in the "
+                                      "other organisation's line.", "count(transfers out of kind blind)"),
+    "transfers_out_consult": Definition("Doorverbonden na overleg (de beller in de wacht).",
+                                        "Transferred after a consult (the caller on hold).",
+                                        "count(transfers out of kind consult)"),
+    "transfers_out_three_way": Definition("Met z'n drieën in gesprek: beller en medewerkers van beide "
+                                          "organisaties.", "Three-way call: the caller and liaisons of both "
+                                          "organisations.", "count(transfers out of kind three_way)"),
+    "transfers_in": Definition(
+        _BOTH[0] + "Gesprekken die deze organisatie kreeg van een andere organisatie. Ze tellen ook als "
+        "binnengekomen en in de wachtrij gekomen; de wachttijd telt vanaf het doorverbinden (blind) of vanaf de "
+        "vraag om overleg (overleg, met z'n drieën).",
+        _BOTH[1] + "Calls this organisation received from another organisation. They also count as received and "
+        "offered; the speed of answer runs from the transfer (blind) or the consult request (consult, three-way).",
+        "count(parts of calls that began with a transfer to this organisation)"),
+    "transfers_in_answered": Definition(
+        "Doorverbonden gesprekken die een medewerker van deze organisatie opnam (bij overleg: de medewerker kwam "
+        "in het gesprek).", "Transferred calls a liaison of this organisation answered (consult: the liaison "
+        "joined the room).", "count(transfers in with an answer)"),
+    "transfers_in_answered_share": Definition("Deel van de doorverbonden gesprekken dat werd opgenomen.",
+                                              "Share of transferred calls that were answered.",
+                                              "transfers_in_answered / transfers_in; empty when there are none"),
+    "average_to_last_liaison_seconds": Definition(
+        "Gemiddelde tijd van het eerste binnenkomen in een wachtrij tot de laatste medewerker opnam, over "
+        "opgenomen gesprekken; telt bij de organisatie van die laatste medewerker, één keer per gesprek. Zonder "
+        "doorverbinden gelijk aan de wachttijd.",
+        "Average time from first entering a queue to the last liaison answering, over answered calls; counted for "
+        "that last liaison's organisation, once per call. Without a transfer it equals the speed of answer.",
+        "sum(last part's answered_at - first queued_at) / count"),
+})
+
 OUTCOME_DEFINITIONS: dict[str, Definition] = {
     "answered": Definition("Een medewerker nam op.", "A liaison answered.", "an answered event"),
-    "transferred": Definition("Opgenomen en daarna doorverbonden (blind, na overleg of met z'n drieën); telt nu "
-                              "bij de organisatie waar het gesprek eindigde.",
+    "transferred": Definition("Opgenomen en daarna doorverbonden (blind, na overleg of met z'n drieën); telt bij "
+                              "de organisatie die doorverbond. De andere organisatie telt het gesprek met zijn "
+                              "eigen uitkomst daar.",
                               "Answered and then transferred (blind, after a consult, or three-way); counted for "
-                              "the organisation the call ended with, for now.",
-                              "an answered event followed by a transferred event"),
+                              "the organisation that transferred. The other organisation counts the call with its "
+                              "own outcome there.",
+                              "an answered event followed by a transferred event (this organisation's part)"),
     "callback_requested": Definition("De beller vroeg om terugbellen (in de wachtrij, bij gesloten of bij niemand "
                                      "aanwezig).", "The caller asked for a callback (in the queue, when closed, "
                                      "or with nobody on duty).", "a callback_requested event, not answered"),

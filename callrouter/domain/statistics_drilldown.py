@@ -17,8 +17,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from callrouter.domain.privacy import mask_numbers_in
-from callrouter.domain.statistics import ANSWERED, CallFacts, Event, StatOutcome, StatsPolicy, call_facts, canonical
+from callrouter.domain.statistics import ANSWERED, CallFacts, Event, StatOutcome, StatsPolicy, canonical
 from callrouter.domain.statistics_totals import CallbackMove, Dimensions, Totals
+from callrouter.domain.statistics_transfers import call_parts, chain
 
 SERVICE_LEVEL_BASE = "service_level_base"
 CALLBACK_FIGURES = {"requested": "callbacks_requested", "completed": "callbacks_completed", "failed": "callbacks_failed"}
@@ -141,6 +142,9 @@ class Selection:
     figure: str
     hour: int | None = None
     liaison_id: int | None = None
+    # the organisation and topic filters: a transferred call counts in the part of each organisation it reached
+    organisation: str | None = None
+    topic: str | None = None
 
 
 def select_calls(calls: Iterable[DrillCall], selection: Selection, *, policy: StatsPolicy,
@@ -150,13 +154,17 @@ def select_calls(calls: Iterable[DrillCall], selection: Selection, *, policy: St
     for call in calls:
         if selection.hour is not None and call.received_at.astimezone(zone).hour != selection.hour:
             continue
-        facts = call_facts(call.events)
-        if selection.figure not in call_figures(facts, policy):
-            continue
-        liaison = answering_liaison(call.events, fallback=call.liaison_id)
-        if selection.liaison_id is not None and liaison != selection.liaison_id:
-            continue
-        lines.append(CallLine(call.id, call.sid, call.received_at, call.dimensions, call.caller_masked, facts, liaison))
+        parts = call_parts(call.dimensions, call.events)
+        links = chain(call.dimensions, call.events) if len(parts) > 1 else []
+        for index, (dims, facts) in enumerate(parts):  # one part per organisation, as the rollups count
+            if selection.organisation not in (None, dims.organisation) or selection.topic not in (None, dims.topic):
+                continue
+            if selection.figure not in call_figures(facts, policy):
+                continue
+            liaison = links[index].liaison if links else answering_liaison(call.events, fallback=call.liaison_id)
+            if selection.liaison_id is not None and liaison != selection.liaison_id:
+                continue
+            lines.append(CallLine(call.id, call.sid, call.received_at, dims, call.caller_masked, facts, liaison))
     return sorted(lines, key=lambda line: (line.received_at, line.id))
 
 

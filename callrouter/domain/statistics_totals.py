@@ -18,7 +18,10 @@ COUNTERS = ("received", "offered", "answered", "abandoned", "short_abandoned", "
             "talk_ms", "talked", "callbacks_requested", "callbacks_completed", "callbacks_failed", "in_progress",
             # the evaluation (callrouter.domain.evaluation)
             "callback_conversations", "callback_talk_ms", "results_recorded", "result_resolved", "result_follow_up",
-            "result_referred", "result_not_for_us", "verdicts_asked", "verdict_yes", "verdict_partly", "verdict_no")
+            "result_referred", "result_not_for_us", "verdicts_asked", "verdict_yes", "verdict_partly", "verdict_no",
+            # transfers between organisations (callrouter.domain.statistics_transfers)
+            "transfers_out", "transfers_out_blind", "transfers_out_consult", "transfers_out_three_way",
+            "transfers_in", "transfers_in_answered", "to_last_liaison_ms", "to_last_liaison_timed")
 
 
 @dataclass(frozen=True, order=True)
@@ -74,6 +77,14 @@ class Totals:
     verdict_yes: int = 0
     verdict_partly: int = 0
     verdict_no: int = 0
+    transfers_out: int = 0  # handed to another organisation (blind, consult or three-way), by kind below
+    transfers_out_blind: int = 0
+    transfers_out_consult: int = 0
+    transfers_out_three_way: int = 0
+    transfers_in: int = 0  # received from another organisation (also counted in received and offered)
+    transfers_in_answered: int = 0
+    to_last_liaison_ms: int = 0  # first entering a queue to the last liaison's answer, over `to_last_liaison_timed`
+    to_last_liaison_timed: int = 0
     outcomes: dict[StatOutcome, int] = field(default_factory=dict)
     within: dict[int, int] = field(default_factory=dict)  # threshold seconds -> answered within it
 
@@ -87,6 +98,23 @@ class Totals:
         if judged.verdict is not None:
             name = f"verdict_{judged.verdict.value}"
             setattr(self, name, getattr(self, name) + 1)
+
+    def _add_transfers(self, facts: CallFacts) -> None:
+        answered = facts.outcome in (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED)
+        if facts.transfer_out is not None:
+            self.transfers_out += 1
+            name = f"transfers_out_{facts.transfer_out}"
+            if hasattr(self, name):
+                setattr(self, name, getattr(self, name) + 1)
+        if facts.transfer_in is not None:
+            self.transfers_in += 1
+            self.transfers_in_answered += answered
+        # the time to the last liaison: the part's own speed of answer unless the call was transferred
+        transferred = facts.transfer_in is not None or facts.transfer_out is not None
+        to_last = facts.to_last_liaison_seconds if transferred else facts.speed_of_answer_seconds
+        if answered and to_last is not None:
+            self.to_last_liaison_ms += _ms(to_last)
+            self.to_last_liaison_timed += 1
 
     def add_call(self, facts: CallFacts, policy: StatsPolicy) -> None:
         if facts.evaluation.callback_conversation:  # a conversation, not a call that arrived: no queue figures
@@ -102,6 +130,7 @@ class Totals:
             self.in_progress += 1
         else:
             self.outcomes[facts.outcome] = self.outcomes.get(facts.outcome, 0) + 1
+        self._add_transfers(facts)
         if facts.outcome in (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED):
             self.answered += 1
             speed = facts.speed_of_answer_seconds
@@ -160,6 +189,14 @@ class Totals:
         return self.longest_wait_ms / 1000
 
     @property
+    def average_to_last_liaison_seconds(self) -> float | None:
+        return self.to_last_liaison_ms / self.to_last_liaison_timed / 1000 if self.to_last_liaison_timed else None
+
+    @property
+    def transfers_in_answered_share(self) -> float | None:
+        return self.transfers_in_answered / self.transfers_in if self.transfers_in else None
+
+    @property
     def conversations(self) -> int:
         """Answered calls and callback conversations: the conversations a result is asked for."""
         return self.answered + self.callback_conversations
@@ -212,6 +249,12 @@ class Totals:
             "verdict_partly": self.verdict_partly, "verdict_no": self.verdict_no,
             "verdict_yes_share": self.verdict_share("yes"), "verdict_partly_share": self.verdict_share("partly"),
             "verdict_no_share": self.verdict_share("no"),
+            "transfers_out": self.transfers_out, "transfers_out_blind": self.transfers_out_blind,
+            "transfers_out_consult": self.transfers_out_consult,
+            "transfers_out_three_way": self.transfers_out_three_way, "transfers_in": self.transfers_in,
+            "transfers_in_answered": self.transfers_in_answered,
+            "transfers_in_answered_share": self.transfers_in_answered_share,
+            "average_to_last_liaison_seconds": self.average_to_last_liaison_seconds,
         })
         return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
@@ -187,6 +187,7 @@ class LiveOrgState:
     counts: dict[LiveDims, dict[str, int]]  # metric -> count, for calls that arrived on the day
     waiting: list[LiveWaiting]
     liaisons: list[tuple[int, str, tuple[str, ...]]]  # liaison id, presence status, topics
+    on_hold: list[LiveWaiting] = field(default_factory=list)  # callers on hold while their liaison consults
 
 
 class LiveCounters(Protocol):
@@ -198,3 +199,5 @@ class LiveCounters(Protocol):
     def replace(self, *, organisation: str, day: date, counts: Mapping[LiveDims, Mapping[str, int]],
                 waiting: Sequence[LiveWaiting]) -> None: ...
     def sync_waiting(self, *, organisation: str, waiting: Sequence[LiveWaiting], before_ms: int) -> tuple[int, int]: ...
+    def hold(self, *, call_sid: str, dims: LiveDims, since_ms: int | None) -> None: ...
+    def clear_on_hold(self, *, organisation: str) -> None: ...

@@ -173,19 +173,24 @@ def test_counters_after_a_scripted_morning_equal_the_figures_by_hand(morning: St
     found = rows(data)
     assert set(found) == {WW_AMS, WW_CIT, WIA_AMS}
     assert found[WW_AMS] == {"waiting": 1, "oldest_wait_seconds": 30.0, "offered": 3, "answered": 1,
-                             "answered_within": 1, "abandoned": 1, "short_abandoned": 0, "service_level": 0.5}
+                             "answered_within": 1, "abandoned": 1, "short_abandoned": 0, "service_level": 0.5,
+        "on_hold": 0, "longest_hold_seconds": None}
     assert found[WW_CIT] == {"waiting": 0, "oldest_wait_seconds": None, "offered": 1, "answered": 0,
-                             "answered_within": 0, "abandoned": 1, "short_abandoned": 1, "service_level": None}
+                             "answered_within": 0, "abandoned": 1, "short_abandoned": 1, "service_level": None,
+        "on_hold": 0, "longest_hold_seconds": None}
     assert found[WIA_AMS] == {"waiting": 0, "oldest_wait_seconds": None, "offered": 1, "answered": 1,
-                              "answered_within": 0, "abandoned": 0, "short_abandoned": 0, "service_level": 0.0}
+                              "answered_within": 0, "abandoned": 0, "short_abandoned": 0, "service_level": 0.0,
+        "on_hold": 0, "longest_hold_seconds": None}
     assert data["totals"] == {"waiting": 1, "oldest_wait_seconds": 30.0, "offered": 5, "answered": 2,
-                              "answered_within": 1, "abandoned": 2, "short_abandoned": 1, "service_level": 1 / 3}
+                              "answered_within": 1, "abandoned": 2, "short_abandoned": 1, "service_level": 1 / 3,
+        "on_hold": 0, "longest_hold_seconds": None}
     uwv = next(r for r in data["liaisons"] if r["organisation"] == "UWV")["numbers"]
     assert uwv == {"available": 1, "busy": 0, "wrap_up": 0, "away": 1, "offline": 1}
     figures = {f["key"]: f for f in data["figures"]}
     assert figures["service_level_20s"]["shown"] == "33,3 %" and figures["service_level_20s"]["state_text"] == "Slecht"
     assert figures["oldest_wait"]["shown"] == "30 s" and figures["oldest_wait"]["state_text"] == "Goed"
     assert figures["waiting"]["shown"] == "1" and figures["available"]["state"] == "goed"
+    assert figures["on_hold"]["shown"] == "0" and figures["on_hold"]["state"] == "info"  # nobody in a consult
     assert figures["available"]["shown"] == "1 van 2 aangemeld"  # ingrid of ingrid and jan; the rest offline
     assert "minstens 80,0 %" in figures["service_level_20s"]["target"]
 

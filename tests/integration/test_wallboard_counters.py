@@ -55,3 +55,18 @@ def test_liaisons_are_read_from_the_routers_state(redis) -> None:  # noqa: ANN00
                                                     "4": '{"s":"busy","since":1,"t":["wia"],"c":"CA1"}'})
     [state] = RedisLiveCounters(redis).read(organisations=["UWV"], day=DAY)
     assert state.liaisons == [(3, "available", ("ww",)), (4, "busy", ("wia",))]
+
+
+def test_callers_on_hold_in_a_consult_are_kept_per_organisation_and_a_repeat_changes_nothing(redis) -> None:  # noqa: ANN001
+    counters = RedisLiveCounters(redis)
+    counters.hold(call_sid="CA1", dims=WW, since_ms=1_000)
+    counters.hold(call_sid="CA1", dims=WW, since_ms=1_000)  # a repeated request
+    counters.hold(call_sid="CA2", dims=CIT, since_ms=2_000)
+    [uwv, duo] = counters.read(organisations=["UWV", "DUO"], day=DAY)
+    assert uwv.on_hold == [("CA1", WW, 1_000), ("CA2", CIT, 2_000)] and duo.on_hold == []
+    assert uwv.waiting == []  # on hold is not waiting in a line
+    counters.hold(call_sid="CA1", dims=WW, since_ms=None)
+    counters.hold(call_sid="CA1", dims=WW, since_ms=None)  # off twice: once
+    assert counters.read(organisations=["UWV"], day=DAY)[0].on_hold == [("CA2", CIT, 2_000)]
+    counters.clear_on_hold(organisation="UWV")
+    assert counters.read(organisations=["UWV"], day=DAY)[0].on_hold == []

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, and_, func, select
+from sqlalchemy import Connection, RowMapping, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
@@ -19,7 +19,7 @@ from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRo
 from callrouter.adapters.sql.directory_tables import LiaisonRow
 from callrouter.adapters.sql.reading import utc
 from callrouter.adapters.sql.staff_tables import ConversationOutcomeRow
-from callrouter.domain.calls import PriorityClass
+from callrouter.domain.calls import EventKind, PriorityClass
 from callrouter.domain.privacy import mask_number
 from callrouter.domain.statistics import Event
 from callrouter.domain.statistics_drilldown import CallbackLine, DrillCall
@@ -46,7 +46,16 @@ def _dims(row: RowMapping, *, line_kind: str | None = None) -> Dimensions:
 
 
 def _call_filters(filters: Mapping[str, str]) -> list[Any]:
-    return [_CALLS.c[name] == value for name, value in filters.items()]
+    """The row's counter and line kind; its organisation and topic, or any transferred call (whose parts the
+    domain matches: the row names only the last organisation)."""
+    row = [_CALLS.c[name] == value for name, value in filters.items() if name not in ("organisation", "topic")]
+    part = [_CALLS.c[name] == value for name, value in filters.items() if name in ("organisation", "topic")]
+    if not part:
+        return row
+    moved = _EVENTS.alias("transfer_events")  # apart from the events the call is read with
+    transferred = (select(moved.c.id).where(moved.c.call_id == _CALLS.c.id, moved.c.kind == EventKind.TRANSFERRED.value)
+                   .correlate(_CALLS).exists())
+    return [*row, or_(and_(*part), transferred)]
 
 
 class SqlDrilldown:

@@ -79,7 +79,7 @@ class SqlStatsStore:
             if within:
                 conn.execute(insert(_WITHIN), within)
             conn.execute(_INTERVALS.update().where(_INTERVALS.c.interval_start == start)
-                         .values(calls=sum(t.received for t in rows.values())))
+                         .values(calls=sum(t.received - t.transfers_in for t in rows.values())))  # calls, not parts
             return len(stats)
 
     def _lock(self, conn: Connection, *, start: datetime, computed_at: datetime) -> None:

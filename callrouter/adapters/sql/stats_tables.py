@@ -71,6 +71,15 @@ class CallStatsRow(_Dimensions, Base):
     verdict_yes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     verdict_partly: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     verdict_no: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Transfers between organisations (migration 0012; docs/statistics.md "Doorverbinden en overleg")
+    transfers_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transfers_out_blind: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transfers_out_consult: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transfers_out_three_way: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transfers_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transfers_in_answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    to_last_liaison_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    to_last_liaison_timed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AnsweredWithinRow(_Dimensions, Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, TransferKind
@@ -23,6 +23,7 @@ from callrouter.services.calls.transfer import (
     check_blind_transfer,
     release_after_conversation,
 )
+from callrouter.services.statistics import wallboard
 
 log = logging.getLogger("callrouter.consult")
 PREFIX = "consult:"
@@ -104,6 +105,7 @@ def start(deps: CallDeps, *, liaison_id: int, call_sid: str, to_organisation: st
     if asked is None:
         raise TransferRefused(Refusal.ALREADY_MOVING, "Er loopt al een overleg voor dit gesprek.")
     deps.telephony.hold_member(room_sid=sid_of_room, member=record.sid, hold=True, music=Goto.to(Step.CONSULT_HOLD))
+    wallboard.on_hold(deps.live, record, since=deps.clock.now())
     deps.telephony.set_member_ends_room(room_sid=sid_of_room, member=own_leg, ends=False)
     deps.router.enqueue(call_sid=member_of(record.sid), org=target.code, topic=topic,
                         klass=record.priority_class.value, enqueued_at_ms=ms(deps.clock.now()))
@@ -195,6 +197,9 @@ def complete(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool
                              topic=consult.to_topic, liaison_id=consult.liaison)
     if moved is None:
         raise TransferRefused(Refusal.ALREADY_MOVING, "Dit gesprek wordt al doorverbonden.")
+    wallboard.on_hold(deps.live, record, since=None)
+    # counted once per call and metric: after a three-way call this counts nothing new
+    wallboard.on_taken_over(deps.live, moved, waited_seconds=_consult_wait(deps, record))
     deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=now, detail={"liaison": consult.liaison,
                                                                           "from": "consult"})
     _note(deps, record, consult, "completed", liaison=consult.liaison)
@@ -222,6 +227,9 @@ def three_way(deps: CallDeps, *, liaison_id: int, call_sid: str) -> str:
         raise TransferRefused(Refusal.ALREADY_MOVING, "Het overleg is niet (meer) aan de gang.")
     if not _note(deps, record, consult, "three_way", liaison=consult.liaison):
         raise TransferRefused(Refusal.ALREADY_MOVING, "U praat al met z'n drieën.")
+    wallboard.on_hold(deps.live, record, since=None)
+    wallboard.on_taken_over(deps.live, replace(record, organisation=consult.to_organisation, topic=consult.to_topic),
+                            waited_seconds=_consult_wait(deps, record))
     sid_of_room = room_sid(deps, record)
     _quietly(deps, lambda: deps.telephony.hold_member(room_sid=sid_of_room or "", member=record.sid, hold=False))
     deps.calls.apply(record.sid, event=EventKind.TRANSFERRED, at=deps.clock.now(),
@@ -239,6 +247,7 @@ def cancel(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool =
     if record is None or consult is None or consult.by != liaison_id or record.liaison_id != liaison_id:
         raise TransferRefused(Refusal.NOT_YOUR_CALL, "U bent niet in gesprek met deze beller.")
     sid_of_room = room_sid(deps, record)
+    wallboard.on_hold(deps.live, record, since=None)  # back with the first liaison, or back in line
     if consult.active:
         if not _note(deps, record, consult, "cancelled", liaison=consult.liaison):
             raise TransferRefused(Refusal.ALREADY_MOVING, "Het overleg is al beëindigd.")
@@ -306,6 +315,19 @@ def _caller_back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int)
                                 call_sid=record.sid)
     deps.presence.save(liaison_id=liaison_id, organisation=org, status=Presence.AVAILABLE, since=now)
     _quietly(deps, lambda: deps.telephony.redirect(call_sid=record.sid, to=Goto.to(Step.BACK_IN_LINE)))
+
+
+def _consult_wait(deps: CallDeps, record: CallRecord) -> float:
+    """From the latest consult's request to the consulted liaison joining (the other organisation's speed of answer)."""
+    asked = answered = None
+    for event in deps.calls.events(record.sid):
+        if event.kind == EventKind.CONSULT and event.detail.get("step") == "asked":
+            asked, answered = event.at, None
+        elif event.kind == EventKind.CONSULT and event.detail.get("step") == "answered":
+            answered = event.at
+    if asked is None or answered is None:
+        return 0.0
+    return max(0.0, (answered - asked).total_seconds())
 
 
 def _quietly(deps: CallDeps, action: Callable[[], object]) -> None:

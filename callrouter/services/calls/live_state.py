@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callrouter.domain.callbacks import CallbackState, router_member
-from callrouter.domain.calls import CallRecord, CallState
+from callrouter.domain.calls import CallRecord, CallState, EventKind
 from callrouter.domain.queueing import CallClass, CallSnapshot, LiaisonSnapshot, OrgSnapshot, Presence
 from callrouter.domain.statistics_intervals import day_start
 from callrouter.domain.statistics_totals import DIMENSION_NAMES
 from callrouter.ports.calls import LiveDims, LiveWaiting
+from callrouter.services.calls import consult
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
-from callrouter.services.statistics import statistics
+from callrouter.services.statistics import statistics, wallboard
 from callrouter.services.statistics.wallboard import ABANDONED, ANSWERED, OFFERED, SHORT, WITHIN, dims_of, local_day
 
 WAITING = frozenset({CallState.QUEUED, CallState.OFFERED})
@@ -114,7 +115,26 @@ def rebuild_live_counters(deps: CallDeps, *, open_calls: Sequence[CallRecord] | 
     day = local_day(now, board.policy.zone)
     for org in orgs:
         board.counters.replace(organisation=org, day=day, counts=counts.get(org, {}), waiting=waiting.get(org, []))
+        board.counters.clear_on_hold(organisation=org)  # entries a lost write left behind go; SQL sets the rest
+    rebuild_on_hold(deps)
     return len(orgs)
+
+
+def rebuild_on_hold(deps: CallDeps) -> int:
+    """Callers on hold in a consult now, from SQL (the consult's `asked` event): put back on the wallboard."""
+    board = deps.live
+    if board is None:
+        return 0
+    held = 0
+    for record in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
+        now = consult.current(deps, record)
+        if now is None or not now.active:
+            continue
+        asked = [e.at for e in deps.calls.events(record.sid)
+                 if e.kind == EventKind.CONSULT and e.detail.get("step") == "asked"]
+        wallboard.on_hold(board, record, since=asked[-1] if asked else deps.clock.now())
+        held += 1
+    return held
 
 
 def sync_live_waiting(deps: CallDeps, *, open_calls: Sequence[CallRecord], read_at: datetime) -> tuple[int, int]:

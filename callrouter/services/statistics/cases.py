@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from callrouter.domain.cases import CaseCall, CaseFacts, CaseReport, case_report
+from callrouter.domain.cases import IN_PROGRESS, NO_OUTCOME, CaseCall, CaseFacts, CaseReport, Handover, case_report
 from callrouter.domain.evaluation import evaluation
-from callrouter.domain.statistics import decide_outcome
-from callrouter.ports.cases import CaseReader, StoredCase
+from callrouter.domain.statistics import StatOutcome, decide_outcome
+from callrouter.domain.statistics_totals import Dimensions
+from callrouter.domain.statistics_transfers import call_parts
+from callrouter.ports.cases import CaseReader, StoredCall, StoredCase
 
 
 @dataclass(frozen=True)
@@ -26,15 +28,37 @@ class CaseFilters:
     line_kind: str | None = None  # cases with a call on this kind of line (cases are professional calls)
 
 
+def _handovers(call: StoredCall) -> tuple[str | None, str | None, tuple[Handover, ...]]:
+    """The organisation and topic chosen in the menu (the call row names the last one after a transfer) and the
+    call's transfers, each with how it went at the organisation that took over."""
+    parts = call_parts(Dimensions(organisation=call.organisation or "", topic=call.topic or ""), call.events)
+    handed = []
+    for (before, _), (after, facts) in zip(parts, parts[1:], strict=False):
+        judged = facts.evaluation
+        if judged.result is not None:
+            result = judged.result
+        elif facts.outcome in (StatOutcome.ANSWERED, StatOutcome.TRANSFERRED):
+            result = NO_OUTCOME
+        else:
+            result = facts.outcome.value if facts.outcome else IN_PROGRESS
+        handed.append(Handover(kind=facts.transfer_in or "blind", from_organisation=before.organisation,
+                               to_organisation=after.organisation, result=result,
+                               verdict=judged.verdict.value if judged.verdict else None))
+    first = parts[0][0]
+    return first.organisation or call.organisation, first.topic or call.topic, tuple(handed)
+
+
 def _facts(case: StoredCase) -> CaseFacts:
-    calls = tuple(
-        CaseCall(organisation=call.organisation, topic=call.topic,
-                 stat_outcome=(outcome.value if (outcome := decide_outcome(call.events)) else None),
-                 liaison_outcome=call.liaison_outcome, referred_organisation=call.referred_organisation,
-                 verdict_asked=(judged := evaluation(call.events)).verdict_asked,
-                 verdict=judged.verdict.value if judged.verdict else None)
-        for _, call in sorted(case.calls.items()))
-    return CaseFacts(case.case_id, case.location, calls)
+    calls = []
+    for _, call in sorted(case.calls.items()):
+        organisation, topic, handed = _handovers(call)
+        judged = evaluation(call.events)
+        outcome = decide_outcome(call.events)
+        calls.append(CaseCall(organisation=organisation, topic=topic, stat_outcome=outcome.value if outcome else None,
+                              liaison_outcome=call.liaison_outcome, referred_organisation=call.referred_organisation,
+                              verdict_asked=judged.verdict_asked, verdict=judged.verdict.value if judged.verdict else None,
+                              transfers=handed))
+    return CaseFacts(case.case_id, case.location, tuple(calls))
 
 
 def _wanted(case: StoredCase, filters: CaseFilters) -> bool:

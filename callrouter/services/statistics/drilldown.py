@@ -32,6 +32,7 @@ from callrouter.domain.statistics_drilldown import (
 )
 from callrouter.domain.statistics_intervals import AMSTERDAM, period_bounds
 from callrouter.domain.statistics_totals import Totals
+from callrouter.domain.statistics_transfers import Link, chain
 from callrouter.services.errors import CallRouterError, Forbidden, NotFound
 
 MAX_CALLS = 20_000
@@ -115,11 +116,21 @@ class EventLine:
 
 
 @dataclass(frozen=True)
+class ChainLine:
+    """One organisation the call reached, in order (docs/statistics.md "Doorverbinden en overleg")."""
+
+    link: Link
+    liaison_name: str | None  # who answered there; only when figures per liaison are switched on
+    transferred_by_name: str | None  # who handed the call over to it; likewise
+
+
+@dataclass(frozen=True)
 class CallDetail:
     line: CallLine
     events: list[EventLine]
     recorded: RecordedOutcomeLike | None
     liaison_name: str | None  # only when figures per liaison are switched on
+    chain: list[ChainLine] = field(default_factory=list)  # the organisations and liaisons of the call
 
 
 def known_figures(policy: StatsPolicy) -> tuple[str, ...]:
@@ -146,7 +157,7 @@ def calls_behind(deps: DrillDeps, *, first_day: date, last_day: date, filters: M
     if count > deps.max_calls:
         raise DrilldownInvalid("periode", f"{count} gesprekken in deze periode en filters; dat zijn er meer dan "
                                           f"{deps.max_calls}. Kies een kortere periode of een filter.")
-    selection = Selection(figure, hour, liaison_id)
+    selection = Selection(figure, hour, liaison_id, organisation=given.get("organisation"), topic=given.get("topic"))
     lines = select_calls(deps.store.calls(start=start, end=end, filters=given), selection, policy=deps.policy,
                          zone=deps.zone)
     if not deps.per_liaison:  # not even an id leaves the service
@@ -164,7 +175,9 @@ def call_detail(deps: DrillDeps, *, ref: str, organisations: tuple[str, ...] | N
     `organisations` None: every call; else only calls of those organisations (others: NotFound, as if absent).
     """
     call = deps.store.call(ref) if ref and len(ref) <= 64 else None
-    if call is None or (organisations is not None and call.dimensions.organisation not in organisations):
+    links = chain(call.dimensions, call.events) if call is not None else []
+    # a transferred call is a call of every organisation it reached
+    if call is None or (organisations is not None and not {link.organisation for link in links} & set(organisations)):
         raise NotFound("Dit gesprek bestaat niet, of u hebt er geen toegang toe.")
     facts = call_facts(call.events)
     liaison = answering_liaison(call.events, fallback=call.liaison_id)
@@ -174,4 +187,15 @@ def call_detail(deps: DrillDeps, *, ref: str, organisations: tuple[str, ...] | N
     name = None
     if deps.per_liaison and liaison is not None:
         name = deps.store.liaison_names([liaison]).get(liaison, f"medewerker {liaison}")
-    return CallDetail(line, events, deps.store.recorded_outcome(call.id), name)
+    named: dict[int, str] = {}
+    if deps.per_liaison:
+        ids = {i for link in links for i in (link.liaison, link.transferred_by) if i is not None}
+        named = deps.store.liaison_names(sorted(ids)) if ids else {}
+
+    def name_of(liaison_id: int | None) -> str | None:
+        if not deps.per_liaison or liaison_id is None:
+            return None
+        return named.get(liaison_id, f"medewerker {liaison_id}")
+
+    lines = [ChainLine(link, name_of(link.liaison), name_of(link.transferred_by)) for link in links]
+    return CallDetail(line, events, deps.store.recorded_outcome(call.id), name, lines)

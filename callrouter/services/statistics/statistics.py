@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
-from callrouter.domain.statistics import StatsPolicy, call_facts
+from callrouter.domain.statistics import StatsPolicy
 from callrouter.domain.statistics_intervals import (
     AMSTERDAM,
     INTERVAL,
@@ -26,6 +26,7 @@ from callrouter.domain.statistics_intervals import (
     period_bounds,
 )
 from callrouter.domain.statistics_totals import DIMENSION_NAMES, Dimensions, IntervalInput, Totals, rollup
+from callrouter.domain.statistics_transfers import call_parts
 from callrouter.ports.calls import Clock
 from callrouter.services.errors import CallRouterError
 
@@ -104,7 +105,7 @@ def rollup_interval(deps: StatsDeps, *, start: datetime) -> int:
     policy = deps.policy
 
     def compute(data: IntervalInput) -> dict[Dimensions, Totals]:
-        return rollup(calls=((dims, call_facts(events)) for dims, events in data.calls),
+        return rollup(calls=(part for dims, events in data.calls for part in call_parts(dims, events)),
                       callback_moves=data.callback_moves, policy=policy)
 
     return deps.store.replace_interval(start=start, end=start + INTERVAL, local_day=day, local_hour=hour,

@@ -9,7 +9,9 @@ rollups); the definitions are those of docs/statistics.md:
   (queued -> answered) at most T seconds (the first answer threshold);
 - abandoned: hung up in the queue (also while the liaison's phone rang); short: within S seconds;
 - service level = answered within T / (answered + abandoned - short abandoned), none when 0/0;
-- waiting: in the queue or ringing at a liaison now; oldest wait: the longest of those, so far.
+- waiting: in the queue or ringing at a liaison now; oldest wait: the longest of those, so far;
+- on hold in consultation: callers on hold while their liaison consults another organisation (from the
+  consult's request until it is completed, cancelled, becomes a three-way call, or the caller hangs up).
 """
 
 from __future__ import annotations
@@ -108,6 +110,27 @@ def on_ended(board: LiveBoard | None, record: CallRecord, *, outcome: Outcome, a
         if max(0.0, (at - record.queued_at).total_seconds()) <= board.policy.short_abandon_seconds:
             metrics.append(SHORT)
     _count(board, record, metrics, left_queue=True)
+    on_hold(board, record, since=None)  # a caller who hangs up on hold is on hold no more
+
+
+def on_taken_over(board: LiveBoard | None, record: CallRecord, *, waited_seconds: float) -> None:
+    """After a consult (completed or three-way) the other organisation's liaison has the call: offered and
+    answered there, within T when the consult waited at most T from its request (as the rollups count it).
+    `record` names the other organisation."""
+    metrics = [OFFERED, ANSWERED]
+    if board is not None and waited_seconds <= board.policy.answer_within_seconds:
+        metrics.append(WITHIN)
+    _count(board, record, metrics, left_queue=True)
+
+
+def on_hold(board: LiveBoard | None, record: CallRecord, *, since: datetime | None) -> None:
+    """The caller went on hold for a consult at `since`, or (None) came off hold; counted for the call's organisation."""
+    if board is None or not record.organisation:
+        return
+    try:
+        board.counters.hold(call_sid=record.sid, dims=dims_of(record), since_ms=None if since is None else _ms(since))
+    except Exception as exc:  # noqa: BLE001 - a figure must never break a call
+        log.warning("wallboard.hold_failed call_sid=%s error=%s", record.sid, type(exc).__name__)
 
 
 def on_left_queue(board: LiveBoard | None, record: CallRecord) -> None:
@@ -126,6 +149,17 @@ class LiveFigures:
     answered_within: int = 0
     abandoned: int = 0
     short_abandoned: int = 0
+    on_hold: int = 0  # callers on hold in a consult now
+    longest_hold_since_ms: int | None = None
+
+    def add_hold(self, since_ms: int) -> None:
+        self.on_hold += 1
+        self.longest_hold_since_ms = (since_ms if self.longest_hold_since_ms is None
+                                      else min(self.longest_hold_since_ms, since_ms))
+
+    def longest_hold_seconds(self, now: datetime) -> float | None:
+        since = self.longest_hold_since_ms
+        return None if since is None else max(0.0, (_ms(now) - since) / 1000)
 
     def add_counts(self, counts: Mapping[str, int]) -> None:
         for metric in METRICS:
@@ -143,6 +177,10 @@ class LiveFigures:
         if other.oldest_since_ms is not None:
             self.waiting -= 1
             self.add_waiting(other.oldest_since_ms)
+        self.on_hold += other.on_hold
+        if other.longest_hold_since_ms is not None:
+            self.on_hold -= 1
+            self.add_hold(other.longest_hold_since_ms)
 
     @property
     def judged(self) -> int:
@@ -198,6 +236,9 @@ def read_wallboard(board: LiveBoard, directory: Directory, *, now: datetime, org
         for _sid, dims, since in state.waiting:
             if filters.matches(dims):
                 rows.setdefault(dims, LiveFigures()).add_waiting(since)
+        for _sid, dims, since in state.on_hold:
+            if filters.matches(dims):
+                rows.setdefault(dims, LiveFigures()).add_hold(since)
     totals = LiveFigures()
     for figures in rows.values():
         totals.merge(figures)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from callrouter.domain.cases import DEFINITIONS, IN_PROGRESS, NO_OUTCOME, CaseReport
+from callrouter.domain.evaluation import VERDICT_NAMES_NL
 from callrouter.domain.staff import RESULT_NAMES_NL, ConversationResult
 from callrouter.domain.statistics import StatOutcome
 from callrouter.services.statistics import cases
@@ -27,6 +28,7 @@ from callrouter.web.staff_auth.context import Who, who
 router = APIRouter(prefix="/staff", include_in_schema=False)
 PAGE = "/staff/dashboard/zaken"
 STEM = "zaken"  # of the download file names
+KIND_NL = {"blind": "Blind doorverbonden", "consult": "Na overleg", "three_way": "Met z'n drieën"}
 
 
 def outcome_name(key: str) -> str:
@@ -60,6 +62,10 @@ def as_json(query: Query, report: CaseReport, *, window: int) -> Response:
         "verdicts": [{"cases": v.key, "asked": v.asked, "answered": v.answered, "yes": v.yes, "partly": v.partly,
                       "no": v.no, "yes_share": v.share("yes"), "partly_share": v.share("partly"),
                       "no_share": v.share("no")} for v in report.verdicts],
+        "collaboration": {"transfers": report.transfers, "with_transfer": report.with_transfer,
+                          "pairs": [{"organisations": row.pair, "transfers": row.transfers, "kinds": dict(row.kinds),
+                                     "results": dict(row.results), "verdicts": dict(row.verdicts)}
+                                    for row in report.collaborations]},
         "definitions": definitions(window),
     }
     return subpage.json_download(body, stem=STEM, query=query)
@@ -91,6 +97,13 @@ def as_csv(query: Query, report: CaseReport) -> Response:
         for answer in ("yes", "partly", "no"):
             writer.writerow([*span, "verdict", f"{verdict.key}|{answer}", getattr(verdict, answer), "",
                              share(verdict.share(answer)), ""])
+    # transfers between organisations: key "UWV → TSL", and "UWV → TSL|consult", "UWV → TSL|resolved", ...
+    for pair_row in report.collaborations:
+        writer.writerow([*span, "transfer", pair_row.pair, pair_row.transfers, "", "", ""])
+        for section, counts in (("transfer_kind", pair_row.kinds), ("transfer_result", pair_row.results),
+                                ("transfer_verdict", pair_row.verdicts)):
+            for key, count in counts:
+                writer.writerow([*span, section, f"{pair_row.pair}|{key}", count, "", "", ""])
     return subpage.csv_download(out.getvalue(), stem=STEM, query=query)
 
 
@@ -113,4 +126,8 @@ def cases_page(request: Request, person: Who = Depends(who)) -> Response:
         "report": report, "chart": chart, "definitions": {k: v["nl"] for k, v in definitions(window).items()},
         "outcomes": [(outcome_name(key), count) for key, count in report.outcomes],
         "outcome_total": sum(count for _, count in report.outcomes),
+        "collaborations": [(row.pair, row.transfers, [(KIND_NL.get(k, k), n) for k, n in row.kinds],
+                            [(outcome_name(k), n) for k, n in row.results],
+                            [(VERDICT_NAMES_NL.get(k, k), n) for k, n in row.verdicts])
+                           for row in report.collaborations],
     })

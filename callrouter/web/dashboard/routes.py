@@ -27,6 +27,7 @@ from callrouter.web.dashboard.figures import (
     outcome_drill,
     outcome_mix,
     pct,
+    secs,
     targets_from_setting,
 )
 from callrouter.web.dashboard.pages import HERE, TEMPLATES, refuse, stats_deps
@@ -91,6 +92,7 @@ def dashboard(request: Request, person: Who = Depends(who)) -> Response:
         "outcome_drill": outcome_drill,
         "evaluation": evaluation(data, targets=targets), "results_target": targets.results_recorded_share,
         "location_names": {code: loc.name for code, loc in directory.locations.items()},
+        "secs": secs, "transfer_totals": data.totals,
     }
     web = dataclasses.replace(staff_web(request), templates=TEMPLATES)
     return web.render(request, "dashboard.html", values, who=person)

@@ -1,4 +1,4 @@
-"""What the wallboard shows: six figures with target and state in words, a row per queue, liaisons per
+"""What the wallboard shows: seven figures with target and state in words, a row per queue, liaisons per
 organisation; the same values for the page and for the poller's JSON."""
 
 from __future__ import annotations
@@ -67,6 +67,12 @@ def figures(board: Wallboard, *, targets: DashboardTargets, threshold: int, shor
         _figure("oldest_wait", "Langste wachttijd nu", duration(oldest), _target(OLDEST_WAIT, duration),
                 OLDEST_WAIT.state(oldest),
                 "Hoe lang het gesprek dat het langst wacht al wacht. Na 2 minuten wordt terugbellen aangeboden."),
+        _figure("on_hold", "In de wacht voor overleg",
+                str(t.on_hold) + (f" (langste {duration(t.longest_hold_seconds(board.now))})" if t.on_hold else ""),
+                "geen doel: dit is het aantal nu", "info",
+                "Bellers die nu in de wacht staan terwijl hun medewerker overlegt met een andere organisatie (van de "
+                "vraag om overleg tot het afronden, terugnemen of samen in gesprek gaan). Ze tellen niet bij de "
+                "wachtende gesprekken."),
         _figure("available", "Beschikbare medewerkers",
                 f"{lia['available']} van {sum(lia.values()) - lia['offline']} aangemeld",
                 "minstens 1 zolang er gesprekken wachten", _liaison_state(lia["available"], t.waiting),
@@ -127,7 +133,8 @@ def row_cells(names: Names, dims: tuple[str, str, str, str], f: LiveFigures, boa
 def numbers(f: LiveFigures, board: Wallboard) -> dict[str, Any]:
     return {"waiting": f.waiting, "oldest_wait_seconds": f.oldest_wait_seconds(board.now), "offered": f.offered,
             "answered": f.answered, "answered_within": f.answered_within, "abandoned": f.abandoned,
-            "short_abandoned": f.short_abandoned, "service_level": f.service_level}
+            "short_abandoned": f.short_abandoned, "service_level": f.service_level, "on_hold": f.on_hold,
+            "longest_hold_seconds": f.longest_hold_seconds(board.now)}
 
 
 def page_values(board: Wallboard, names: Names, *, targets: DashboardTargets, threshold: int,
