@@ -19,6 +19,7 @@ from rq import Queue, SimpleWorker
 
 from callrouter.domain.callbacks import CallbackState
 from callrouter.services.callbacks import lifecycle as service
+from callrouter.web.voice_paths import PATHS, PREFIX
 from tests.integration.conftest import AUTH_TOKEN, PUBLIC_URL, App
 from tests.integration.test_callbacks import SATURDAY_NOON, closed_call, dialogue, only_callback
 from tests.integration.test_live_state import queue_call
@@ -72,7 +73,8 @@ def test_webhook_latency_and_the_waiting_calls_per_organisation(app: App) -> Non
     assert value(before, "callrouter_webhook_seconds_count", path="/twilio/voice/status") == 0  # every route shown
     assert value(before, "callrouter_calls_waiting", organisation="UWV") == 0
     labelled = {dict(labels)["path"] for name, labels in before if name == "callrouter_webhook_seconds_count"}
-    assert len(labelled) == 17 and "/twilio/voice/case-reference" in labelled
+    # one series per webhook route of the voice path table (voice_paths.PATHS), shown before any request
+    assert labelled == {PREFIX + path for path in PATHS.values()}, labelled ^ {PREFIX + path for path in PATHS.values()}
     for path in labelled:  # each label is a real webhook route: refused unsigned, not "not found"
         assert app.post(path, {}, signed=False).status_code == 403, path
 
