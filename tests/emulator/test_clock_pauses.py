@@ -4,9 +4,34 @@ listener hears every stop and start (the demo day writes them to Redis for the s
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from twilio_emulator.clock import SimClock
+
+T = TypeVar("T")
+
+
+def run_alone(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the scenario on an event loop of its own thread: earlier tests in the same process (Playwright's
+    sync API) may leave an event loop running in this one, and asyncio.run() refuses to start inside it."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            outcome.append(asyncio.run(scenario()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=main, name="clock-scenario")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def test_a_held_clock_stands_still_and_the_listener_hears_stop_and_start() -> None:
@@ -56,7 +81,7 @@ def test_sleep_and_wait_for_count_running_time_only() -> None:
             timed_out = True
         return real, clock.now() - started_sim, timed_out
 
-    real, sim, timed_out = asyncio.run(scenario())
+    real, sim, timed_out = run_alone(scenario)
     assert real >= 0.1  # the sleep did not end while the clock stood still
     assert 2.0 <= sim < 2.0 + 0.1 * 100  # and the 100 ms held are no simulated time
     assert timed_out
@@ -78,7 +103,7 @@ def test_a_sleeper_woken_late_by_a_busy_machine_is_on_time_in_simulated_time() -
         await asyncio.sleep(0.002)
         return seen, woke, clock.now() - start
 
-    seen, woke, later = asyncio.run(scenario())
+    seen, woke, later = run_alone(scenario)
     assert seen < 5.5  # (the sleeper started a few microseconds after `start`)
     assert 5.0 <= woke < 5.5  # not 50 simulated seconds late
     assert later > woke  # and it runs on afterwards
