@@ -59,6 +59,18 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, ev
         time.sleep(every)
 
 
+def redis_cli(port: int, *args: str) -> str:
+    """One redis-cli command against a server of the test stack; its reply as text."""
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=5,
+                          check=False).stdout.strip()
+
+
+def primary_port(cluster: Cluster) -> int:
+    """The port of the Redis primary as the first sentinel names it now."""
+    reply = redis_cli(cluster.redis.sentinel_ports[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", cluster.redis.service)
+    return int(reply.splitlines()[-1])
+
+
 def _kill_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
     if proc is None or proc.poll() is not None:
         return

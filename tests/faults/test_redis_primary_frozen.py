@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
-from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster, wait_until
+from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster, primary_port, redis_cli, wait_until
 from tests.faults.traffic import Figures, under_traffic
 
 pytestmark = pytest.mark.timeout(FAULT_TIMEOUT_SECONDS)
 
 THAW_AFTER_PROMOTION_SECONDS = 3.0  # the frozen machine comes back a while after the failover, not at once
-
-
-def _cli(port: int, *args: str) -> str:
-    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=5,
-                          check=False).stdout.strip()
-
-
-def _primary_port(cluster: Cluster) -> int:
-    reply = _cli(cluster.redis.sentinel_ports[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", cluster.redis.service)
-    return int(reply.splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +27,22 @@ def frozen(cluster_once: Cluster, record_figures_once) -> Figures:  # type: igno
     timings: dict[str, float] = {}
 
     def inject() -> float:
-        old = _primary_port(cluster_once)
+        old = primary_port(cluster_once)
         victim = next(p for p in (redis.primary, redis.replica) if p.port == old)
         other = redis.replica if victim is redis.primary else redis.primary
         redis.wait_replica_in_sync(other)  # else the sentinels may promote an empty replica
         started = time.monotonic()
         os.kill(victim.proc.pid, signal.SIGSTOP)
         try:
-            timings["promoted_s"] = wait_until(lambda: _primary_port(cluster_once) != old, timeout=60,
+            timings["promoted_s"] = wait_until(lambda: primary_port(cluster_once) != old, timeout=60,
                                                what="a new primary")
             time.sleep(THAW_AFTER_PROMOTION_SECONDS)
         finally:
             os.kill(victim.proc.pid, signal.SIGCONT)
         timings["thawed_s"] = time.monotonic() - started
-        timings["demoted_s"] = wait_until(lambda: "role:slave" in _cli(old, "INFO", "replication"), timeout=60,
+        timings["demoted_s"] = wait_until(lambda: "role:slave" in redis_cli(old, "INFO", "replication"), timeout=60,
                                           what="the thawed primary demoted") + timings["thawed_s"]
-        wait_until(lambda: "master_link_status:up" in _cli(old, "INFO", "replication"), timeout=60,
+        wait_until(lambda: "master_link_status:up" in redis_cli(old, "INFO", "replication"), timeout=60,
                    what="the thawed primary a replica in sync")
         wait_until(lambda: all(h.ready() for h in cluster_once.hosts.values()), timeout=30, what="both hosts ready")
         return time.monotonic() - started

@@ -10,20 +10,10 @@ import time
 
 import pytest
 
-from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster, wait_until
+from tests.faults.cluster import FAULT_TIMEOUT_SECONDS, Cluster, primary_port, redis_cli, wait_until
 from tests.faults.traffic import Figures, under_traffic
 
 pytestmark = pytest.mark.timeout(FAULT_TIMEOUT_SECONDS)
-
-
-def _cli(port: int, *args: str) -> str:
-    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=5,
-                          check=False).stdout.strip()
-
-
-def _primary_port(cluster: Cluster) -> int:
-    reply = _cli(cluster.redis.sentinel_ports[0], "SENTINEL", "GET-MASTER-ADDR-BY-NAME", cluster.redis.service)
-    return int(reply.splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +22,12 @@ def killed(cluster_once: Cluster, record_figures_once) -> Figures:  # type: igno
     timings: dict[str, float] = {}
 
     def inject() -> float:
-        old = _primary_port(cluster_once)
+        old = primary_port(cluster_once)
         victim = next(p for p in (redis.primary, redis.replica) if p.port == old)
         started = time.monotonic()
         victim.proc.kill()
         victim.proc.wait(timeout=10)
-        timings["promoted_s"] = wait_until(lambda: _primary_port(cluster_once) != old, timeout=30,
+        timings["promoted_s"] = wait_until(lambda: primary_port(cluster_once) != old, timeout=30,
                                            what="a new primary")
         wait_until(lambda: all(h.ready() for h in cluster_once.hosts.values()), timeout=30, what="both hosts ready")
         recovered = time.monotonic() - started
@@ -50,7 +40,7 @@ def killed(cluster_once: Cluster, record_figures_once) -> Figures:  # type: igno
             stdout=subprocess.DEVNULL)
         cluster_once.spawned.append(victim.proc)
         timings["rejoined_s"] = wait_until(
-            lambda: "master_link_status:up" in _cli(old, "INFO", "replication"), timeout=60,
+            lambda: "master_link_status:up" in redis_cli(old, "INFO", "replication"), timeout=60,
             what="the old primary a replica in sync")
         return recovered
 
