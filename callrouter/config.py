@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     dial_timeout_seconds: int = Field(20, ge=5, le=600)
     wrap_up_seconds: int = Field(0, ge=0)
     # The bridge between caller and liaison (docs/transfer.md): "conference" (a room named for the call,
-    # which transfers and three-way calls need) or "dial" (the two-party <Dial> of before).
-    bridge: Literal["dial", "conference"] = "dial"
+    # which transfers and three-way calls need; the default) or "dial" (the two-party <Dial> of before).
+    bridge: Literal["dial", "conference"] = "conference"
     # Outbound call creations per second across every process (Twilio's account default is 1 CPS).
     outbound_calls_per_second: float = Field(1.0, gt=0, le=100)
 

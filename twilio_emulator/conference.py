@@ -272,14 +272,25 @@ class Conference:
         current = {p.sid: self.hears(p) for p in self.participants if p.in_room}
         for p in self.participants:
             if p.in_room and self._hearing.get(p.sid) != current[p.sid]:
-                p.call.record(now, "hearing", conference=self.friendly_name, hears=sorted(current[p.sid]))
+                p.call.record(now, "hearing", conference=self.friendly_name, hears=sorted(current[p.sid]),
+                              **{"with": self._addresses(current[p.sid])})
         for sid in set(self._hearing) - set(current):
             call = self.engine.calls.get(sid)
             if call is not None:
-                call.record(now, "hearing", conference=self.friendly_name, hears=[])
+                call.record(now, "hearing", conference=self.friendly_name, hears=[], **{"with": []})
         if current != self._hearing:
             self.record(now, "hearing", who={sid: sorted(h) for sid, h in current.items()})
         self._hearing = current
+
+    def _addresses(self, heard: frozenset[str]) -> list[str]:
+        """The people heard, named as a `<Dial>` bridge names them (`with`): an outbound leg by its To, an
+        inbound one by its From; music and announcements are not people."""
+        addresses = []
+        for sid in sorted(heard):
+            call = self.engine.calls.get(sid)
+            if call is not None:
+                addresses.append(call.from_ if call.direction == "inbound" else call.to)
+        return addresses
 
     # conference status callbacks -------------------------------------------------------
     def callback(self, event: str, p: Participant | None = None, **extra: str) -> None:

@@ -22,7 +22,10 @@ def emulator_url(override: str, configured: str) -> str:
 
 
 def transcript_line(event: dict[str, object]) -> str:
-    text = event.get("text") or event.get("digits") or event.get("with") or event.get("url") or ""
+    heard = event.get("with")  # a <Dial> bridge names one party; a conference room's `hearing` a list of them
+    if isinstance(heard, list):
+        heard = ", ".join(str(who) for who in heard)
+    text = event.get("text") or event.get("digits") or heard or event.get("url") or ""
     return f"{event['t']:7.1f}s  {event['kind']:<16} {text}"
 
 

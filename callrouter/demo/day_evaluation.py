@@ -41,10 +41,15 @@ class CaseworkerScript(CallerScript):
 
     def next_gather_input(self) -> str | None:
         seen: list[Event] = getattr(self.hangup_when, "transcript", None) or []
-        if not self._asked and any(event.kind == "bridged" for event in seen):
+        if not self._asked and any(_talked(event) for event in seen):
             self._asked = True
             return self.verdict
         return super().next_gather_input()
+
+
+def _talked(event: Event) -> bool:
+    """The caller was with a liaison: bridged by <Dial>, or hearing someone in the conference room."""
+    return event.kind == "bridged" or (event.kind == "hearing" and bool(event.get("with")))
 
 
 def result_for(index: int) -> ConversationResult | None:

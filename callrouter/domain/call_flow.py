@@ -28,6 +28,7 @@ class Step(enum.StrEnum):
     DIAL_RESULT = "dial_result"  # the ring or the conversation ended
     # the bridge as a conference room named for the call (docs/transfer.md)
     ROOM_HOLD = "room_hold"  # heard in the room until a liaison joins it
+    ROOM_JOIN = "room_join"  # the liaison's leg heard the whisper to its end: into the call's room
     ROOM_EVENT = "room_event"  # the room reports who joined or left, with a sequence number
     ROOM_LEFT = "room_left"  # the caller left the room (the conversation ended, or the call moved on)
     BACK_IN_LINE = "back_in_line"  # the caller is sent from the room back to the front of the line

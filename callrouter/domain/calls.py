@@ -84,6 +84,9 @@ class EventKind(enum.StrEnum):
     LIAISON_NO_ANSWER = "liaison_no_answer"
     LIAISON_RUNG = "liaison_rung"  # the liaison's leg was placed to join the call's room (detail: liaison, leg)
     ROOM = "room"  # the call's room reported a member joined or left (detail: event, member, sequence)
+    # the liaison's leg heard the whisper to its end and was sent into the room (detail: liaison, leg): its end
+    # after this is the conversation's (the room's reports settle it), not a hang-up in the whisper
+    ROOM_JOINING = "room_joining"
     ANSWERED = "answered"
     NOT_BRIDGED = "not_bridged"  # the liaison hung up before the bridge (in the whisper): their answer does not count
     ABANDONED = "abandoned"

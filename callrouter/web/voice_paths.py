@@ -24,6 +24,7 @@ PATHS: dict[Step, str] = {
     Step.DIAL_RESULT: "/dial-result",
     Step.LIAISON_LEG: "/liaison-status",
     Step.ROOM_HOLD: "/room-hold",
+    Step.ROOM_JOIN: "/room-join",
     Step.ROOM_EVENT: "/room-event",
     Step.ROOM_LEFT: "/room-left",
     Step.BACK_IN_LINE: "/back-in-line",

@@ -136,6 +136,8 @@ READERS: dict[Step, Reader] = {
                                           leg=_leg(r), at=_timestamp(r), choice=_via(r),
                                           member=r.optional("CallSid") or None),
     Step.ROOM_HOLD: lambda r: StepInput(call_sid=r.field("CallSid")),
+    Step.ROOM_JOIN: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison"),
+                                        member=r.optional("CallSid") or None),
     Step.ROOM_EVENT: _room_event,
     Step.ROOM_LEFT: lambda r: StepInput(call_sid=r.field("CallSid"), liaison_id=_query_int(r, "liaison"),
                                         leg=LEG_STATUS.get(r.optional("CallStatus"))),

@@ -20,8 +20,27 @@ def params(sid: str, **extra: str) -> dict[str, str]:
             "From": SANNE, "To": PRO_LINE, **extra}
 
 
+ROOM = "CF" + "2" * 32  # the call's conference room (the default bridge)
+
+
+def room_report(live: Live, sid: str, event: str, member: str, sequence: int) -> None:
+    live.webhook(f"/twilio/voice/room-event?call={sid}", {
+        "AccountSid": "AC" + "0" * 32, "ConferenceSid": ROOM, "FriendlyName": f"call-{sid}", "CallSid": member,
+        "StatusCallbackEvent": event, "SequenceNumber": str(sequence)})
+
+
+def liaison_leg_of(live: Live, code: str) -> str:
+    """The leg the router placed to the liaison (the recording telephony's SIDs count its creations)."""
+    liaison = live.container.directory.liaison(live.liaison_id(code))
+    assert liaison is not None
+    placed = [i for i, created in enumerate(live.telephony.created, start=1) if created["to"] == liaison.address]
+    assert placed, live.telephony.created
+    return f"CA{placed[-1]:032d}"
+
+
 def route_call_to(live: Live, code: str) -> str:
-    """A caseworker calls UWV about WW; the router offers the call to the liaison, who picks up."""
+    """A caseworker calls UWV about WW; the router offers the call to the liaison, who picks up (and, on the
+    conference bridge, hears the whisper and joins the call's room: the answer)."""
     sid = "CA" + uuid.uuid4().hex
     live.webhook("/twilio/voice/incoming", params(sid))
     live.webhook("/twilio/voice/menu?step=organisation", params(sid, Digits="1"))  # UWV
@@ -34,13 +53,31 @@ def route_call_to(live: Live, code: str) -> str:
         time.sleep(0.05)
     else:
         raise AssertionError(f"call not offered to {code}: {live.telephony.redirects}")
-    live.webhook(f"/twilio/voice/liaison-status?call={sid}&liaison={liaison}", params(sid, CallStatus="in-progress"))
+    if live.container.voice.bridge == "dial":
+        live.webhook(f"/twilio/voice/liaison-status?call={sid}&liaison={liaison}",
+                     params(sid, CallStatus="in-progress"))
+        return sid
+    leg = liaison_leg_of(live, code)
+    live.webhook(f"/twilio/voice/connect?liaison={liaison}", params(sid))  # the caller into the room
+    room_report(live, sid, "participant-join", sid, 1)
+    leg_params = {**params(leg, CallStatus="in-progress", Direction="outbound-api"), "To": "client:" + code}
+    live.webhook(f"/twilio/voice/liaison-status?call={sid}&liaison={liaison}&via=room", leg_params)
+    live.webhook(f"/twilio/voice/whisper?call={sid}&liaison={liaison}&via=room", leg_params)
+    live.webhook(f"/twilio/voice/room-join?call={sid}&liaison={liaison}", leg_params)
+    room_report(live, sid, "participant-join", leg, 2)
     return sid
 
 
 def end_call(live: Live, sid: str, code: str) -> None:
-    live.webhook(f"/twilio/voice/dial-result?liaison={live.liaison_id(code)}",
-                 params(sid, DialCallStatus="completed", DialCallDuration="120"))
+    """The liaison hangs up: on the conference bridge their exit ends the room, and Twilio asks the caller's Dial
+    action; on the dial bridge the dial's result comes."""
+    liaison = live.liaison_id(code)
+    if live.container.voice.bridge == "dial":
+        live.webhook(f"/twilio/voice/dial-result?liaison={liaison}",
+                     params(sid, DialCallStatus="completed", DialCallDuration="120"))
+        return
+    room_report(live, sid, "participant-leave", liaison_leg_of(live, code), 3)
+    live.webhook(f"/twilio/voice/room-left?liaison={liaison}", params(sid, DialCallStatus="completed"))
 
 
 def test_login_availability_a_routed_call_and_its_outcome(page: Page, live: Live) -> None:

@@ -14,21 +14,13 @@ from callrouter.services.calls import consult
 from callrouter.services.staff import presence as presence_service
 from tests.browser.checks import axe_and_screenshot, log_in
 from tests.browser.conftest import Live
-from tests.browser.test_console import route_call_to
-
-ROOM = "CF" + "2" * 32
+from tests.browser.test_console import ROOM, room_report, route_call_to
 
 
 @pytest.fixture()
 def conference_bridge(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CALLROUTER_BRIDGE", "conference")  # read when the `live` fixture builds its settings
     yield
-
-
-def room_report(live: Live, sid: str, event: str, member: str, sequence: int) -> None:
-    live.webhook(f"/twilio/voice/room-event?call={sid}", {
-        "AccountSid": "AC" + "0" * 32, "ConferenceSid": ROOM, "FriendlyName": f"call-{sid}", "CallSid": member,
-        "StatusCallbackEvent": event, "SequenceNumber": str(sequence)})
 
 
 def test_a_liaison_consults_toeslagen_with_the_caller_on_hold_and_completes(

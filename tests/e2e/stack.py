@@ -20,6 +20,7 @@ from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.directory_repository import SqlDirectory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
+from callrouter.config import Settings
 from callrouter.demo.day_stack import wait_healthy
 from callrouter.demo.setup import open_all_hours
 from tests.servers import free_port
@@ -52,6 +53,11 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def bridge(self) -> str:
+        """The bridge this stack's service uses: CALLROUTER_BRIDGE, else the settings' default."""
+        return self.env.get("CALLROUTER_BRIDGE") or str(Settings.model_fields["bridge"].default)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         """An RQ worker (with its scheduler) as the Procfile starts it."""

@@ -1,5 +1,5 @@
 """Four fixes of the call flow, end to end through the Twilio emulator, the app (uvicorn, 2 workers), Redis,
-SQLite and, where the fix needs one, a real RQ worker with its scheduler:
+SQLite and, where the fix needs one, a real RQ worker with its scheduler, on the <Dial> bridge (CALLROUTER_BRIDGE=dial):
 
 1. wrap-up ends by itself (the scheduled job, or the reconciler when that job was lost) or when the liaison
    records the outcome in the console, and the next waiting caller then reaches the liaison;
@@ -69,7 +69,9 @@ def issuer() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def flow_stack(redis_url: str, issuer: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir: Path = tmp_path_factory.mktemp("call-flow-fixes")
-    settings = {"CALLROUTER_WRAP_UP_SECONDS": str(WRAP_UP_SECONDS),
+    # Pinned to the two-party <Dial> bridge: these tests follow its legs (children, bridged, DialBridged); the
+    # conference bridge's own checks are tests/e2e/test_conference_bridge.py and tests/integration's.
+    settings = {"CALLROUTER_BRIDGE": "dial", "CALLROUTER_WRAP_UP_SECONDS": str(WRAP_UP_SECONDS),
                 "CALLROUTER_OIDC_PROVIDERS": json.dumps([provider_entry(issuer, key="rijk", label="Rijks-inlog")])}
     with running_stack(redis_url=redis_url, database_url=f"sqlite:///{workdir / 'flow.sqlite3'}", workdir=workdir,
                        time_scale=SCALE, settings=settings,

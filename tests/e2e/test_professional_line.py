@@ -1,9 +1,13 @@
-"""A caseworker's call through the Twilio emulator against the real app, Redis and database."""
+"""A caseworker's call through the Twilio emulator against the real app, Redis and database.
+
+Every test runs on both bridges: the conference room (the default) and the two-party <Dial> (an option)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import select
 
 from callrouter.adapters.sql.call_repository import SqlCallStore
@@ -11,6 +15,7 @@ from callrouter.adapters.sql.call_tables import CallRow
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.domain.calls import EventKind
 from tests.e2e.stack import AMSTERDAM_CASEWORKER, UWV_CITIZEN_LINE, Stack
+from twilio_emulator.calls import Event
 from twilio_emulator.driver import CallHandle
 from twilio_emulator.people import Phone
 
@@ -21,8 +26,42 @@ def store(stack: Stack) -> SqlCallStore:
     return SqlCallStore(make_session_factory(make_engine(stack.database_url)))
 
 
+@pytest.fixture(params=["conference", "dial"])
+def live(request: pytest.FixtureRequest, redis) -> Iterator[Stack]:  # noqa: ANN001 - the flushed-Redis fixture
+    """The running stack on each bridge, Redis flushed."""
+    stack: Stack = request.getfixturevalue("stack" if request.param == "conference" else "dial_stack")
+    assert stack.bridge == request.param
+    stack.emulator.duplicate_status_callbacks = False
+    stack.emulator.reorder_status_callbacks = False
+    yield stack
+    stack.emulator.wait_until_idle(timeout=30)
+
+
+def _with_someone(event: Event) -> bool:
+    return event.kind == "bridged" or (event.kind == "hearing" and bool(event.get("with")))
+
+
 def bridged_with(call: CallHandle) -> list[str]:
-    return [e["with"] for e in call.events("bridged")]
+    """Whom the caller talked with, in order: bridged by <Dial>, or heard in the conference room."""
+    people: list[str] = []
+    for event in call.transcript:
+        if event.kind == "bridged":
+            people.append(event["with"])
+        elif event.kind == "hearing":
+            people.extend(who for who in event.get("with") or [] if not people or people[-1] != who)
+    return people
+
+
+def bridged_at(call: CallHandle) -> float | None:
+    """When the caller first talked with a liaison (either bridge)."""
+    return next((e.t for e in call.transcript if _with_someone(e)), None)
+
+
+def liaison_legs(stack: Stack, call: CallHandle) -> list[CallHandle]:
+    """The liaison legs the caller talked with: the <Dial>'s children, or the REST legs heard in the room."""
+    heard = [sid for e in call.events("hearing") for sid in e.get("hears") or [] if sid.startswith("CA")]
+    legs = [c for c in stack.emulator.calls if c.parent_sid == call.sid or c.sid in heard]
+    return [leg for leg in legs if leg.events("bridged") or leg.sid in heard]
 
 
 def wait_queued(*calls: CallHandle, timeout: float = 15) -> None:
@@ -46,7 +85,8 @@ def test_amsterdam_caseworker_reaches_a_uwv_liaison_for_unemployment_benefit(liv
     said = " ".join(call.said())
     assert "loket Amsterdam" in said
     assert bridged_with(call) == ["client:uwv-jan"]
-    liaison_leg = next(c for c in live.emulator.calls if c.parent_sid == call.sid)
+    [liaison_leg] = liaison_legs(live, call)
+    assert liaison_leg.to == "client:uwv-jan"
     whisper = " ".join(liaison_leg.said())
     assert "Amsterdam" in whisper and "UWV" in whisper and "WW-uitkering" in whisper
 
@@ -75,11 +115,11 @@ def test_a_professional_call_after_three_citizen_calls_is_answered_first(live: S
 
     assert live.set_presence("uwv-jan", "available").status_code == 200
     professional.wait_until_ended(timeout=40)
-    first_bridge = min((c.events("bridged")[0].t, c.sid) for c in [professional, *citizens] if c.events("bridged"))
+    first_bridge = min((bridged_at(c), c.sid) for c in [professional, *citizens] if bridged_at(c) is not None)
     assert first_bridge[1] == professional.sid
     for citizen in citizens:
         citizen.wait_until_ended(timeout=60)
-    order = sorted((c.events("bridged")[0].t, c.sid) for c in citizens)
+    order = sorted((bridged_at(c), c.sid) for c in citizens)
     assert [sid for _, sid in order] == [c.sid for c in citizens]  # then oldest first
     assert_no_application_error(professional, *citizens)
 
@@ -157,8 +197,18 @@ def test_a_caller_who_hangs_up_while_waiting_leaves_the_queue(live: Stack) -> No
 def test_a_caller_who_hangs_up_while_the_liaison_rings_frees_the_liaison(live: Stack) -> None:
     live.phone("uwv-jan", Phone("answer", answer_after=30))
     live.set_presence("uwv-jan", "available")
-    call = live.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW, hangup_when="ringing", hangup_delay=1)
+    before = live.emulator.dials_to("client:uwv-jan")
+    # <Dial>: the caller's transcript shows the liaison's phone ringing; the room: the REST leg rings meanwhile
+    # (placed as the caller joins the room; its phone answers only after 30 s)
+    when, delay = ("ringing", 1.0) if live.bridge == "dial" else ("conference_joined", 3.0)
+    call = live.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW, hangup_when=when, hangup_delay=delay)
     call.wait_until_ended(timeout=30)
+    assert live.emulator.dials_to("client:uwv-jan") == before + 1  # the liaison was rung
+    [leg] = [c for c in live.emulator.calls if c.to == "client:uwv-jan"][before:]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not leg.done:
+        time.sleep(0.1)
+    assert leg.done and leg.status in ("canceled", "completed") and not bridged_with(call), leg.format()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         presence = live.set_presence("uwv-jan", "available")
@@ -204,7 +254,8 @@ def test_the_readme_s_demo_call_reaches_a_liaison(live: Stack) -> None:
 
 def test_after_the_liaison_hangs_up_the_caseworker_hears_the_verdict_question_and_answers_it(live: Stack) -> None:
     """The demo directory's professional line asks the verdict question: the emulator requests the caller's
-    <Dial> action when the liaison hangs up, follows the TwiML it gets, and the caller's key is recorded."""
+    Dial action when the liaison hangs up (the <Dial>'s, or the room's, which the liaison's exit ends), follows
+    the TwiML it gets, and the caller's key is recorded."""
     live.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=3))
     live.set_presence("uwv-jan", "available")
     # "2" for every turn of the hold loop (its callback offer takes only 1) and then for the question
@@ -212,12 +263,14 @@ def test_after_the_liaison_hangs_up_the_caseworker_hears_the_verdict_question_an
     call.wait_until_ended(timeout=40)
     assert_no_application_error(call)
     assert bridged_with(call) == ["client:uwv-jan"]
-    actions = [e for e in call.webhooks("action") if "/dial-result" in str(e.data.get("url", ""))]
+    # the conversation's end: the <Dial>'s action, or the room's Dial action when the liaison's exit ends it
+    action_path = "/dial-result" if live.bridge == "dial" else "/room-left"
+    actions = [e for e in call.webhooks("action") if action_path in str(e.data.get("url", ""))]
     assert actions, call.format()
     said = call.said()
     question = said.index("Is uw vraag beantwoord? Toets 1 voor ja, 2 voor deels, 3 voor nee.")
     assert said[question + 1:] == ["Dank u wel. Tot ziens."], call.format()
-    assert call.events("bridged")[0].t < actions[0].t < call.events("say")[-1].t
+    assert bridged_at(call) < actions[0].t < call.events("say")[-1].t  # type: ignore[operator]
     events = store(live).events(call.sid)
     kinds = [e.kind for e in events]
     assert kinds.index(EventKind.COMPLETED) < kinds.index(EventKind.VERDICT_ASKED) < kinds.index(EventKind.VERDICT)

@@ -51,6 +51,8 @@ def test_first_caller_waits_then_both_hear_each_other_and_the_last_to_leave_ends
     second.wait_for_event("conference_started")
     assert room.status == "in-progress"
     assert emulator.hears(first.sid) == {second.sid} and emulator.hears(second.sid) == {first.sid}
+    # the transcript names the people heard as a <Dial> bridge does (an inbound leg by its From)
+    assert [e["with"] for e in first.events("hearing")] == [[], [CALLER_2]]
     said_before = len(first.said())
     first.wait_until_ended(timeout=15)  # hangs up at 40 s: the conference goes on with the second caller
     assert len(first.said()) == said_before  # no more wait music once the room started

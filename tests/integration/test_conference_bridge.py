@@ -67,8 +67,14 @@ def test_a_routed_call_joins_its_room_the_liaison_whispers_joins_and_they_talk(c
     assert state(app, sid) == CallState.OFFERED  # a pickup is not an answer
     whisper = twiml(app.post(f"/twilio/voice/whisper?call={sid}&liaison={jan}&via=room",
                              call_params(leg, Direction="outbound-api")))
-    assert verbs(whisper) == ["Say", "Dial"] and "UWV" in said(whisper)
-    assert whisper.find("Dial/Conference").get("startConferenceOnEnter") == "true"  # type: ignore[union-attr]
+    assert verbs(whisper) == ["Say", "Redirect"] and "UWV" in said(whisper)
+    assert (whisper.find("Redirect").text or "").endswith(  # type: ignore[union-attr]
+        f"/twilio/voice/room-join?call={sid}&liaison={jan}")
+    joining = twiml(app.post(f"/twilio/voice/room-join?call={sid}&liaison={jan}",
+                             call_params(leg, Direction="outbound-api")))
+    assert verbs(joining) == ["Dial"]
+    assert joining.find("Dial/Conference").get("startConferenceOnEnter") == "true"  # type: ignore[union-attr]
+    assert joining.find("Dial/Conference").text == f"call-{sid}"  # type: ignore[union-attr]
     room_event(app, sid, "conference-start", None, 2)
     room_event(app, sid, "participant-join", leg, 3)
     room_event(app, sid, "participant-join", leg, 3)  # Twilio retried it

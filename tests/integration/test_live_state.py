@@ -71,5 +71,7 @@ def test_an_offer_whose_redirect_was_lost_goes_back_in_line(app: App) -> None:
     assert report.returned_offers == 1
     record = app.container.voice.calls.get(sid)
     assert record is not None and record.state in (CallState.QUEUED, CallState.OFFERED)
-    # jan was freed and, still available, is offered the call again: a second redirect.
-    assert [s for s, _ in app.telephony.redirects] == [sid, sid]
+    # The caller waits in the call's room (the conference bridge): the reconciler redirects them out of it,
+    # back in line; jan was freed and, still available, is offered the call again.
+    connect = f"/twilio/voice/connect?liaison={lid(app, 'uwv-jan')}"
+    assert app.telephony.redirects == [(sid, connect), (sid, "/twilio/voice/back-in-line"), (sid, connect)]

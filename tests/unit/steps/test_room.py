@@ -74,13 +74,38 @@ def test_the_liaison_hears_the_whisper_then_joins_and_starts_the_room() -> None:
     deps = conference_deps()
     routed(deps, waited=75)
     reply = flow.run(deps, Step.WHISPER, StepInput(call_sid=SID, liaison_id=JAN.id, choice="room"))
-    assert verbs(reply) == ["Say", "JoinRoom"]
+    assert verbs(reply) == ["Say", "Redirect"]  # the whisper's end is a request of its own
     assert said(reply) == "Professionallijn. Loket Amsterdam. UWV, WW-uitkering. Gewacht: anderhalve minuut."
-    join = reply.actions[1]
+    assert reply.actions[1] == Redirect(Goto.to(Step.ROOM_JOIN, call=SID, liaison=JAN.id))
+    joining = flow.run(deps, Step.ROOM_JOIN, StepInput(call_sid=SID, liaison_id=JAN.id, member=LEG))
+    [join] = joining.actions
     assert isinstance(join, JoinRoom) and (join.room, join.starts, join.ends, join.action) == (
         room_of(SID), True, True, None)
+    assert fakes(deps).calls.details(SID, EventKind.ROOM_JOINING) == [{"liaison": JAN.id, "leg": LEG}]
+    assert state(deps) == (CallState.OFFERED, JAN.id)  # joining the room is the answer, not reaching it
     # A leg of an offer that is over (another liaison, or the call moved on) hangs up without a word.
     assert flow.run(deps, Step.WHISPER, StepInput(call_sid=SID, liaison_id=99, choice="room")).actions == (Hangup(),)
+    assert flow.run(deps, Step.ROOM_JOIN, StepInput(call_sid=SID, liaison_id=99, member="CAx")).actions == (Hangup(),)
+
+
+def test_a_leg_that_ends_after_the_whisper_before_its_join_report_came_is_a_conversation() -> None:
+    """Reports race: the liaison joined, talked and hung up, and the leg's `completed` is handled before the room's
+    join report. The leg reached the room after the whisper, so the caller is not sent back in line; the room's
+    end (the caller's Dial action) settles the conversation, and the late join report changes nothing."""
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.ANSWERED))
+    flow.run(deps, Step.ROOM_JOIN, StepInput(call_sid=SID, liaison_id=JAN.id, member=LEG))
+    assert flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.COMPLETED)) == VoiceReply()
+    assert state(deps) == (CallState.OFFERED, JAN.id)
+    assert fakes(deps).telephony.redirects == [(SID, Goto.to(Step.CONNECT, liaison=JAN.id))]  # not back in line
+    assert EventKind.NOT_BRIDGED not in fakes(deps).calls.kinds(SID)
+    fakes(deps).clock.advance(30)
+    flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id, leg=LegStatus.ANSWERED))  # the caller still on the line
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 3))  # late
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.ENDED, Outcome.ANSWERED)
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") != Presence.AWAY
 
 
 def test_the_pickup_is_not_the_answer_joining_the_room_is_once() -> None:

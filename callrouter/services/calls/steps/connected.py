@@ -91,6 +91,12 @@ def _room_leg(deps: CallDeps, given: StepInput) -> StepResult:
     placed = room.liaison_leg(deps, current)
     if given.member and placed and given.member != placed:
         return VoiceReply()  # an earlier leg of the same liaison
+    leg = given.member or placed
+    if given.leg == LegStatus.COMPLETED and any(e.kind == EventKind.ROOM_JOINING and e.detail.get("leg") == leg
+                                                for e in deps.calls.events(current.sid)):
+        # Past the whisper, into the room: a conversation whose join report has not come yet (reports race);
+        # the room's end (the caller's Dial action) settles it.
+        return VoiceReply()
     return _back_in_line(deps, current, liaison_id=given.liaison_id, ended=ROOM_LEG_END[given.leg], from_room=True)
 
 

@@ -83,5 +83,23 @@ def whisper(deps: CallDeps, given: StepInput) -> StepResult:
                                          language="nl"), **values)
     if not in_room:
         return VoiceReply.of(said)
-    return VoiceReply.of(said, JoinRoom(room=room_of(record.sid), events=Goto.to(Step.ROOM_EVENT, call=record.sid),
-                                        starts=True, ends=True, label=f"liaison-{given.liaison_id}"))
+    # The whisper's end is a request of its own: a leg that hangs up during the whisper never makes it.
+    return VoiceReply.of(said, Redirect(Goto.to(Step.ROOM_JOIN, call=record.sid, liaison=given.liaison_id)))
+
+
+def room_join(deps: CallDeps, given: StepInput) -> StepResult:
+    """The liaison heard the whisper to its end: noted (before the leg can end, so the leg's end is then the
+    conversation's, whichever of its reports comes first), then into the call's room. An offer that is over
+    (the caller hung up or went back in line meanwhile): the leg hangs up."""
+    record = deps.calls.get(given.call_sid)
+    if record is None or record.state != CallState.OFFERED or record.liaison_id != given.liaison_id:
+        return VoiceReply.of(Hangup())
+    leg = given.member or ""
+    noted = deps.calls.apply(record.sid, event=EventKind.ROOM_JOINING, at=deps.clock.now(),
+                             detail={"liaison": given.liaison_id, "leg": leg}, only_in=frozenset({CallState.OFFERED}),
+                             dedupe=f"room_joining:{leg}")
+    if noted is None and not any(e.kind == EventKind.ROOM_JOINING and e.detail.get("leg") == leg
+                                 for e in deps.calls.events(record.sid)):
+        return VoiceReply.of(Hangup())  # the offer ended between the two reads
+    return VoiceReply.of(JoinRoom(room=room_of(record.sid), events=Goto.to(Step.ROOM_EVENT, call=record.sid),
+                                  starts=True, ends=True, label=f"liaison-{given.liaison_id}"))
