@@ -54,6 +54,11 @@ class CallHandle:
         return self._call.parent_sid
 
     @property
+    def url(self) -> str | None:
+        """The TwiML URL a REST-created call was created (or last updated) with; None for other calls."""
+        return self._call.url
+
+    @property
     def ended_by(self) -> str | None:
         return self._call.ended_by
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
@@ -147,6 +148,8 @@ class Traffic:
         id_of = {address: self.cluster.liaison_id(code) for address, code in self.addresses.items()}
 
         legs = self.new_legs()
+        room_legs = _room_legs(legs)
+        caller_of = {leg.sid: caller for caller, placed in room_legs.items() for leg in placed}
         timed_out: set[str] = set()
         for leg in legs:
             for event in leg.transcript:
@@ -160,7 +163,7 @@ class Traffic:
                         fig.failed_webhooks += 1
                         if "timeout" in str(event.data.get("error", "")):
                             if event.kind == "webhook":
-                                timed_out.add(leg.parent_sid or leg.sid)
+                                timed_out.add(leg.parent_sid or caller_of.get(leg.sid, leg.sid))
                         else:
                             fig.webhook_errors += 1
                         fig.problems.append(f"{leg.sid} t={event.t:.1f} {event.kind} {event.data.get('kind')} answered "
@@ -169,19 +172,18 @@ class Traffic:
                     fig.application_errors += 1
         fig.longest_webhook_s = round(fig.longest_webhook_s, 3)
 
-        # One call, one liaison: never two bridges, never two dial legs ringing at once.
+        # One call, one liaison: never two conversations, never two liaison legs ringing at once.
         emulator_spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        talks_of = {call.sid: _talks(call, room_legs.get(call.sid, [])) for call in self.calls}
         for call in self.calls:
-            bridged = call.events("bridged")
-            children = call.children
-            ringing = [(c.transcript[0].t, c.transcript[-1].t) for c in children if c.transcript]
-            if len(bridged) > 1 or _overlaps(ringing):
+            talks = talks_of[call.sid]
+            rung = call.children + room_legs.get(call.sid, [])
+            ringing = [(c.transcript[0].t, c.transcript[-1].t) for c in rung if c.transcript]
+            if len(talks) > 1 or _overlaps(ringing):
                 fig.double_dials += 1
-                fig.problems.append(f"{call.sid}: {len(bridged)} bridges, {len(children)} dial legs")
-            for leg in children:
-                if leg.events("bridged"):
-                    end = max(e.t for e in leg.transcript if e.kind in ("unbridged", "hangup"))
-                    emulator_spans[leg.to].append((leg.events("bridged")[0].t, end))
+                fig.problems.append(f"{call.sid}: {len(talks)} conversations, {len(rung)} liaison legs")
+            for leg, start, end in talks:
+                emulator_spans[leg.to].append((start, end))
         # Callback attempts: at most one call to the caseworker per completed attempt.
         for leg in legs:
             if leg.direction == "outbound-api" and leg.to in self.addresses:
@@ -207,8 +209,7 @@ class Traffic:
             fig.accepted += accepted
             row = rows.get(call.sid)
             said = " ".join(call.said())
-            bridged = call.events("bridged")
-            if bridged and len(bridged) == 1:
+            if len(talks_of[call.sid]) == 1:
                 fig.answered += 1
             elif call.sid in callback_by_call:
                 fig.called_back += 1
@@ -220,7 +221,7 @@ class Traffic:
                 fig.other_end += 1
             if not accepted:
                 continue
-            lost = self._lost(call, row, events.get(row.id, []) if row else [], id_of)
+            lost = self._lost(call, row, events.get(row.id, []) if row else [], id_of, talks_of[call.sid])
             if lost:
                 fig.lost += 1
                 fig.problems.append(f"{call.sid}: {lost}")
@@ -250,13 +251,14 @@ class Traffic:
         return fig
 
     @staticmethod
-    def _lost(call: CallHandle, row: CallRow | None, kinds: list[str], id_of: dict[str, int]) -> str:
+    def _lost(call: CallHandle, row: CallRow | None, kinds: list[str], id_of: dict[str, int],
+              talks: list[tuple[CallHandle, float, float]]) -> str:
         """Why an accepted call's record does not match what Twilio saw ("" when it does)."""
         if row is None:
             return "accepted by a webhook, but no call in the SQL record"
         if row.ended_at is None or row.outcome is None:
             return f"ended in the emulator ({call.status}), still {row.state} in the record"
-        bridged_legs = [leg for leg in call.children if leg.events("bridged")]
+        bridged_legs = [leg for leg, _, _ in talks]
         if bridged_legs:
             if row.outcome != "answered" or EventKind.ANSWERED not in kinds:
                 return f"bridged in the emulator, outcome {row.outcome} in the record"
@@ -265,6 +267,36 @@ class Traffic:
         elif row.outcome == "answered":
             return "answered in the record, never bridged in the emulator"
         return ""
+
+
+def _room_legs(legs: list[CallHandle]) -> dict[str, list[CallHandle]]:
+    """The liaison legs the conference bridge placed by REST, by the caller's CallSid (the `call` parameter of the
+    whisper URL the leg was created with); a <Dial> bridge places none (its legs are the call's children)."""
+    placed: dict[str, list[CallHandle]] = defaultdict(list)
+    for leg in legs:
+        if leg.direction != "outbound-api" or not leg.url:
+            continue
+        query = parse_qs(urlsplit(leg.url).query)
+        if query.get("via") == ["room"] and query.get("call"):
+            placed[query["call"][0]].append(leg)
+    return placed
+
+
+def _talks(call: CallHandle, room_legs: list[CallHandle]) -> list[tuple[CallHandle, float, float]]:
+    """The liaison legs that talked with the caller, from when to when (emulator time): a <Dial> leg that was
+    bridged, or a leg placed into the call's room (`call-<CallSid>`) that joined it."""
+    talks = []
+    for leg in call.children:
+        if bridged := leg.events("bridged"):
+            end = max(e.t for e in leg.transcript if e.kind in ("unbridged", "hangup"))
+            talks.append((leg, bridged[0].t, end))
+    room = f"call-{call.sid}"
+    for leg in room_legs:
+        joined = [e.t for e in leg.events("conference_joined") if e.get("conference") == room]
+        if joined:
+            left = [e.t for e in leg.events("conference_left") if e.t >= joined[0]] or [leg.transcript[-1].t]
+            talks.append((leg, joined[0], left[0]))
+    return talks
 
 
 def _count(items: Any) -> dict[str, int]:
