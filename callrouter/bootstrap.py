@@ -441,7 +441,8 @@ def build(settings: Settings) -> Container:
         clock=clock, pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
         holidays=DutchHolidays(), general_public_phone=settings.general_public_phone,
         dial_timeout_seconds=settings.dial_timeout_seconds, hold_music_url=settings.hold_music_url,
-        wrap_up_seconds=settings.wrap_up_seconds, bridge=settings.bridge, after=after,
+        wrap_up_seconds=settings.wrap_up_seconds, consult_wait_seconds=settings.consult_wait_seconds,
+        bridge=settings.bridge, after=after,
         callbacks=parts.callbacks, jobs=RqJobs(rq_redis, real_moment=clock.real_moment),
         callback_policy=CallbackPolicy(
             max_attempts=settings.callback_max_attempts, retry_delay_seconds=settings.callback_retry_delay_seconds,

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # The bridge between caller and liaison (docs/transfer.md): "conference" (a room named for the call,
     # which transfers and three-way calls need; the default) or "dial" (the two-party <Dial> of before).
     bridge: Literal["dial", "conference"] = "conference"
+    # How long a consult waits for a free liaison of the other organisation before the first liaison is told
+    # that nobody is free (the reconciler, every 10 s, ends it: at most this plus 10 s).
+    consult_wait_seconds: int = Field(120, ge=10, le=1800)
     # Outbound call creations per second across every process (Twilio's account default is 1 CPS).
     outbound_calls_per_second: float = Field(1.0, gt=0, le=100)
 

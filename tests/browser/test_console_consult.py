@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from callrouter.domain.calls import CallState
 from callrouter.domain.queueing import Presence
-from callrouter.services.calls import consult
+from callrouter.services.calls import consult_record
 from callrouter.services.staff import presence as presence_service
 from tests.browser.checks import axe_and_screenshot, log_in
 from tests.browser.conftest import Live
@@ -54,7 +54,7 @@ def test_a_liaison_consults_toeslagen_with_the_caller_on_hold_and_completes(
     assert live.telephony.holds == [(ROOM, sid, True)]
 
     marloes_leg = "CA" + "2".zfill(32)  # the recording telephony's second created call
-    now = consult.current(live.container.voice, live.container.voice.calls.get(sid))  # type: ignore[arg-type]
+    now = consult_record.current(live.container.voice, live.container.voice.calls.get(sid))  # type: ignore[arg-type]
     assert now is not None and now.leg == marloes_leg
     room_report(live, sid, "participant-join", marloes_leg, 3)
     expect(live_part.locator(".consult-state")).to_contain_text("Opgenomen", timeout=15_000)

@@ -18,7 +18,7 @@ import pytest
 from callrouter.bootstrap import build
 from callrouter.config import Settings
 from callrouter.domain.calls import CallState, EventKind
-from callrouter.services.calls import consult
+from callrouter.services.calls import consult, consult_record
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.transfer import blind_transfer
 from tests.e2e.stack import AMSTERDAM_CASEWORKER, Stack, running_stack
@@ -115,10 +115,6 @@ def test_a_caller_who_hangs_up_while_the_liaison_rings_cancels_the_leg_and_frees
     assert record is not None and record.outcome == "abandoned_in_queue"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known race on the conference bridge (not the default bridge): when the liaison leg's end is handled before "
-    "the room's join report, the finished conversation is taken for a hang-up in the whisper; fixed on branch "
-    "conf-default by a /room-join step, not merged yet"))
 def test_duplicated_and_reordered_callbacks_have_one_effect(room: Stack) -> None:
     room.emulator.duplicate_status_callbacks = True
     room.emulator.reorder_status_callbacks = True
@@ -215,8 +211,8 @@ def test_a_uwv_question_becomes_a_three_way_call_with_toeslagen_after_a_consult(
         consult.start(console_side, liaison_id=jan, call_sid=call.sid, to_organisation="TSL", to_topic="huurtoeslag")
         record = store(room).get(call.sid)
         assert record is not None
-        assert wait_until(lambda: consult.current(console_side, record).step == "answered", timeout=40)  # type: ignore[union-attr]
-        marloes_leg = consult.current(console_side, record).leg  # type: ignore[union-attr]
+        assert wait_until(lambda: consult_record.current(console_side, record).step == "answered", timeout=40)  # type: ignore[union-attr]
+        marloes_leg = consult_record.current(console_side, record).leg  # type: ignore[union-attr]
         assert marloes_leg is not None
         whisper = " ".join(room.emulator.call(marloes_leg).said())
         assert "Overleg gevraagd door UWV, over WW-uitkering" in whisper, whisper
@@ -254,8 +250,8 @@ def test_the_caller_hanging_up_during_a_consult_cancels_the_ringing_leg_and_free
         consult.start(console_side, liaison_id=jan, call_sid=call.sid, to_organisation="TSL")
         record = store(room).get(call.sid)
         assert record is not None
-        assert wait_until(lambda: consult.current(console_side, record).step == "ringing", timeout=30)  # type: ignore[union-attr]
-        ringing = consult.current(console_side, record).leg  # type: ignore[union-attr]
+        assert wait_until(lambda: consult_record.current(console_side, record).step == "ringing", timeout=30)  # type: ignore[union-attr]
+        ringing = consult_record.current(console_side, record).leg  # type: ignore[union-attr]
         assert ringing is not None
         console_side.telephony.hang_up(call_sid=call.sid)
     call.wait_until_ended(timeout=30)

@@ -1,20 +1,30 @@
 """A consult (warm transfer) in the call's conference room: the caller on hold, a liaison of another
 organisation claimed by the router (the same atomic claim as for calls: experts first, widening), the two
 liaisons talk, then the first completes (leaves; the caller goes on with the second) or cancels (the caller
-back with the first). Its steps are `consult` events on the call; the router holds the consulted liaison for
-the member `consult:<call>` in their organisation's line.
+back with the first). What the record says about a consult (its steps, the router's member for it) is read in
+`consult_record`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, TransferKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.calls import room
+from callrouter.services.calls.consult_record import (
+    LIVE,
+    NOBODY_FREE,
+    Consult,
+    call_of,
+    current,
+    member_of,
+    note,
+    room_sid,
+)
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.transfer import (
@@ -26,65 +36,6 @@ from callrouter.services.calls.transfer import (
 from callrouter.services.statistics import wallboard
 
 log = logging.getLogger("callrouter.consult")
-PREFIX = "consult:"
-ACTIVE = ("asked", "ringing", "answered")
-LIVE = (*ACTIVE, "three_way")  # a consulted liaison is (or may soon be) in the room
-
-
-def member_of(call_sid: str) -> str:
-    return PREFIX + call_sid
-
-
-def call_of(member: str) -> str | None:
-    return member[len(PREFIX):] if member.startswith(PREFIX) else None
-
-
-@dataclass(frozen=True)
-class Consult:
-    step: str  # asked, ringing, answered, not_answered, left, cancelled, completed
-    to_organisation: str
-    to_topic: str
-    by: int  # the first liaison
-    number: int  # the how-manieth consult of the call
-    liaison: int | None = None  # the consulted liaison, once claimed
-    leg: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.step in ACTIVE
-
-
-def current(deps: CallDeps, record: CallRecord) -> Consult | None:
-    """The call's latest consult as its events tell it, or None."""
-    found: Consult | None = None
-    number = 0
-    for event in deps.calls.events(record.sid):
-        if event.kind != EventKind.CONSULT:
-            continue
-        d = event.detail
-        step = str(d.get("step"))
-        if step == "asked":
-            number += 1
-            found = Consult("asked", str(d.get("to_organisation")), str(d.get("to_topic")), int(str(d.get("by"))),
-                            number)
-        elif found is not None:
-            liaison = d.get("liaison")
-            found = Consult(step, found.to_organisation, found.to_topic, found.by, found.number,
-                            int(str(liaison)) if liaison is not None else found.liaison,
-                            str(d["leg"]) if d.get("leg") else found.leg)
-    return found
-
-
-def room_sid(deps: CallDeps, record: CallRecord) -> str | None:
-    sids = [str(e.detail["room_sid"]) for e in deps.calls.events(record.sid)
-            if e.kind == EventKind.ROOM and e.detail.get("room_sid")]
-    return sids[-1] if sids else None
-
-
-def _note(deps: CallDeps, record: CallRecord, consult: Consult, step: str, **detail: object) -> bool:
-    applied = deps.calls.apply(record.sid, event=EventKind.CONSULT, at=deps.clock.now(),
-                               detail={"step": step, **detail}, dedupe=f"consult:{consult.number}:{step}")
-    return applied is not None
 
 
 def start(deps: CallDeps, *, liaison_id: int, call_sid: str, to_organisation: str, to_topic: str | None = None) -> str:
@@ -130,10 +81,10 @@ def ring(deps: CallDeps, *, member: str, liaison_id: int, org: str) -> None:
             status=Goto.to(Step.CONSULT_LEG, call=sid, liaison=liaison_id))
     except Exception as exc:  # noqa: BLE001 - told to the first liaison as not answered
         log.warning("voice.consult_ring_failed call_sid=%s error=%s", sid, type(exc).__name__)
-        _note(deps, record, consult, "ringing", liaison=liaison_id)
+        note(deps, record, consult, "ringing", liaison=liaison_id)
         not_answered(deps, record=record, liaison_id=liaison_id, away=False)
         return
-    _note(deps, record, consult, "ringing", liaison=liaison_id, leg=leg)
+    note(deps, record, consult, "ringing", liaison=liaison_id, leg=leg)
 
 
 def not_answered(deps: CallDeps, *, record: CallRecord, liaison_id: int, away: bool = True) -> None:
@@ -142,7 +93,7 @@ def not_answered(deps: CallDeps, *, record: CallRecord, liaison_id: int, away: b
     consult = current(deps, record)
     if consult is None or consult.step != "ringing" or consult.liaison != liaison_id:
         return
-    if not _note(deps, record, consult, "not_answered", liaison=liaison_id):
+    if not note(deps, record, consult, "not_answered", liaison=liaison_id):
         return
     member = member_of(record.sid)
     if away:
@@ -153,6 +104,20 @@ def not_answered(deps: CallDeps, *, record: CallRecord, liaison_id: int, away: b
                            since=deps.clock.now())
 
 
+def give_up_waiting(deps: CallDeps, *, record: CallRecord) -> bool:
+    """Nobody of the other organisation was claimed for the consult within `consult_wait_seconds`: it leaves
+    that organisation's line, and the first liaison sees "nobody free" (the caller still on hold with them)
+    and may retry, pick another organisation or take the caller back. Whether this ended it."""
+    consult = current(deps, record)
+    if consult is None or consult.step != "asked":
+        return False
+    if not note(deps, record, consult, "not_answered", reason=NOBODY_FREE):
+        return False
+    deps.router.abandon(call_sid=member_of(record.sid), org=consult.to_organisation)
+    log.info("voice.consult_nobody_free call_sid=%s to=%s", record.sid, consult.to_organisation)
+    return True
+
+
 def on_room_report(deps: CallDeps, record: CallRecord, *, joined: bool, member: str) -> None:
     """A member of the room joined or left: the consulted liaison joining answers the consult; leaving ends it.
     The first liaison leaving during a consult: the caller goes to the consulted liaison if they answered."""
@@ -161,10 +126,10 @@ def on_room_report(deps: CallDeps, record: CallRecord, *, joined: bool, member: 
         return
     if member == consult.leg:
         if joined and consult.step == "ringing":
-            _note(deps, record, consult, "answered", liaison=consult.liaison)
+            note(deps, record, consult, "answered", liaison=consult.liaison)
         elif not joined:
             _free_consulted(deps, record, consult)
-            _note(deps, record, consult, "left", liaison=consult.liaison)
+            note(deps, record, consult, "left", liaison=consult.liaison)
             first_leg = room.liaison_leg(deps, record, liaison_id=consult.by)
             if consult.step == "three_way" and first_leg is not None:  # the first liaison goes on with the caller
                 sid_of_room = room_sid(deps, record) or ""
@@ -202,7 +167,7 @@ def complete(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool
     wallboard.on_taken_over(deps.live, moved, waited_seconds=_consult_wait(deps, record))
     deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=now, detail={"liaison": consult.liaison,
                                                                           "from": "consult"})
-    _note(deps, record, consult, "completed", liaison=consult.liaison)
+    note(deps, record, consult, "completed", liaison=consult.liaison)
     sid_of_room = room_sid(deps, record)
     first_leg = room.liaison_leg(deps, record, liaison_id=liaison_id)
     _quietly(deps, lambda: deps.telephony.set_member_ends_room(room_sid=sid_of_room or "", member=consult.leg or "",
@@ -225,7 +190,7 @@ def three_way(deps: CallDeps, *, liaison_id: int, call_sid: str) -> str:
         raise TransferRefused(Refusal.NOT_YOUR_CALL, "U bent niet in gesprek met deze beller.")
     if consult.step != "answered":
         raise TransferRefused(Refusal.ALREADY_MOVING, "Het overleg is niet (meer) aan de gang.")
-    if not _note(deps, record, consult, "three_way", liaison=consult.liaison):
+    if not note(deps, record, consult, "three_way", liaison=consult.liaison):
         raise TransferRefused(Refusal.ALREADY_MOVING, "U praat al met z'n drieën.")
     wallboard.on_hold(deps.live, record, since=None)
     wallboard.on_taken_over(deps.live, replace(record, organisation=consult.to_organisation, topic=consult.to_topic),
@@ -249,7 +214,7 @@ def cancel(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool =
     sid_of_room = room_sid(deps, record)
     wallboard.on_hold(deps.live, record, since=None)  # back with the first liaison, or back in line
     if consult.active:
-        if not _note(deps, record, consult, "cancelled", liaison=consult.liaison):
+        if not note(deps, record, consult, "cancelled", liaison=consult.liaison):
             raise TransferRefused(Refusal.ALREADY_MOVING, "Het overleg is al beëindigd.")
         if consult.leg is not None:
             _quietly(deps, lambda: deps.telephony.hang_up(call_sid=consult.leg or ""))
@@ -270,7 +235,7 @@ def on_call_ended(deps: CallDeps, record: CallRecord) -> None:
     consult = current(deps, record)
     if consult is None or consult.step not in LIVE:
         return
-    _note(deps, record, consult, "cancelled", liaison=consult.liaison, reason="caller hung up")
+    note(deps, record, consult, "cancelled", liaison=consult.liaison, reason="caller hung up")
     if consult.leg is not None:
         _quietly(deps, lambda: deps.telephony.hang_up(call_sid=consult.leg or ""))
     _free_consulted(deps, record, consult)

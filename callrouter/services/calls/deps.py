@@ -46,6 +46,7 @@ class CallDeps:
     dial_timeout_seconds: int = 20
     hold_music_url: str = ""
     wrap_up_seconds: int = 0
+    consult_wait_seconds: int = 120  # a consult nobody was claimed for ends as "nobody free" after this
     bridge: str = "dial"  # "conference": the call's room, the liaison's leg placed by REST; "dial": <Dial>
     # The wallboard's live counters (None: not kept, as in unit tests).
     live: LiveBoard | None = None

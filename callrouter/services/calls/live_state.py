@@ -13,7 +13,7 @@ from callrouter.domain.queueing import CallClass, CallSnapshot, LiaisonSnapshot,
 from callrouter.domain.statistics_intervals import day_start
 from callrouter.domain.statistics_totals import DIMENSION_NAMES
 from callrouter.ports.calls import LiveDims, LiveWaiting
-from callrouter.services.calls import consult
+from callrouter.services.calls import consult_record
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.statistics import statistics, wallboard
@@ -127,7 +127,7 @@ def rebuild_on_hold(deps: CallDeps) -> int:
         return 0
     held = 0
     for record in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
-        now = consult.current(deps, record)
+        now = consult_record.current(deps, record)
         if now is None or not now.active:
             continue
         asked = [e.at for e in deps.calls.events(record.sid)

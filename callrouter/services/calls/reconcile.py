@@ -30,7 +30,7 @@ from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, rou
 from callrouter.domain.calls import OPEN_STATES, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due, rejoin_line
-from callrouter.services.calls import consult, room
+from callrouter.services.calls import consult, consult_record, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
 from callrouter.services.calls.routing import dispatch, restore_hold
@@ -86,6 +86,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
     released |= restore_liaison_holds(deps)
     released |= end_calls_ended_at_the_network(deps)
     released |= end_lost_consult_rings(deps, limit=limit)
+    end_consults_nobody_took(deps, now=now)
     presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
     orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
@@ -114,7 +115,7 @@ def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
     "not answered" and decides (the caller is still on hold with them). The organisations freed."""
     freed: set[str] = set()
     for call in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
-        now = consult.current(deps, call)
+        now = consult_record.current(deps, call)
         if now is None or now.step != "ringing" or now.liaison is None:
             continue
         rung = [e.at for e in deps.calls.events(call.sid) if e.kind == EventKind.CONSULT
@@ -127,6 +128,21 @@ def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
         log.warning("live.consult_ring_ended call_sid=%s liaison=%s", call.sid, now.liaison)
         freed.add(now.to_organisation)
     return freed
+
+
+def end_consults_nobody_took(deps: CallDeps, *, now: datetime) -> int:
+    """Consults asked for more than `consult_wait_seconds` ago that no liaison was claimed for: ended as
+    "nobody free", so the first liaison is not left waiting for an organisation that is not answering. How many."""
+    limit = now - timedelta(seconds=deps.consult_wait_seconds)
+    ended = 0
+    for call in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
+        asked = consult_record.current(deps, call)
+        if asked is None or asked.step != "asked" or asked.since is None or asked.since > limit:
+            continue
+        if consult.give_up_waiting(deps, record=call):
+            ended += 1
+            log.warning("live.consult_nobody_free call_sid=%s to=%s", call.sid, asked.to_organisation)
+    return ended
 
 
 def restart_claimed_callbacks(deps: CallDeps) -> int:
@@ -159,7 +175,7 @@ def release_liaisons_of_ended_calls(deps: CallDeps) -> set[str]:
         held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
         if held is None or callback_id_of(held) is not None:
             continue
-        record = deps.calls.get(consult.call_of(held) or held)  # a consulted liaison: the consult's call
+        record = deps.calls.get(consult_record.call_of(held) or held)  # a consulted liaison: the consult's call
         if record is not None and record.state != CallState.ENDED:
             continue
         now = deps.clock.now()

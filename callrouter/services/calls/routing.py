@@ -12,7 +12,7 @@ from callrouter.domain.call_flow import Goto, LegStatus, Step
 from callrouter.domain.callbacks import CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import ANY_TOPIC, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Claim
-from callrouter.services.calls import consult, flow
+from callrouter.services.calls import consult, consult_record, flow
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import StepInput
@@ -29,7 +29,7 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
     for claim in claims:
         if _held_in_the_record(deps, claim, now_ms=ms(now)):
             continue
-        if consult.call_of(claim.call_sid) is not None:  # a consult's turn: ring the claimed liaison into the room
+        if consult_record.call_of(claim.call_sid) is not None:  # a consult's turn: ring the claimed liaison into the room
             consult.ring(deps, member=claim.call_sid, liaison_id=claim.liaison_id, org=org)
             continue
         callback_id = callback_id_of(claim.call_sid)

@@ -22,6 +22,7 @@ from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, OutcomeChanged, check_outcome
 from callrouter.ports.staff import CallQueries, CallSummary, Outcomes
 from callrouter.services.calls import consult as consults
+from callrouter.services.calls import consult_record
 from callrouter.services.calls import transfer as transfers
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.errors import CallRouterError, NotFound
@@ -73,7 +74,7 @@ class ConsoleView:
     # Where the current call may be transferred (connected at the caller's counter, not the own organisation).
     transfer_targets: tuple[Organisation, ...] = ()
     may_consult: bool = False  # the call is in a conference room: consult and three-way are possible
-    consult: consults.Consult | None = None  # the current call's latest consult
+    consult: consult_record.Consult | None = None  # the current call's latest consult
     consult_with: str = ""  # the consulted organisation's name
 
 
@@ -154,13 +155,13 @@ def console_view(deps: ConsoleDeps, *, liaison: Liaison, recent: int = 10) -> Co
                if d.may_record]
     ask = pending[0] if pending and current is None else None  # the newest, once the liaison is off the line
     targets: tuple[Organisation, ...] = ()
-    consult: consults.Consult | None = None
+    consult: consult_record.Consult | None = None
     with_name = ""
     if current is not None:
         record = deps.voice.calls.get(current.call.sid)
         if record is not None and record.state == CallState.CONNECTED and record.liaison_id == liaison.id:
             targets = tuple(transfers.transfer_targets(deps.voice, record=record))
-            consult = consults.current(deps.voice, record)
+            consult = consult_record.current(deps.voice, record)
             if consult is not None and consult.by != liaison.id:
                 consult = None
             org = deps.voice.directory.organisation(consult.to_organisation) if consult else None

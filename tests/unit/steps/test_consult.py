@@ -12,7 +12,7 @@ from callrouter.domain.call_flow import Goto, LegStatus, RoomEvent, Step, room_o
 from callrouter.domain.calls import CallState, EventKind, Outcome
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import JoinRoom, Pause, Redirect
-from callrouter.services.calls import consult, flow, routing
+from callrouter.services.calls import consult, consult_record, flow, routing
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import StepInput
 from callrouter.services.calls.transfer import Refusal, TransferRefused
@@ -49,7 +49,7 @@ def state(deps: CallDeps) -> tuple[CallState, int | None]:
 def step(deps: CallDeps) -> str | None:
     record = fakes(deps).calls.get(SID)
     assert record is not None
-    now = consult.current(deps, record)
+    now = consult_record.current(deps, record)
     return now.step if now else None
 
 
@@ -67,7 +67,7 @@ def test_the_caller_is_held_and_a_liaison_of_the_other_organisation_is_claimed_a
     telephony = fakes(deps).telephony
     assert telephony.holds == [(ROOM, SID, True, Goto.to(Step.CONSULT_HOLD))]
     assert telephony.room_ends == [(ROOM, JAN_LEG, False)]  # Jan may leave without ending the room
-    assert step(deps) == "asked" and fakes(deps).router.line("SVB") == [consult.member_of(SID)]
+    assert step(deps) == "asked" and fakes(deps).router.line("SVB") == [consult_record.member_of(SID)]
     routing.dispatch(deps, org="SVB")
     created = telephony.created[-1]
     assert (created.sid, created.to) == (SEM_LEG, SEM.address)
@@ -252,3 +252,30 @@ def test_a_consult_ring_whose_reports_were_lost_is_ended_by_the_reconciler() -> 
     assert step(deps) == "not_answered" and SEM_LEG in fakes(deps).telephony.hung_up
     assert fakes(deps).router.liaison_status(liaison_id=SEM.id, org="SVB") == Presence.AVAILABLE
     assert state(deps) == (CallState.CONNECTED, JAN.id)  # the caller still with Jan, who decides
+
+
+def test_a_consult_nobody_was_free_for_ends_after_the_wait_limit_and_the_first_liaison_may_ask_again() -> None:
+    from callrouter.services.calls.reconcile import reconcile
+
+    deps = make_deps(bridge="conference")
+    in_conversation(deps)
+    on_duty(deps, SEM, status=Presence.AWAY)  # nobody of SVB free
+    consult.start(deps, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB", to_topic="aow")
+    routing.dispatch(deps, org="SVB")
+    fakes(deps).clock.advance(deps.consult_wait_seconds - 1)
+    reconcile(deps, live_state_present=True)
+    assert step(deps) == "asked" and fakes(deps).router.line("SVB") == [consult_record.member_of(SID)]
+    fakes(deps).clock.advance(2)
+    reconcile(deps, live_state_present=True)
+    record = fakes(deps).calls.get(SID)
+    assert record is not None
+    ended = consult_record.current(deps, record)
+    assert ended is not None and (ended.step, ended.reason) == ("not_answered", consult_record.NOBODY_FREE)
+    assert fakes(deps).router.line("SVB") == []  # out of SVB's line: Sem coming free rings nobody
+    assert state(deps) == (CallState.CONNECTED, JAN.id)  # the caller still on hold with Jan, who decides
+    reconcile(deps, live_state_present=True)  # a second run: nothing more
+    assert fakes(deps).calls.kinds(SID).count(EventKind.CONSULT) == 2
+    on_duty(deps, SEM)
+    routing.dispatch(deps, org="SVB")
+    assert fakes(deps).telephony.created[-1].to != SEM.address
+    asked_and_rung(deps)  # Jan asks again and Sem, now free, is rung

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from callrouter.domain.call_flow import Goto, Step, room_of
 from callrouter.domain.voice import Hangup, JoinRoom, Pause, Play, Redirect, VoiceReply
-from callrouter.services.calls import consult
+from callrouter.services.calls import consult, consult_record
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import topic_name
 from callrouter.services.calls.step import StepInput, StepResult
@@ -25,7 +25,7 @@ def consult_hold(deps: CallDeps, given: StepInput) -> StepResult:
 def consult_whisper(deps: CallDeps, given: StepInput) -> StepResult:
     """Said to the consulted liaison: who asks, about what; then into the room (it does not end when they leave)."""
     record = deps.calls.get(given.call_sid)
-    now = consult.current(deps, record) if record is not None else None
+    now = consult_record.current(deps, record) if record is not None else None
     if record is None or now is None or now.step != "ringing" or now.liaison != given.liaison_id:
         return VoiceReply.of(Hangup())
     location = deps.directory.location(record.location or "")
