@@ -153,7 +153,19 @@ class Engine:
         await self.paced(call)
         if not await dial.ring(self, call, timeout=call.timeout):
             return
+        phone = self.phones.get(call.to)
+        if phone is not None and phone.behaviour == "hangup-on-whisper":
+            self.spawn(self._hangs_up_before_joining(call, phone.whisper_hangup_after))
         await twiml.drive(self, call, Fetch(call.url, call.method, twiml=call.twiml, kind="voice"))
+
+    async def _hangs_up_before_joining(self, call: Call, after: float) -> None:
+        """A REST-created leg's phone that picked up hangs up `after` seconds into the leg's TwiML (its whisper),
+        unless the leg has joined a conference or been bridged by then: "hangup-on-whisper" for legs placed by
+        REST, as for <Dial> legs."""
+        await self.clock.sleep(after)
+        if call.is_over or any(e.kind in ("conference_joined", "bridged") for e in call.transcript):
+            return
+        self.hangup(call, by="callee")
 
     async def _run_leg(self, call: Call, body: Coroutine[Any, Any, None]) -> None:
         try:

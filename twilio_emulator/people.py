@@ -101,7 +101,8 @@ class Phone:
     """A phone that can be called (a number, client:name or sip: address).
 
     behaviour: "answer", "busy", "no-answer", "hangup-on-whisper" (answers, then hangs up
-        whisper_hangup_after seconds into the whisper), or "fail".
+        whisper_hangup_after seconds into the whisper: a <Dial> leg's whisper URL, or the TwiML of a
+        REST-created leg before it joins a conference), or "fail".
     answer_after: simulated seconds of ringing before answering.
     talk_seconds: once bridged, hang up after this long.
     whisper_digits: keys pressed for Gathers in TwiML run on this phone's leg (whisper, or the

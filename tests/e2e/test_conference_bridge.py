@@ -1,10 +1,8 @@
 """The conference bridge end to end: the emulator's <Conference> and REST legs, 2 web processes, a real worker.
 
 The same behaviour the <Dial> bridge had (tests/e2e/test_professional_line.py), with the room's own checks:
-who hears whom, the liaison's leg placed by REST, the room's reports. A hang-up during the whisper is shown by
-tests/unit/steps/test_room.py and tests/integration/test_conference_bridge.py only: the emulator's
-"hangup-on-whisper" phone acts on <Dial> legs, not on a leg placed by REST, and a REST hang-up from the test
-cannot be timed inside a whisper that lasts a quarter of a real second at the stack's time scale."""
+who hears whom, the liaison's leg placed by REST, the room's reports, a hang-up during the whisper (the
+emulator's "hangup-on-whisper" phone hangs up a REST-placed leg before it joins the room)."""
 
 from __future__ import annotations
 
@@ -22,6 +20,7 @@ from callrouter.services.calls import consult, consult_record
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.transfer import blind_transfer
 from tests.e2e.stack import AMSTERDAM_CASEWORKER, Stack, running_stack
+from tests.e2e.test_call_flow_fixes import presence
 from tests.e2e.test_professional_line import UWV_WW, assert_no_application_error, store
 from twilio_emulator.driver import CallHandle
 from twilio_emulator.people import Phone
@@ -98,6 +97,33 @@ def test_a_liaison_who_does_not_answer_loses_the_call_to_the_next(room: Stack) -
     assert wait_until(lambda: store(room).get(call.sid).outcome == "answered")  # type: ignore[union-attr]
     kinds = [e.kind for e in store(room).events(call.sid)]
     assert kinds.count(EventKind.OFFERED) == 2 and EventKind.LIAISON_NO_ANSWER in kinds
+
+
+def test_a_liaison_who_hangs_up_during_the_whisper_sends_the_caller_back_to_the_front(room: Stack) -> None:
+    room.phone("uwv-jan", Phone("hangup-on-whisper", answer_after=0.5, whisper_hangup_after=1.0))
+    room.phone("uwv-hasan", Phone("answer", answer_after=0.5, talk_seconds=2))
+    room.set_presence("uwv-jan", "available")
+    time.sleep(0.05)
+    room.set_presence("uwv-hasan", "available")  # Jan idle longer: offered first
+    hasan = room.directory.liaison(room.liaison_id("uwv-hasan"))
+    assert hasan is not None
+    before = {address: set(legs_to(room, address)) for address in ("client:uwv-jan", hasan.address)}
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)
+    call.wait_until_ended(timeout=90)
+    assert_no_application_error(call)
+    [jan_leg] = [room.emulator.call(sid) for sid in set(legs_to(room, "client:uwv-jan")) - before["client:uwv-jan"]]
+    [hasan_leg] = [room.emulator.call(sid) for sid in set(legs_to(room, hasan.address)) - before[hasan.address]]
+    # Jan picked up and hung up in the whisper, never in the room; Hasan joined it.
+    assert jan_leg.events("answered") and not jan_leg.events("conference_joined") and jan_leg.ended_by == "callee"
+    assert hasan_leg.events("conference_joined")
+    back = [e for e in call.events("say") if e["text"].startswith("De medewerker neemt niet op")]
+    assert back and jan_leg.events("hangup")[0].t <= back[0].t < hasan_leg.events("conference_joined")[0].t
+    record = store(room).get(call.sid)
+    assert record is not None and (record.outcome, record.liaison_id) == ("answered", hasan.id)
+    kinds = [e.kind for e in store(room).events(call.sid)]
+    assert kinds.count(EventKind.OFFERED) == 2 and kinds.count(EventKind.COMPLETED) == 1
+    jan = presence(room, "uwv-jan")
+    assert jan["status"] == "away" and jan["call_sid"] is None, jan  # not stuck busy, not offered the next caller
 
 
 def test_a_caller_who_hangs_up_while_the_liaison_rings_cancels_the_leg_and_frees_the_liaison(room: Stack) -> None:
