@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -75,8 +78,7 @@ async def set_presence(liaison_id: int, request: Request, person: Who = Depends(
         message = "Fout: u bent in gesprek. Uw beschikbaarheid verandert als het gesprek is afgelopen."
     except CallRouterError as exc:
         message = f"Fout: {exc.message}"
-    web.sessions.set_flash(person.session_id, person.session, message)
-    return RedirectResponse("/staff/console", status_code=303)
+    return _to_console(web, person, message)
 
 
 @router.post("/gesprekken/{sid}/doorverbinden")
@@ -86,16 +88,12 @@ async def transfer_call(sid: str, request: Request, person: Who = Depends(who)) 
     web = staff_web(request)
     liaison = _liaison(request, person)
     form = await request.form()
-    try:
-        message = await run_in_threadpool(service.transfer_call, web.console, liaison=liaison, sid=sid,
-                                          organisation=str(form.get("organisation", "")),
-                                          topic=str(form.get("topic", "")),
-                                          callback=form.get("action") == "callback",
-                                          consult=form.get("action") == "consult")
-    except CallRouterError as exc:  # TransferRefused included: a reason the liaison can read and say
-        message = f"Fout: {exc.message}"
-    web.sessions.set_flash(person.session_id, person.session, message)
-    return RedirectResponse("/staff/console", status_code=303)
+    message = await _message_of(partial(service.transfer_call, web.console, liaison=liaison, sid=sid,
+                                        organisation=str(form.get("organisation", "")),
+                                        topic=str(form.get("topic", "")),
+                                        callback=form.get("action") == "callback",
+                                        consult=form.get("action") == "consult"))
+    return _to_console(web, person, message)
 
 
 @router.post("/gesprekken/{sid}/overleg")
@@ -105,10 +103,21 @@ async def consult_action(sid: str, request: Request, person: Who = Depends(who))
     web = staff_web(request)
     liaison = _liaison(request, person)
     action = str((await request.form()).get("action", ""))
+    message = await _message_of(partial(service.consult_action, web.console, liaison=liaison, sid=sid, action=action))
+    return _to_console(web, person, message)
+
+
+async def _message_of(action: Callable[[], str]) -> str:
+    """Run a console action off the event loop: its message, or the refusal's reason (which the liaison can read
+    and say to the caseworker)."""
     try:
-        message = await run_in_threadpool(service.consult_action, web.console, liaison=liaison, sid=sid, action=action)
-    except CallRouterError as exc:
-        message = f"Fout: {exc.message}"
+        return await run_in_threadpool(action)
+    except CallRouterError as exc:  # TransferRefused included
+        return f"Fout: {exc.message}"
+
+
+def _to_console(web: StaffWeb, person: Who, message: str) -> Response:
+    """Back to the console (POST, redirect, GET), with `message` shown once at the top."""
     web.sessions.set_flash(person.session_id, person.session, message)
     return RedirectResponse("/staff/console", status_code=303)
 
@@ -158,5 +167,4 @@ async def record_outcome(sid: str, request: Request, person: Who = Depends(who))
                                                  **_texts(), "organisations": _others(web, liaison)},
                           status=status, who=person)
     name = RESULT_NAMES_NL[ConversationResult(values["result"])]
-    web.sessions.set_flash(person.session_id, person.session, f"Uitkomst opgeslagen: {name}.")
-    return RedirectResponse("/staff/console", status_code=303)
+    return _to_console(web, person, f"Uitkomst opgeslagen: {name}.")
