@@ -15,6 +15,10 @@
 - A liaison the router holds for a callback the record still has scheduled (the process that claimed them
   died before the attempt job was enqueued): the attempt job is enqueued again; the row's claim makes it
   dial at most once.
+- A blind transfer the process died in (after the record moved the call to the other organisation, before the
+  first liaison was released or the caller redirected): the liaison is released and the caller redirected
+  to the transfer's message and the new line, once the call has sat outside every line for a while.
+- A consult nobody was claimed for within `consult_wait_seconds`: ended as "nobody free".
 - Time passes: calls become eligible for more liaisons (widening, citizens rising); route them
   even when no Twilio request comes by.
 """
@@ -36,6 +40,7 @@ from callrouter.services.calls.live_state import rebuild_live_state, sync_live_w
 from callrouter.services.calls.routing import dispatch, restore_hold
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.steps.end import end_call
+from callrouter.services.calls.transfer import release_after_conversation
 from callrouter.services.staff import presence
 
 log = logging.getLogger("callrouter.reconcile")
@@ -44,6 +49,9 @@ STUCK_MARGIN_SECONDS = 30
 # (a different slice each run), so hundreds of waiting calls cost a bounded number of REST requests.
 NETWORK_CHECK_AFTER_SECONDS = 20
 NETWORK_CHECKS_PER_RUN = 60
+# A blind transfer whose caller has not reached the new line this long after the record moved it was cut off
+# (the caller hears "U wordt doorverbonden" within a few seconds of the redirect, then joins the line).
+TRANSFER_REPAIR_AFTER_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
     released |= end_calls_ended_at_the_network(deps)
     released |= end_lost_consult_rings(deps, limit=limit)
     end_consults_nobody_took(deps, now=now)
+    released |= finish_cut_off_transfers(deps, open_calls=open_calls, now=now)
     presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
     orgs |= {cb.organisation for cb in deps.callbacks.in_states(frozenset({CallbackState.SCHEDULED}))}
@@ -127,6 +136,36 @@ def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
         consult.not_answered(deps, record=call, liaison_id=now.liaison, away=False)
         log.warning("live.consult_ring_ended call_sid=%s liaison=%s", call.sid, now.liaison)
         freed.add(now.to_organisation)
+    return freed
+
+
+def finish_cut_off_transfers(deps: CallDeps, *, open_calls: list[CallRecord], now: datetime) -> set[str]:
+    """Queued calls whose last event is a blind transfer older than TRANSFER_REPAIR_AFTER_SECONDS and that are
+    in no line and held by nobody: the process doing the transfer died after the record moved the call. The first
+    liaison is released (only if still held for this call) and the caller redirected to the transfer's message,
+    whose hold loop puts them in the new line at their original queue time. The organisations freed."""
+    limit = now - timedelta(seconds=TRANSFER_REPAIR_AFTER_SECONDS)
+    freed: set[str] = set()
+    for call in open_calls:
+        if call.state != CallState.QUEUED or not call.organisation or call.answered_at is None:
+            continue  # a transferred call was answered before: the many never answered cost no read here
+        last = deps.calls.events(call.sid)[-1:]
+        if not last or last[0].kind != EventKind.TRANSFERRED or last[0].at > limit:
+            continue
+        if (deps.router.position(call_sid=call.sid, org=call.organisation) is not None
+                or deps.router.liaison_of_call(call_sid=call.sid, org=call.organisation) is not None):
+            continue
+        first, from_org = last[0].detail.get("liaison"), str(last[0].detail.get("from_organisation") or "")
+        if isinstance(first, int) and deps.router.call_of_liaison(liaison_id=first, org=from_org) == call.sid:
+            release_after_conversation(deps, liaison_id=first, org=from_org, call_sid=call.sid)
+            freed.add(from_org)
+        try:
+            deps.telephony.redirect(call_sid=call.sid, to=Goto.to(Step.TRANSFERRED))
+        except Exception as exc:  # noqa: BLE001 - the caller is gone: their status report (or the next run) ends it
+            log.warning("live.transfer_redirect_failed call_sid=%s error=%s", call.sid, type(exc).__name__)
+            continue
+        log.warning("live.transfer_finished call_sid=%s to=%s (the process doing it had stopped)", call.sid,
+                    call.organisation)
     return freed
 
 

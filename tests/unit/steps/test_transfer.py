@@ -244,3 +244,53 @@ def test_a_callback_instead_is_refused_when_the_organisation_can_take_the_call_o
         callback_by_other(deps, liaison_id=EVA.id, call_sid=SID, to_organisation="SVB")
     assert other.value.reason == Refusal.NOT_YOUR_CALL
     assert fakes(deps).callbacks.in_states(frozenset(CallbackState)) == []
+
+
+def test_a_blind_transfer_cut_off_by_a_dying_process_is_finished_by_the_reconciler(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from callrouter.services.calls import reconcile as reconciler
+    from callrouter.services.calls import transfer
+
+    deps = make_deps()
+    talking(deps)
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise SystemExit("the web process is killed here")
+
+    monkeypatch.setattr(transfer, "release_after_conversation", dies)
+    with pytest.raises(SystemExit):
+        blind_transfer(deps, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB")
+    monkeypatch.undo()
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.organisation) == (CallState.QUEUED, "SVB")
+    router, telephony = fakes(deps).router, fakes(deps).telephony
+    before = len(telephony.redirects)  # the routing's, to Jan
+    assert router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.BUSY
+    fakes(deps).clock.advance(reconciler.TRANSFER_REPAIR_AFTER_SECONDS - 1)
+    reconciler.reconcile(deps, live_state_present=True)
+    assert telephony.redirects[before:] == []  # the caller may still be on the way
+    fakes(deps).clock.advance(2)
+    reconciler.reconcile(deps, live_state_present=True)
+    assert telephony.redirects[before:] == [(SID, Goto.to(Step.TRANSFERRED))]
+    assert router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AVAILABLE
+    flow.run(deps, Step.TRANSFERRED, StepInput(call_sid=SID))
+    flow.run(deps, Step.WAIT, StepInput(call_sid=SID))  # the caller's hold loop: in SVB's line
+    assert router.line("SVB") == [SID]
+    reconciler.reconcile(deps, live_state_present=True)  # in a line now: not redirected again, but put through
+    assert telephony.redirects[before:] == [(SID, Goto.to(Step.TRANSFERRED)),
+                                            (SID, Goto.to(Step.CONNECT, liaison=SEM.id))]
+
+
+def test_the_reconciler_leaves_a_finished_blind_transfer_alone() -> None:
+    from callrouter.services.calls import reconcile as reconciler
+
+    deps = make_deps()
+    talking(deps)
+    on_duty(deps, SEM, status=Presence.AWAY)  # nobody free at SVB: the caller waits there
+    before = len(fakes(deps).telephony.redirects)
+    blind_transfer(deps, liaison_id=JAN.id, call_sid=SID, to_organisation="SVB")
+    flow.run(deps, Step.TRANSFERRED, StepInput(call_sid=SID))
+    flow.run(deps, Step.WAIT, StepInput(call_sid=SID))
+    fakes(deps).clock.advance(reconciler.TRANSFER_REPAIR_AFTER_SECONDS + 60)
+    reconciler.reconcile(deps, live_state_present=True)
+    assert fakes(deps).telephony.redirects[before:] == [(SID, Goto.to(Step.TRANSFERRED))]  # the transfer's own only
