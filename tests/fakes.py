@@ -648,9 +648,13 @@ class FakeAfterReply:
 
     def __init__(self) -> None:
         self.orgs: list[str] = []
+        self.rechecks: list[str] = []  # hold turns' routing (RouteAfterReply does it about once a second)
 
     def route(self, *, org: str) -> None:
         self.orgs.append(org)
+
+    def recheck(self, *, org: str) -> None:
+        self.rechecks.append(org)
 
 
 # -- callbacks ------------------------------------------------------------------------------------------------

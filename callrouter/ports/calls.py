@@ -108,6 +108,10 @@ class AfterReply(Protocol):
     must never race the reply that is on its way); outside a webhook it is done at once."""
 
     def route(self, *, org: str) -> None: ...
+    def recheck(self, *, org: str) -> None:
+        """Nothing changed but time (a hold turn): route like `route`, but about once a second per
+        organisation at most; what changes something (a liaison free, a call in line) calls `route`."""
+        ...
 
 
 class CallbackStore(Protocol):

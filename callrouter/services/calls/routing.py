@@ -4,6 +4,8 @@ to their liaison. Runs after a webhook's reply is sent (RouteAfterReply), from t
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -123,21 +125,63 @@ def ring_liaison(deps: CallDeps, *, record: CallRecord, liaison_id: int) -> str 
 
 class RouteAfterReply:
     """The AfterReply port: inside `collect()` (one webhook request) organisations to route are kept for
-    after the reply; outside it (API, workers) they are routed at once by `route_now`."""
+    after the reply; outside it (API, workers) they are routed at once by `route_now`.
 
-    def __init__(self) -> None:
+    Routing passes are coalesced per process: a hold turn (`recheck`) asks for one at most every
+    `recheck_seconds` per organisation (1,000 waiting callers post about 100 hold turns a second, and a pass
+    each starved the process), and `run` keeps at most one pass per organisation in flight, running it once
+    more when it was asked for meanwhile, so nothing that freed a liaison or queued a call waits longer
+    than the pass in progress. A hold turn that is not routed loses nothing: the pass that the change
+    itself asked for, the next hold turn and the reconciler all route the same line.
+    """
+
+    def __init__(self, *, recheck_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._pending: ContextVar[list[str] | None] = ContextVar("route_after_reply", default=None)
         self._route_now: Callable[[str], object] | None = None
+        self._recheck_seconds, self._clock = recheck_seconds, clock
+        self._lock = threading.Lock()
+        self._last_asked: dict[str, float] = {}  # organisation -> when a pass was last asked for
+        self._running: set[str] = set()
+        self._again: set[str] = set()  # asked for while a pass of the organisation was running
 
     def bind(self, route_now: Callable[[str], object]) -> None:
         self._route_now = route_now
 
     def route(self, *, org: str) -> None:
+        with self._lock:
+            self._last_asked[org] = self._clock()
         pending = self._pending.get()
         if pending is not None:
             pending.append(org)
         elif self._route_now is not None:
-            self._route_now(org)
+            self.run(org, self._route_now)
+
+    def recheck(self, *, org: str) -> None:
+        with self._lock:
+            last = self._last_asked.get(org)
+            if last is not None and self._clock() - last < self._recheck_seconds:
+                return
+        self.route(org=org)
+
+    def run(self, org: str, route: Callable[[str], object]) -> None:
+        """Route the organisation now, unless a pass of it is in flight: that one then runs once more."""
+        with self._lock:
+            if org in self._running:
+                self._again.add(org)
+                return
+            self._running.add(org)
+        try:
+            while True:
+                route(org)
+                with self._lock:  # the check and the end of the pass under one lock: no request is lost between
+                    if org not in self._again:
+                        self._running.discard(org)
+                        return
+                    self._again.discard(org)
+        except BaseException:
+            with self._lock:
+                self._running.discard(org)
+            raise
 
     @contextmanager
     def collect(self) -> Iterator[list[str]]:

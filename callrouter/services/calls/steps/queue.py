@@ -91,9 +91,13 @@ def wait(deps: CallDeps, given: StepInput) -> StepResult:
         return VoiceReply.of(*hold)
     org = record.organisation or ""
     # Idempotent: a call the router knows (waiting, or claimed a moment ago) is left as it is.
-    deps.router.enqueue(call_sid=record.sid, org=org, topic=record.topic or ANY_TOPIC,
-                        klass=record.priority_class.value, enqueued_at_ms=ms(record.queued_at or record.received_at))
-    deps.after.route(org=org)
+    joined = deps.router.enqueue(call_sid=record.sid, org=org, topic=record.topic or ANY_TOPIC,
+                                 klass=record.priority_class.value,
+                                 enqueued_at_ms=ms(record.queued_at or record.received_at))
+    if joined:  # a call in line: routed at once
+        deps.after.route(org=org)
+    else:  # only time went by (a wait may widen to the whole organisation): routed about once a second
+        deps.after.recheck(org=org)
     flow = deps.flow_for(record.line_kind)
     said: list[Say] = []
     if deps.guard.should_announce(call_sid=record.sid, queue_seconds=given.queue_seconds):
