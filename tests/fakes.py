@@ -45,6 +45,7 @@ from callrouter.domain.queueing import (
     QueuePosition,
     RequeueResult,
     RoutingRules,
+    WaitHistory,
     WaitingCall,
     next_pair,
 )
@@ -547,6 +548,11 @@ class FakeRouter:
 
     def recent_claim_times(self, *, org: str) -> list[int]:
         return list(self._org(org).claims)
+
+    def wait_history(self, *, org: str, topic: str) -> WaitHistory:
+        return WaitHistory(waits_ms=tuple(self.recent_waits(org=org, topic=topic)),
+                           claim_times_ms=tuple(self.recent_claim_times(org=org)),
+                           presence=self.presence_counts(org=org))
 
     def rebuild(self, *, snapshots: Iterable[OrgSnapshot]) -> None:
         """As redis_router._snapshot_json + rebuild.lua: an offer counts only if both sides agree on it;

@@ -20,6 +20,7 @@ from callrouter.domain.queueing import (
     PresenceResult,
     QueuePosition,
     RequeueResult,
+    WaitHistory,
 )
 
 
@@ -176,6 +177,9 @@ class Router(Protocol):
     def presence_counts(self, *, org: str) -> dict[Presence, int]: ...
     def recent_waits(self, *, org: str, topic: str) -> list[int]: ...
     def recent_claim_times(self, *, org: str) -> list[int]: ...
+    def wait_history(self, *, org: str, topic: str) -> WaitHistory:
+        """recent_waits, recent_claim_times and presence_counts in one round trip (a hold turn's estimate)."""
+        ...
     def rebuild(self, *, snapshots: Iterable[OrgSnapshot]) -> None: ...
 
 

@@ -132,9 +132,9 @@ def _announcement(deps: CallDeps, record: CallRecord, *, flow: ivr.Flow) -> tupl
     org = record.organisation or ""
     place = deps.router.position(call_sid=record.sid, org=org)
     position = place.position if place else 1
-    waits = deps.router.recent_waits(org=org, topic=record.topic or ANY_TOPIC)
-    gaps = claim_gaps_s(deps.router.recent_claim_times(org=org), now_ms=ms(deps.clock.now()))
-    counts = deps.router.presence_counts(org=org)
+    history = deps.router.wait_history(org=org, topic=record.topic or ANY_TOPIC)  # one round trip
+    waits, counts = history.waits_ms, history.presence
+    gaps = claim_gaps_s(list(history.claim_times_ms), now_ms=ms(deps.clock.now()))
     # The estimate counts from now and errs long (announced >= actual for most calls, see UX.md).
     estimate = estimate_wait_seconds(position=position, recent_waits_s=[w / 1000 for w in waits],
                                      recent_claim_gaps_s=gaps, available_liaisons=counts.get(Presence.AVAILABLE, 0))
