@@ -45,6 +45,7 @@ from callrouter.domain.queueing import (
     QueuePosition,
     RequeueResult,
     RoutingRules,
+    WaitHistory,
     WaitingCall,
     next_pair,
 )
@@ -548,6 +549,11 @@ class FakeRouter:
     def recent_claim_times(self, *, org: str) -> list[int]:
         return list(self._org(org).claims)
 
+    def wait_history(self, *, org: str, topic: str) -> WaitHistory:
+        return WaitHistory(waits_ms=tuple(self.recent_waits(org=org, topic=topic)),
+                           claim_times_ms=tuple(self.recent_claim_times(org=org)),
+                           presence=self.presence_counts(org=org))
+
     def rebuild(self, *, snapshots: Iterable[OrgSnapshot]) -> None:
         """As redis_router._snapshot_json + rebuild.lua: an offer counts only if both sides agree on it;
         the history of waits and claims is kept."""
@@ -648,9 +654,13 @@ class FakeAfterReply:
 
     def __init__(self) -> None:
         self.orgs: list[str] = []
+        self.rechecks: list[str] = []  # hold turns' routing (RouteAfterReply does it about once a second)
 
     def route(self, *, org: str) -> None:
         self.orgs.append(org)
+
+    def recheck(self, *, org: str) -> None:
+        self.rechecks.append(org)
 
 
 # -- callbacks ------------------------------------------------------------------------------------------------

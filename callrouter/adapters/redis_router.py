@@ -28,6 +28,7 @@ from callrouter.domain.queueing import (
     PresenceResult,
     QueuePosition,
     RequeueResult,
+    WaitHistory,
 )
 
 HISTORY_SIZE = 50
@@ -212,6 +213,18 @@ class RedisRouter:
     def recent_claim_times(self, *, org: str) -> list[int]:
         """Times (ms) of the organisation's latest claims, newest first."""
         return [int(v) for v in self._redis.lrange(keys.claim_times(org), 0, -1)]
+
+    def wait_history(self, *, org: str, topic: str) -> WaitHistory:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.lrange(keys.recent_waits(org, topic), 0, -1)
+        pipe.lrange(keys.claim_times(org), 0, -1)
+        pipe.hgetall(keys.presence_counts(org))
+        waits, claims, presence = pipe.execute()
+        counts = {status: 0 for status in Presence}
+        for status, count in presence.items():
+            counts[Presence(_text(status))] = int(count)
+        return WaitHistory(waits_ms=tuple(int(v) for v in waits), claim_times_ms=tuple(int(v) for v in claims),
+                           presence=counts)
 
     # -- rebuild from SQL -----------------------------------------------------------------------
 

@@ -166,6 +166,15 @@ class PresenceResult:
 
 
 @dataclass(frozen=True)
+class WaitHistory:
+    """What a wait estimate is made of, read at once: the topic's latest waits (ms), the organisation's latest
+    claim times (ms), newest first, and how many of its liaisons are in each presence."""
+    waits_ms: tuple[int, ...]
+    claim_times_ms: tuple[int, ...]
+    presence: dict[Presence, int]
+
+
+@dataclass(frozen=True)
 class QueuePosition:
     position: int  # 1 = next for the liaisons who serve this call
     size: int  # calls waiting for those liaisons (same topic and "*")

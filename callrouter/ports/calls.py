@@ -20,6 +20,7 @@ from callrouter.domain.queueing import (
     PresenceResult,
     QueuePosition,
     RequeueResult,
+    WaitHistory,
 )
 
 
@@ -108,6 +109,10 @@ class AfterReply(Protocol):
     must never race the reply that is on its way); outside a webhook it is done at once."""
 
     def route(self, *, org: str) -> None: ...
+    def recheck(self, *, org: str) -> None:
+        """Nothing changed but time (a hold turn): route like `route`, but about once a second per
+        organisation at most; what changes something (a liaison free, a call in line) calls `route`."""
+        ...
 
 
 class CallbackStore(Protocol):
@@ -172,6 +177,9 @@ class Router(Protocol):
     def presence_counts(self, *, org: str) -> dict[Presence, int]: ...
     def recent_waits(self, *, org: str, topic: str) -> list[int]: ...
     def recent_claim_times(self, *, org: str) -> list[int]: ...
+    def wait_history(self, *, org: str, topic: str) -> WaitHistory:
+        """recent_waits, recent_claim_times and presence_counts in one round trip (a hold turn's estimate)."""
+        ...
     def rebuild(self, *, snapshots: Iterable[OrgSnapshot]) -> None: ...
 
 

@@ -252,6 +252,9 @@ class WebhookEdge:
             return self.renderer.render(reply).encode()
 
     def dispatch_quietly(self, org: str) -> None:
+        self.after.run(org, self._dispatch)  # one pass per organisation in flight (the port coalesces)
+
+    def _dispatch(self, org: str) -> None:
         try:
             dispatch(self.deps, org=org)
         except Exception:  # noqa: BLE001 - the next waitUrl turn tries again

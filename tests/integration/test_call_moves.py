@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -62,3 +64,35 @@ def test_only_in_guards_an_event_without_a_move(calls: SqlCallStore) -> None:
     sid = _call_in(calls, CallState.MENU)
     assert calls.apply(sid, event=EventKind.ANNOUNCED, at=AT, only_in=frozenset({CallState.QUEUED})) is None
     assert calls.apply(sid, event=EventKind.MENU_REPEAT, at=AT, only_in=frozenset({CallState.MENU})) is not None
+
+
+def test_a_read_does_not_wait_for_a_writer_holding_the_lock(calls: SqlCallStore, database_url: str) -> None:
+    """Reads (a hold turn reads its call) take no place in SQLite's writers' queue: 1,000 waiting callers'
+    reads queued behind every write was most of the wait webhook's tail. On PostgreSQL nothing changes."""
+    sid = _call_in(calls, CallState.QUEUED)
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    writer = make_engine(database_url)
+    started = threading.Event()
+    done = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with writer.begin() as conn:  # BEGIN IMMEDIATE, as every write: the lock is held until done
+            conn.exec_driver_sql("UPDATE calls SET topic = 'ww' WHERE sid = ?", (sid,))
+            started.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=hold_the_write_lock)
+    thread.start()
+    try:
+        assert started.wait(10)
+        began = time.monotonic()
+        record = calls.get(sid)
+        holding = calls.calls_holding(1)
+        took = time.monotonic() - began
+    finally:
+        done.set()
+        thread.join()
+        writer.dispose()
+    assert record is not None and record.state == CallState.QUEUED and record.topic is None  # the last commit
+    assert holding == [] and took < 2, took  # not behind the writer (it lets go after 10 s)

@@ -172,6 +172,10 @@ def test_history_of_waits_and_claims(router: RedisRouter) -> None:
     pairs(router, at_s=42)
     assert router.recent_waits(org=ORG, topic="ww") == [42_000]
     assert router.recent_claim_times(org=ORG) == [T0 + 42_000]
+    history = router.wait_history(org=ORG, topic="ww")  # the three in one round trip, for a hold turn
+    assert (history.waits_ms, history.claim_times_ms) == ((42_000,), (T0 + 42_000,))
+    assert history.presence == router.presence_counts(org=ORG) and history.presence[Presence.BUSY] == 1
+    assert router.wait_history(org=ORG, topic="zw").waits_ms == ()
 
 
 def test_rebuild_after_flushdb_gives_the_same_dispatch(redis: redis_lib.Redis, router: RedisRouter) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceRow
+from callrouter.adapters.sql.engine import reading
 from callrouter.adapters.sql.retry import retry_on_lost_connection
 from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
 
@@ -140,7 +141,7 @@ class SqlCallStore:
 
     @retry_on_lost_connection
     def get(self, sid: str) -> CallRecord | None:
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             row = session.scalar(select(CallRow).where(CallRow.sid == sid))
             return _record(row) if row else None
 
@@ -193,7 +194,7 @@ class SqlCallStore:
 
     @retry_on_lost_connection
     def events(self, sid: str) -> list[CallEvent]:
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             rows = session.execute(
                 select(CallEventRow).join(CallRow).where(CallRow.sid == sid).order_by(CallEventRow.id)
             ).scalars()
@@ -201,13 +202,13 @@ class SqlCallStore:
 
     @retry_on_lost_connection
     def calls_in_states(self, states: frozenset[CallState]) -> list[CallRecord]:
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             rows = session.scalars(select(CallRow).where(CallRow.state.in_([s.value for s in states])))
             return [_record(r) for r in rows]
 
     @retry_on_lost_connection
     def calls_holding(self, liaison_id: int) -> list[CallRecord]:
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             rows = session.scalars(select(CallRow).where(
                 CallRow.liaison_id == liaison_id,
                 CallRow.state.in_([CallState.OFFERED.value, CallState.CONNECTED.value])))

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.callback_tables import CallbackEventRow, CallbackRow
+from callrouter.adapters.sql.engine import reading
 from callrouter.adapters.sql.retry import retry_on_lost_connection
 from callrouter.domain.callbacks import CLOSED, Callback, CallbackOrigin, CallbackState, can_move
 
@@ -77,7 +78,7 @@ class SqlCallbackStore:
 
     @retry_on_lost_connection
     def get(self, callback_id: int) -> Callback | None:
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             row = session.get(CallbackRow, callback_id)
             return _callback(row) if row else None
 
@@ -110,7 +111,7 @@ class SqlCallbackStore:
 
     @retry_on_lost_connection
     def in_states(self, states: frozenset[CallbackState], *, organisation: str | None = None) -> list[Callback]:
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             query = select(CallbackRow).where(CallbackRow.state.in_([s.value for s in states]))
             if organisation:
                 query = query.where(CallbackRow.organisation == organisation)
@@ -120,7 +121,7 @@ class SqlCallbackStore:
     def due(self, *, now: datetime) -> list[Callback]:
         """Open callbacks whose moment has come but that do not wait in line yet."""
         now = _utc(now)
-        with self._sessions() as session:
+        with reading(self._sessions) as session:
             query = select(CallbackRow).where(or_(
                 (CallbackRow.state == CallbackState.REQUESTED.value) & (CallbackRow.due_at <= now),
                 (CallbackRow.state == CallbackState.RETRY.value) & (CallbackRow.next_attempt_at <= now)))

@@ -7,6 +7,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 BUSY_TIMEOUT_SECONDS = 30
+READ_ONLY = "callrouter_read_only"  # an execution option: the transaction only reads (see `reading`)
 # How long a new PostgreSQL connection keeps trying while the server refuses it (a restart, a failover to
 # another host of a multi-host URL): a transaction waits that long instead of failing at once.
 CONNECT_PATIENCE_SECONDS = 6.0
@@ -135,6 +138,11 @@ def make_engine(database_url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                # A reader in WAL mode sees the last commit without waiting for a writer or blocking one:
+                # not in the writers' queue (1,000 waiting callers' hold turns each read their call).
+                conn.exec_driver_sql("BEGIN")
+                return
             # The pool's DB-API connection, typed as any DB-API connection: here made by factory=_QueuedConnection.
             dbapi_connection = cast(_QueuedConnection, conn.connection.dbapi_connection)
             dbapi_connection.enter_queue()
@@ -183,3 +191,14 @@ def make_probe_engine(database_url: str, *, timeout_seconds: float) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that only reads: on SQLite a deferred transaction, not the writers' BEGIN IMMEDIATE (on
+    PostgreSQL nothing changes). A write in it would fail when a writer holds the lock, not wait its turn."""
+    with sessions() as session:
+        bind = session.get_bind()
+        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":  # not a test's connection in a transaction
+            session.connection(execution_options={READ_ONLY: True})
+        yield session

@@ -22,7 +22,8 @@ from callrouter.domain.callbacks import (
     router_member,
 )
 from callrouter.domain.calls import CallRecord, CallState, EventKind, Outcome, PriorityClass
-from callrouter.domain.queueing import Presence
+from callrouter.domain.queueing import CallClass, Claim, Presence
+from callrouter.services.calls import holds
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.errors import Conflict, NotFound
@@ -113,6 +114,12 @@ def start_attempt(deps: CallDeps, *, callback_id: int, liaison_id: int) -> bool:
         log.warning("callback.attempt_not_held callback=%s liaison=%s", callback_id, liaison_id)
         return False
     now = deps.clock.now()
+    claim = Claim(call_sid=member, liaison_id=liaison_id, org=current.organisation, topic=current.topic,
+                  klass=CallClass(current.priority_class), waited_ms=max(0, ms(now) - ms(current.place_at)))
+    if holds.held_in_the_record(deps, claim, now_ms=ms(now)):
+        # The router gave a liaison the record has on another attempt or call (it lost that hold: a rebuild
+        # from SQL, a failover): not rung twice. This callback is back in its place in line.
+        return False
     attempt = current.attempts + 1
     taken = deps.callbacks.move(callback_id, to=CallbackState.DIALLING, cause=f"attempt {attempt} claimed",
                                 at=now, expect=frozenset({CallbackState.SCHEDULED}),

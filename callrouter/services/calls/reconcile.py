@@ -7,7 +7,7 @@
 - A liaison the router still holds for a call that has ended (the release was lost): available again.
 - A wrap-up whose timer was lost (the process that scheduled it died): it ends when its time is up.
 - A liaison the record says is offered or connected to a call, but whom the router holds for nothing or for
-  another call (a claim lost in a Redis failover): held for that call again (routing.restore_hold).
+  another call (a claim lost in a Redis failover): held for that call again (holds.restore_hold).
 - A call the record keeps open, but which has ended at the network (its status report was lost: the
   database was restarting, both web machines were out): ended as the report would have ended it.
 - A callback scheduled in the record but missing in the router (the worker that made it due died between
@@ -36,8 +36,9 @@ from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due, rejoin_line
 from callrouter.services.calls import consult, consult_record, room
 from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.holds import restore_hold
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
-from callrouter.services.calls.routing import dispatch, restore_hold
+from callrouter.services.calls.routing import dispatch
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.steps.end import end_call
 from callrouter.services.calls.transfer import release_after_conversation
@@ -261,7 +262,7 @@ def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> i
 def restore_liaison_holds(deps: CallDeps) -> set[str]:
     """The record's offered and connected calls, each held in the router by its liaison: a claim that Redis
     acknowledged and then lost in a failover is made again (the dispatch refuses such a liaison meanwhile,
-    routing._held_in_the_record). The record is read again after the router, so a call that moved on in
+    holds.held_in_the_record). The record is read again after the router, so a call that moved on in
     between is left alone. The organisations whose router state changed."""
     changed: set[str] = set()
     for call in deps.calls.calls_in_states(frozenset({CallState.OFFERED, CallState.CONNECTED})):

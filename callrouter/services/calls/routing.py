@@ -4,15 +4,16 @@ to their liaison. Runs after a webhook's reply is sent (RouteAfterReply), from t
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from callrouter.domain.call_flow import Goto, LegStatus, Step
-from callrouter.domain.callbacks import CallbackState, callback_id_of, router_member
-from callrouter.domain.calls import ANY_TOPIC, CallMove, CallRecord, CallState, EventKind
-from callrouter.domain.queueing import Claim
-from callrouter.services.calls import consult, consult_record, flow
+from callrouter.domain.callbacks import callback_id_of
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
+from callrouter.services.calls import consult, consult_record, flow, holds
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import StepInput
@@ -27,7 +28,7 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
     now = deps.clock.now()
     claims = deps.router.dispatch(org=org, now_ms=ms(now))
     for claim in claims:
-        if _held_in_the_record(deps, claim, now_ms=ms(now)):
+        if holds.held_in_the_record(deps, claim, now_ms=ms(now)):
             continue
         if consult_record.call_of(claim.call_sid) is not None:  # a consult's turn: ring the claimed liaison into the room
             consult.ring(deps, member=claim.call_sid, liaison_id=claim.liaison_id, org=org)
@@ -53,45 +54,6 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
         if deps.bridge == "conference":
             ring_liaison(deps, record=offered, liaison_id=claim.liaison_id)
     return len(claims)
-
-
-def _held_in_the_record(deps: CallDeps, claim: Claim, *, now_ms: int) -> bool:
-    """The record says the claimed liaison already has a call (or a callback attempt) and the router did not
-    know (its claim was lost in a Redis failover): the claim is undone, the call goes back to its place in
-    line, and the router holds the liaison for the call the record names. Never two calls for one liaison."""
-    holders = [c.sid for c in deps.calls.calls_holding(claim.liaison_id) if c.sid != claim.call_sid]
-    holders += [router_member(cb.id) for cb in deps.callbacks.in_states(frozenset({CallbackState.DIALLING}),
-                                                                     organisation=claim.org)
-                if cb.liaison_id == claim.liaison_id and router_member(cb.id) != claim.call_sid]
-    if not holders:
-        return False
-    deps.router.abandon(call_sid=claim.call_sid, org=claim.org)  # frees the liaison the claim took
-    deps.router.enqueue(call_sid=claim.call_sid, org=claim.org, topic=claim.topic, klass=claim.klass,
-                        enqueued_at_ms=now_ms - claim.waited_ms)
-    log.warning("voice.claim_refused call_sid=%s liaison=%s held_for=%s", claim.call_sid, claim.liaison_id,
-                holders[0])
-    record = deps.calls.get(holders[0]) if callback_id_of(holders[0]) is None else None
-    if record is not None:
-        restore_hold(deps, record)
-    return True
-
-
-def restore_hold(deps: CallDeps, record: CallRecord) -> bool:
-    """The router holds the record's liaison for this offered or connected call again (a claim lost in a
-    Redis failover): back in the router's line if it is not there, then claimed for that liaison. False when
-    the router cannot (the liaison is away or holds another call; the call was claimed elsewhere)."""
-    if record.state not in (CallState.OFFERED, CallState.CONNECTED) or record.liaison_id is None \
-            or not record.organisation:
-        return False
-    org, now_ms = record.organisation, ms(deps.clock.now())
-    added = deps.router.enqueue(call_sid=record.sid, org=org, topic=record.topic or ANY_TOPIC,
-                                klass=record.priority_class.value,
-                                enqueued_at_ms=ms(record.queued_at or record.received_at))
-    result = deps.router.claim(call_sid=record.sid, liaison_id=record.liaison_id, org=org, now_ms=now_ms)
-    if result != "ok" and added:  # not in the router's line: it is no longer waiting
-        deps.router.abandon(call_sid=record.sid, org=org)
-    log.warning("live.hold_restored call_sid=%s liaison=%s result=%s", record.sid, record.liaison_id, result)
-    return result == "ok"
 
 
 def ring_liaison(deps: CallDeps, *, record: CallRecord, liaison_id: int) -> str | None:
@@ -123,21 +85,63 @@ def ring_liaison(deps: CallDeps, *, record: CallRecord, liaison_id: int) -> str 
 
 class RouteAfterReply:
     """The AfterReply port: inside `collect()` (one webhook request) organisations to route are kept for
-    after the reply; outside it (API, workers) they are routed at once by `route_now`."""
+    after the reply; outside it (API, workers) they are routed at once by `route_now`.
 
-    def __init__(self) -> None:
+    Routing passes are coalesced per process: a hold turn (`recheck`) asks for one at most every
+    `recheck_seconds` per organisation (1,000 waiting callers post about 100 hold turns a second, and a pass
+    each starved the process), and `run` keeps at most one pass per organisation in flight, running it once
+    more when it was asked for meanwhile, so nothing that freed a liaison or queued a call waits longer
+    than the pass in progress. A hold turn that is not routed loses nothing: the pass that the change
+    itself asked for, the next hold turn and the reconciler all route the same line.
+    """
+
+    def __init__(self, *, recheck_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._pending: ContextVar[list[str] | None] = ContextVar("route_after_reply", default=None)
         self._route_now: Callable[[str], object] | None = None
+        self._recheck_seconds, self._clock = recheck_seconds, clock
+        self._lock = threading.Lock()
+        self._last_asked: dict[str, float] = {}  # organisation -> when a pass was last asked for
+        self._running: set[str] = set()
+        self._again: set[str] = set()  # asked for while a pass of the organisation was running
 
     def bind(self, route_now: Callable[[str], object]) -> None:
         self._route_now = route_now
 
     def route(self, *, org: str) -> None:
+        with self._lock:
+            self._last_asked[org] = self._clock()
         pending = self._pending.get()
         if pending is not None:
             pending.append(org)
         elif self._route_now is not None:
-            self._route_now(org)
+            self.run(org, self._route_now)
+
+    def recheck(self, *, org: str) -> None:
+        with self._lock:
+            last = self._last_asked.get(org)
+            if last is not None and self._clock() - last < self._recheck_seconds:
+                return
+        self.route(org=org)
+
+    def run(self, org: str, route: Callable[[str], object]) -> None:
+        """Route the organisation now, unless a pass of it is in flight: that one then runs once more."""
+        with self._lock:
+            if org in self._running:
+                self._again.add(org)
+                return
+            self._running.add(org)
+        try:
+            while True:
+                route(org)
+                with self._lock:  # the check and the end of the pass under one lock: no request is lost between
+                    if org not in self._again:
+                        self._running.discard(org)
+                        return
+                    self._again.discard(org)
+        except BaseException:
+            with self._lock:
+                self._running.discard(org)
+            raise
 
     @contextmanager
     def collect(self) -> Iterator[list[str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from callrouter.domain.call_flow import DialEnd, Goto, LegStatus, Step
-from callrouter.domain.callbacks import Callback, CallbackState
+from callrouter.domain.callbacks import Callback, CallbackOrigin, CallbackState
 from callrouter.domain.calls import CallState, EventKind, Outcome
 from callrouter.domain.directory import Liaison
 from callrouter.domain.queueing import Presence
@@ -17,6 +17,7 @@ from callrouter.services.callback_policy import CallbackPolicy
 from callrouter.services.callbacks import lifecycle
 from callrouter.services.calls import flow, routing
 from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import StepInput
 from callrouter.services.calls.steps import callback_agent
 from tests.fakes import (
@@ -239,3 +240,29 @@ def test_after_a_callback_conversation_the_liaison_wraps_up_as_after_a_call() ->
     flow.run(deps, Step.CALLBACK_LEG_STATUS, at(callback, leg=LegStatus.COMPLETED))
     assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.WRAP_UP
     assert fakes(deps).jobs.wrap_ups == [(JAN.id, deps.clock.now() + timedelta(seconds=60))]
+
+
+def test_a_liaison_on_a_callbacks_attempt_is_not_rung_for_another_callback_the_router_gave_them() -> None:
+    """The bench's extra liaison ring (41 for 40 callbacks, every caseworker once): the reconciler rebuilt the
+    router from SQL while a worker claimed an attempt, so the router had Jan free while the record had him
+    ringing for the first callback; it gave him the second, and its attempt rang Jan again (busy: the second
+    callback then went to another liaison). The attempt is refused before anything is dialled."""
+    deps = make_deps()
+    first = dialling(deps, JAN)
+    seed_call(deps, "CA-second", state=CallState.QUEUED, organisation="UWV", topic="ww", caseworker_id=None,
+              queued_at=deps.clock.now() - timedelta(seconds=30))  # another caller
+    asked_in = deps.calls.get("CA-second")
+    assert asked_in is not None
+    second, created = lifecycle.request_callback(deps, record=asked_in, origin=CallbackOrigin.CONSOLE,
+                                                 phone_number="+31612345699")
+    assert created and second.state == CallbackState.SCHEDULED
+    router = fakes(deps).router
+    router.abandon(call_sid=f"cb:{first.id}", org="UWV")  # the router lost its hold on Jan (a rebuild, a failover)
+    assert router.claim(call_sid=f"cb:{second.id}", liaison_id=JAN.id, org="UWV", now_ms=ms(deps.clock.now())) == "ok"
+    rung = len(fakes(deps).telephony.created)
+    assert not lifecycle.start_attempt(deps, callback_id=second.id, liaison_id=JAN.id)
+    assert len(fakes(deps).telephony.created) == rung  # nobody dialled
+    after = deps.callbacks.get(second.id)
+    assert after is not None and (after.state, after.attempts) == (CallbackState.SCHEDULED, 0)
+    assert router.line("UWV") == [f"cb:{second.id}"]  # back in its place in line
+    assert router.call_of_liaison(liaison_id=JAN.id, org="UWV") == f"cb:{first.id}"  # Jan held for his attempt

@@ -70,7 +70,7 @@ def test_a_repeated_queue_request_holds_without_a_second_entry() -> None:
     assert fakes(deps).calls.kinds(SID).count(EventKind.QUEUED) == 1
 
 
-def test_the_first_hold_turn_joins_the_routers_line_once_and_asks_for_routing() -> None:
+def test_the_first_hold_turn_joins_the_routers_line_once_and_asks_for_routing_then_turns_recheck() -> None:
     deps = make_deps()
     queued(deps, seconds_ago=4)
     reply = flow.run(deps, Step.WAIT, turn(0))
@@ -83,7 +83,8 @@ def test_the_first_hold_turn_joins_the_routers_line_once_and_asks_for_routing() 
     fakes(deps).clock.advance(10)
     flow.run(deps, Step.WAIT, turn(10))
     assert router.line("UWV") == [SID] and router.enqueued_at(call_sid=SID, org="UWV") == ms(queued_at)
-    assert fakes(deps).after.orgs == ["UWV", "UWV"]
+    # the call in line asks for routing at once; a later turn only rechecks (coalesced to about once a second)
+    assert fakes(deps).after.orgs == ["UWV"] and fakes(deps).after.rechecks == ["UWV"]
 
 
 def test_after_thirty_seconds_the_wait_is_announced_with_the_callback_offer() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import CallbackState
 from callrouter.domain.calls import CallState, EventKind, Outcome
@@ -179,3 +181,65 @@ def test_routing_bound_after_the_reply_dispatches_on_the_deps() -> None:
     assert telephony.redirects == [("CA-1", Goto.to(Step.CONNECT, liaison=JAN.id))]
     flow.run(deps, Step.END, StepInput(call_sid="CA-1"))  # outside a request: routed at once
     assert telephony.redirects == [("CA-1", Goto.to(Step.CONNECT, liaison=JAN.id))]
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_hold_turns_route_an_organisation_about_once_a_second_and_a_change_at_once() -> None:
+    """1,000 waiting callers post about 100 hold turns a second: a routing pass each starved the web process."""
+    ticks = Ticks()
+    after = routing.RouteAfterReply(recheck_seconds=1.0, clock=ticks)
+    routed: list[str] = []
+    after.bind(routed.append)
+    after.recheck(org="UWV")
+    after.recheck(org="UWV")
+    after.recheck(org="SVB")
+    assert routed == ["UWV", "SVB"]
+    ticks.now += 0.5
+    after.recheck(org="UWV")
+    after.route(org="UWV")  # a liaison free or a call in line: routed at once, however recent the last pass
+    assert routed == ["UWV", "SVB", "UWV"]
+    ticks.now += 0.9  # 0.9 s after that pass
+    after.recheck(org="UWV")
+    assert routed == ["UWV", "SVB", "UWV"]
+    ticks.now += 0.1
+    with after.collect() as pending:
+        after.recheck(org="UWV")
+        after.recheck(org="UWV")
+    assert pending == ["UWV"]
+
+
+def test_a_pass_asked_for_while_one_runs_runs_once_after_it_never_beside_it() -> None:
+    after = routing.RouteAfterReply()
+    passes: list[str] = []
+
+    def route(org: str) -> None:
+        passes.append(org)
+        if len(passes) == 1:  # while the first pass runs, three more are asked for (other threads, or within it)
+            for _ in range(3):
+                after.run(org, route)
+            assert passes == [org]  # none of them beside it
+
+    after.run("UWV", route)
+    assert passes == ["UWV", "UWV"]  # the three asked for during it: one more pass, after it
+    after.run("UWV", route)
+    assert passes == ["UWV", "UWV", "UWV"]  # nothing in flight any more: at once
+
+
+def test_a_pass_that_fails_does_not_leave_its_organisation_in_flight() -> None:
+    after = routing.RouteAfterReply()
+
+    def broken(org: str) -> None:
+        raise RuntimeError("redis gone")
+
+    with pytest.raises(RuntimeError):
+        after.run("UWV", broken)
+    passes: list[str] = []
+    after.run("UWV", passes.append)
+    assert passes == ["UWV"]

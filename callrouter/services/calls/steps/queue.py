@@ -91,9 +91,13 @@ def wait(deps: CallDeps, given: StepInput) -> StepResult:
         return VoiceReply.of(*hold)
     org = record.organisation or ""
     # Idempotent: a call the router knows (waiting, or claimed a moment ago) is left as it is.
-    deps.router.enqueue(call_sid=record.sid, org=org, topic=record.topic or ANY_TOPIC,
-                        klass=record.priority_class.value, enqueued_at_ms=ms(record.queued_at or record.received_at))
-    deps.after.route(org=org)
+    joined = deps.router.enqueue(call_sid=record.sid, org=org, topic=record.topic or ANY_TOPIC,
+                                 klass=record.priority_class.value,
+                                 enqueued_at_ms=ms(record.queued_at or record.received_at))
+    if joined:  # a call in line: routed at once
+        deps.after.route(org=org)
+    else:  # only time went by (a wait may widen to the whole organisation): routed about once a second
+        deps.after.recheck(org=org)
     flow = deps.flow_for(record.line_kind)
     said: list[Say] = []
     if deps.guard.should_announce(call_sid=record.sid, queue_seconds=given.queue_seconds):
@@ -128,9 +132,9 @@ def _announcement(deps: CallDeps, record: CallRecord, *, flow: ivr.Flow) -> tupl
     org = record.organisation or ""
     place = deps.router.position(call_sid=record.sid, org=org)
     position = place.position if place else 1
-    waits = deps.router.recent_waits(org=org, topic=record.topic or ANY_TOPIC)
-    gaps = claim_gaps_s(deps.router.recent_claim_times(org=org), now_ms=ms(deps.clock.now()))
-    counts = deps.router.presence_counts(org=org)
+    history = deps.router.wait_history(org=org, topic=record.topic or ANY_TOPIC)  # one round trip
+    waits, counts = history.waits_ms, history.presence
+    gaps = claim_gaps_s(list(history.claim_times_ms), now_ms=ms(deps.clock.now()))
     # The estimate counts from now and errs long (announced >= actual for most calls, see UX.md).
     estimate = estimate_wait_seconds(position=position, recent_waits_s=[w / 1000 for w in waits],
                                      recent_claim_gaps_s=gaps, available_liaisons=counts.get(Presence.AVAILABLE, 0))
