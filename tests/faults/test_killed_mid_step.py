@@ -23,13 +23,15 @@ from unittest import mock
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from callrouter.adapters import redis_keys
+from callrouter.adapters.sql.call_tables import CallRow
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
-from callrouter.services.calls.reconcile import UNOFFERED_CLAIM_SECONDS
+from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, UNOFFERED_CLAIM_SECONDS
 from callrouter.services.calls.routing import RouteAfterReply
 from callrouter.services.calls.speech import ms
 from callrouter.services.staff.presence import set_presence
@@ -50,12 +52,12 @@ def app(host: OneHost) -> Iterator[Container]:
     container.engine.dispose()
 
 
-def _available(app: Container, code: str) -> int:
-    """The liaison available, without routing at once (this process is not under test)."""
+def _available(app: Container, code: str, status: Presence = Presence.AVAILABLE) -> int:
+    """The liaison available (or `status`), without routing at once (this process is not under test)."""
     liaison = app.directory.liaison_by_code(code)
     assert liaison is not None
     set_presence(dataclasses.replace(app.voice, after=RouteAfterReply()), liaison_id=liaison.id,
-                 status=Presence.AVAILABLE, organisation_scope=None)
+                 status=status, organisation_scope=None)
     return liaison.id
 
 
@@ -116,6 +118,33 @@ def test_a_dispatch_killed_between_the_claim_and_the_offer_leaves_no_liaison_bus
     assert record is not None and record.state == CallState.ENDED
     assert app.router.liaison_status(liaison_id=sophie, org="IND") == Presence.AVAILABLE
     assert app.router.call_of_liaison(liaison_id=sophie, org="IND") is None
+
+
+def test_a_dispatch_killed_between_the_offer_and_the_redirect_returns_the_offer_and_routes_the_call_again(
+        host: OneHost, app: Container) -> None:
+    _available(app, "ind-sophie", Presence.AWAY)  # Tom alone on duty: the one the call is offered to
+    tom = _available(app, "ind-tom")
+    call = _waiting_call(app, org="IND", topic="naturalisatie")
+    host.run_until_paused("workers.jobs.dispatch_organisation", "IND", pause_before="voice.telephony.redirect")
+    record = app.voice.calls.get(call.sid)
+    assert record is not None and (record.state, record.liaison_id) == (CallState.OFFERED, tom)  # never sent
+    assert app.router.call_of_liaison(liaison_id=tom, org="IND") == call.sid
+
+    host.run("workers.jobs.reconcile_live_state")  # within the dial timeout: the offer may still ring
+    assert app.router.call_of_liaison(liaison_id=tom, org="IND") == call.sid
+    # The dial timeout and the margin pass (50 s here; the reconciler reads the offer's time from the record).
+    with app.voice.calls._sessions.begin() as session:  # type: ignore[attr-defined]
+        session.execute(update(CallRow).where(CallRow.sid == call.sid)
+                        .values(offered_at=CallRow.offered_at - timedelta(seconds=STUCK_MARGIN_SECONDS + 25)))
+    host.run("workers.jobs.reconcile_live_state")
+
+    events = app.voice.calls.events(call.sid)
+    returned = [e for e in events if e.kind == EventKind.LIAISON_NO_ANSWER]
+    assert [e.detail.get("status") for e in returned] == ["lost offer"], [e.kind for e in events]
+    offers = [e.detail["liaison"] for e in events if e.kind == EventKind.OFFERED]
+    assert offers == [tom, tom], offers  # offered again (the redirect to the emulator, which lacks it, failed)
+    assert app.router.liaison_status(liaison_id=tom, org="IND") == Presence.AVAILABLE  # not busy, not away
+    assert app.router.call_of_liaison(liaison_id=tom, org="IND") is None
 
 
 def _offered(app: Container, *, code: str, org: str, topic: str) -> tuple[CallRecord, int]:
