@@ -295,7 +295,9 @@ def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[s
             "CALLROUTER_TWILIO_API_BASE_URL": emulator.base_url,
             "CALLROUTER_API_TOKENS": f"{API_TOKEN}:admin:*",
             "CALLROUTER_WIDEN_AFTER_SECONDS": "3",
-            "CALLROUTER_DIAL_TIMEOUT_SECONDS": "20",
+            # A liaison's phone rings 1 s real (10 simulated; the traffic's liaisons answer after 1 simulated);
+            # the reconciler returns an offer or callback attempt lost in a fault after it and 30 s (real).
+            "CALLROUTER_DIAL_TIMEOUT_SECONDS": "10",
             "CALLROUTER_DIRECTORY_CACHE_SECONDS": "0",
             "CALLROUTER_LOG_LEVEL": "WARNING",
             # Hold music, as in production: a waiting call asks for its next turn once a loop (60 s simulated,
