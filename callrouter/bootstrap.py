@@ -33,6 +33,7 @@ from callrouter.adapters.rate_limits import RedisRateLimits
 from callrouter.adapters.redis_guard import RedisGuard
 from callrouter.adapters.redis_live_counters import RedisLiveCounters
 from callrouter.adapters.redis_replay import ReplayGuard
+from callrouter.adapters.redis_retry import FailoverRetry
 from callrouter.adapters.redis_router import RedisRouter
 from callrouter.adapters.rq_jobs import RqJobs
 from callrouter.adapters.sql.audit_repository import SqlAuditLog
@@ -180,9 +181,10 @@ REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
 
 def failover_retry() -> Retry:
     """For the service's own clients: a command that finds no primary (the sentinels are promoting a replica,
-    which takes a few seconds; "no master found", a refused connection) tries again for about 4 s in all,
-    well inside Twilio's 15 s, instead of failing at once and sending the caller the apology."""
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), 10)
+    which takes a few seconds; "no master found", a refused connection) or a primary that refuses writes for
+    want of replicas (NOREPLICAS: adapters/redis_retry.py) tries again for about 4 s in all, well inside
+    Twilio's 15 s, instead of failing at once and sending the caller the apology."""
+    return FailoverRetry(ExponentialBackoff(cap=0.5, base=0.05), 10)
 
 
 def _redis_tls(settings: Settings) -> dict[str, object]:

@@ -497,6 +497,10 @@ class FakeRouter:
         liaison = self._org(org).liaisons.get(liaison_id)
         return None if liaison is None else liaison.status
 
+    def liaison_since_ms(self, *, liaison_id: int, org: str) -> int | None:
+        liaison = self._org(org).liaisons.get(liaison_id)
+        return None if liaison is None or liaison.status is None else liaison.since_ms
+
     def liaison_of_call(self, *, call_sid: str, org: str) -> int | None:
         call = self._org(org).calls.get(call_sid)
         return None if call is None else call.liaison

@@ -115,13 +115,21 @@ def _wait_until(what: str, test: object, timeout: float = 30.0) -> None:
 
 @dataclass
 class SentinelCluster:
-    """A Redis primary, one replica and sentinels on loopback; `service` is the name they monitor."""
+    """A Redis primary, its replicas and sentinels on loopback; `service` is the name they monitor.
+    `replica` is the first replica; `nodes` the primary and every replica (which is primary changes with a
+    failover: ask the sentinels)."""
 
     service: str
     primary: RedisProcess
     replica: RedisProcess
     sentinel_ports: list[int]
     sentinels: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    replicas: list[RedisProcess] = field(default_factory=list)
+    server_args: tuple[str, ...] = ()  # what every redis-server of the cluster was started with
+
+    @property
+    def nodes(self) -> list[RedisProcess]:
+        return [self.primary, *(self.replicas or [self.replica])]
 
     @property
     def addresses(self) -> str:
@@ -135,18 +143,27 @@ class SentinelCluster:
 
 
 @contextmanager
-def redis_sentinel_cluster(service: str = "callrouter", sentinels: int = 3) -> Iterator[SentinelCluster]:
-    """A primary, a replica in sync with it, and `sentinels` redis-sentinel processes (quorum 2) that know
-    both and each other; temporary folders, every process stopped by its pid afterwards."""
+def redis_sentinel_cluster(service: str = "callrouter", sentinels: int = 3, replicas: int = 1,
+                           min_replicas_to_write: int = 0, min_replicas_max_lag: int = 10) -> Iterator[SentinelCluster]:
+    """A primary, `replicas` replicas in sync with it, and `sentinels` redis-sentinel processes (quorum 2) that
+    know them all and each other; temporary folders, every process stopped by its pid afterwards.
+    `min_replicas_to_write` is set on every server (any may become the primary), as docs/operations.md says."""
     sentinel_binary = _redis_binary("redis-sentinel")
     workdir = Path(tempfile.mkdtemp(prefix="callrouter-sentinel-"))
     started: list[subprocess.Popen[bytes]] = []
     with ExitStack() as stack:
         try:
-            primary = stack.enter_context(redis_process())
-            replica = stack.enter_context(redis_process("--replicaof", "127.0.0.1", str(primary.port)))
-            cluster = SentinelCluster(service, primary, replica, [free_port() for _ in range(sentinels)])
-            cluster.wait_replica_in_sync()
+            args: tuple[str, ...] = ()
+            if min_replicas_to_write:
+                args = ("--min-replicas-to-write", str(min_replicas_to_write),
+                        "--min-replicas-max-lag", str(min_replicas_max_lag))
+            primary = stack.enter_context(redis_process(*args))
+            followers = [stack.enter_context(redis_process(*args, "--replicaof", "127.0.0.1", str(primary.port)))
+                         for _ in range(replicas)]
+            cluster = SentinelCluster(service, primary, followers[0], [free_port() for _ in range(sentinels)],
+                                      replicas=followers, server_args=args)
+            for follower in followers:
+                cluster.wait_replica_in_sync(follower)
             for number, port in enumerate(cluster.sentinel_ports):
                 folder = workdir / f"sentinel-{number}"
                 folder.mkdir()
@@ -162,8 +179,8 @@ def redis_sentinel_cluster(service: str = "callrouter", sentinels: int = 3) -> I
             for port in cluster.sentinel_ports:
                 _wait_for_port(port)
             for port in cluster.sentinel_ports:  # each sees the replica and the other sentinels
-                _wait_until(f"sentinel on {port} knows the replica and {sentinels - 1} other sentinels",
-                            lambda port=port: f"slaves=1,sentinels={sentinels}"  # type: ignore[misc]
+                _wait_until(f"sentinel on {port} knows {replicas} replica(s) and {sentinels - 1} other sentinels",
+                            lambda port=port: f"slaves={replicas},sentinels={sentinels}"  # type: ignore[misc]
                             in _redis_info(port, "sentinel").get("master0", ""))
             yield cluster
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 
+from callrouter import pause_points
 from callrouter.adapters import redis_keys
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
@@ -17,8 +18,6 @@ QUEUE = "callrouter"
 
 @cache
 def container() -> Container:
-    from workers import pause_points
-
     app = build(Settings())
     pause_points.install(app)  # test-only; a no-op unless a fault test sets FAULT_TEST_PAUSE_BEFORE
     return app

@@ -181,6 +181,12 @@ class RedisRouter:
         raw = self._redis.hget(keys.liaisons(org), str(int(liaison_id)))
         return None if raw is None else Presence(json.loads(raw)["s"])
 
+    def liaison_since_ms(self, *, liaison_id: int, org: str) -> int | None:
+        """When the liaison's status last changed (for a busy one: when the router claimed their call)."""
+        raw = self._redis.hget(keys.liaisons(org), str(int(liaison_id)))
+        since = None if raw is None else json.loads(raw).get("since")
+        return None if since is None else int(since)
+
     def liaison_of_call(self, *, call_sid: str, org: str) -> int | None:
         raw = self._redis.hget(keys.calls(org), call_sid)
         liaison = None if raw is None else json.loads(raw).get("l")

@@ -46,14 +46,28 @@ def worker(queues: list[str] = typer.Argument(None, help="Queues to work on (def
 
 def cron(config_path: str = typer.Argument(..., help="The cron module, e.g. workers/cron.py."),
          logging_level: str = typer.Option("INFO", "--logging-level", callback=_level)) -> None:
-    """RQ's cron scheduler (like `rq cron`) on the Redis the settings name."""
+    """RQ's cron scheduler (like `rq cron`) on the Redis the settings name.
+
+    A Redis error does not stop it: in a failover Redis refuses writes for a few seconds (NOREPLICAS from a
+    primary cut off from its replicas, READONLY from one being demoted, a closed connection), and a cron that
+    exited then would leave the reconciler unscheduled until something restarts it. It starts again after a
+    second, on the primary the sentinels name by then."""
+    import time
+
+    from redis.exceptions import RedisError
     from rq.cron import CronScheduler
 
     from callrouter.bootstrap import rq_redis_client
 
     scheduler = CronScheduler(connection=rq_redis_client(Settings()), logging_level=logging_level)
     scheduler.load_config_from_file(config_path)
-    try:
-        scheduler.start()  # type: ignore[no-untyped-call]
-    except KeyboardInterrupt:
-        typer.echo("cron scheduler stopped")
+    while True:
+        try:
+            scheduler.start()  # type: ignore[no-untyped-call]
+            return  # stopped by a signal (SIGTERM)
+        except KeyboardInterrupt:
+            typer.echo("cron scheduler stopped")
+            return
+        except RedisError as exc:
+            typer.echo(f"cron.redis_error error={type(exc).__name__}: {exc} (starting again in 1 s)", err=True)
+            time.sleep(1.0)

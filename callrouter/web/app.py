@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
+from callrouter import pause_points
 from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
 from callrouter.logging_setup import configure_logging
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     for warning in production_warnings(settings):
         log.warning("settings.%s", warning)
     container = container or build(settings)
+    pause_points.install(container)  # test-only; a no-op unless a fault test sets FAULT_TEST_PAUSE_BEFORE
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -6,7 +6,11 @@ Loopback addresses stand for machines:
 |---|---|
 | 127.0.0.11, 127.0.0.12 | host a and host b: each its uvicorn (2 worker processes) and an RQ worker; cron on host a |
 | 127.0.0.2 | the address HAProxy connects to the backends from (their trusted proxy) |
-| 127.0.0.1 | HAProxy's TLS frontend (deploy/haproxy/callrouter.cfg as it is), the Twilio emulator, Redis (a primary, a replica, three sentinels: the service finds Redis through CALLROUTER_REDIS_SENTINELS), PostgreSQL |
+| 127.0.0.1 | HAProxy's TLS frontend (deploy/haproxy/callrouter.cfg as it is), the Twilio emulator, Redis (a primary, two replicas, three sentinels: the service finds Redis through CALLROUTER_REDIS_SENTINELS), PostgreSQL |
+
+Redis runs as docs/operations.md says production should: `min-replicas-to-write 1` (`min-replicas-max-lag 10`)
+on every server, with two replicas, so a primary cut off from both (frozen, partitioned) refuses writes instead
+of acknowledging writes a failover throws away, and a failover still leaves the new primary a replica.
 
 The emulator sends every webhook to the public URL, https through HAProxy; the service calls the emulator's
 REST API directly. Every process is started by this module and stopped by its pid.
@@ -258,7 +262,8 @@ def _wait_for_socket(path: Path, proc: subprocess.Popen[bytes], log: Path) -> No
 def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[str, str] | None = None) -> Iterator[Cluster]:
     with ExitStack() as stack:
         postgres = stack.enter_context(postgres_process())
-        redis = stack.enter_context(redis_sentinel_cluster())
+        redis = stack.enter_context(redis_sentinel_cluster(replicas=2, min_replicas_to_write=1,
+                                                           min_replicas_max_lag=10))
         database_url = postgres.url
         upgrade(database_url)
         engine = make_engine(database_url)
@@ -290,7 +295,9 @@ def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[s
             "CALLROUTER_TWILIO_API_BASE_URL": emulator.base_url,
             "CALLROUTER_API_TOKENS": f"{API_TOKEN}:admin:*",
             "CALLROUTER_WIDEN_AFTER_SECONDS": "3",
-            "CALLROUTER_DIAL_TIMEOUT_SECONDS": "20",
+            # A liaison's phone rings 1 s real (10 simulated; the traffic's liaisons answer after 1 simulated);
+            # the reconciler returns an offer or callback attempt lost in a fault after it and 30 s (real).
+            "CALLROUTER_DIAL_TIMEOUT_SECONDS": "10",
             "CALLROUTER_DIRECTORY_CACHE_SECONDS": "0",
             "CALLROUTER_LOG_LEVEL": "WARNING",
             # Hold music, as in production: a waiting call asks for its next turn once a loop (60 s simulated,

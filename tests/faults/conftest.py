@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.faults.cluster import Cluster, running_cluster
+from tests.faults.one_host import OneHost, one_host
 from tests.faults.traffic import Figures
 
 _FIGURES: dict[str, dict[str, Any]] = {}
@@ -35,6 +36,13 @@ def cluster(cluster_once: Cluster) -> Iterator[Cluster]:
     cluster_once.ensure_running()
     yield cluster_once
     cluster_once.emulator.rest_create_delay = 0.0
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneHost]:
+    """One host of its own for a module of kill-point tests (tests/faults/one_host.py)."""
+    with one_host(tmp_path_factory.mktemp("one-host")) as found:
+        yield found
 
 
 def _recorder(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]

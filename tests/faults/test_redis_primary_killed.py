@@ -23,7 +23,7 @@ def killed(cluster_once: Cluster, record_figures_once) -> Figures:  # type: igno
 
     def inject() -> float:
         old = primary_port(cluster_once)
-        victim = next(p for p in (redis.primary, redis.replica) if p.port == old)
+        victim = next(p for p in redis.nodes if p.port == old)
         started = time.monotonic()
         victim.proc.kill()
         victim.proc.wait(timeout=10)
@@ -36,7 +36,7 @@ def killed(cluster_once: Cluster, record_figures_once) -> Figures:  # type: igno
         folder.mkdir(exist_ok=True)
         victim.proc = subprocess.Popen(
             ["redis-server", "--port", str(old), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder), "--loglevel", "warning"],
+             "--dir", str(folder), "--loglevel", "warning", *redis.server_args],
             stdout=subprocess.DEVNULL)
         cluster_once.spawned.append(victim.proc)
         timings["rejoined_s"] = wait_until(

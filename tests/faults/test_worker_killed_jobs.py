@@ -5,9 +5,8 @@ One host is enough (the point is the
 job's exactly-once, not the network): a real Redis, a real PostgreSQL, real `callrouter worker` processes,
 jobs enqueued with RQ as the scheduler and cron enqueue them.
 
-"In the middle" is made deterministic with a test-only hook (workers/pause_points.py): the first worker is
-started with FAULT_TEST_PAUSE_BEFORE naming the call before which it stops for good; the test waits for its
-marker file, SIGKILLs the worker's process group, starts a clean worker and lets the work be finished the
+"In the middle" is made deterministic with a test-only hook (tests/faults/one_host.py): the test SIGKILLs
+the worker where it paused, starts a clean worker and lets the work be finished the
 way production finishes it (the next cron run of the reconciler; RQ moves the abandoned job to its failed
 registry and never runs it again, so nothing depends on a second run of the killed job, and a second run,
 tried too, does nothing twice).
@@ -17,131 +16,30 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
-import redis as redis_lib
 from rq import Queue
-from rq.job import Job, JobStatus
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters import redis_keys
 from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.call_tables import CallRow
 from callrouter.adapters.sql.callback_repository import SqlCallbackStore
-from callrouter.adapters.sql.directory_import import import_directory
-from callrouter.adapters.sql.engine import make_engine, make_session_factory
-from callrouter.adapters.sql.migrate import upgrade
 from callrouter.adapters.sql.stats_tables import CallStatsRow
 from callrouter.bootstrap import build
-from callrouter.config import REPO_ROOT, Settings
+from callrouter.config import Settings
 from callrouter.domain.callbacks import CallbackOrigin, CallbackState, callback_id_of, router_member
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.calls.routing import RouteAfterReply
 from callrouter.services.staff.presence import set_presence
-from tests.e2e.stack import ACCOUNT_SID, API_TOKEN, AUTH_TOKEN, FAST_PINS, PROFESSIONAL_LINE, open_all_hours_directory
-from tests.faults.cluster import wait_until
-from tests.servers import postgres_process, redis_process
-from twilio_emulator.config import EmulatorConfig
-from twilio_emulator.driver import Emulator
+from tests.e2e.stack import PROFESSIONAL_LINE
+from tests.faults.one_host import QUEUE, OneHost
 from twilio_emulator.people import Phone
-from workers.pause_points import PAUSE_BEFORE, PAUSE_FILE
 
 pytestmark = pytest.mark.timeout(180)
-QUEUE = "callrouter"
-
-
-@dataclass
-class OneHost:
-    env: dict[str, str]
-    redis: redis_lib.Redis
-    sessions: sessionmaker[Session]
-    workdir: Path
-    emulator: Emulator
-
-    def worker(self, *, pause_before: str | None = None, burst: bool = False) -> subprocess.Popen[bytes]:
-        env = dict(self.env)
-        if pause_before:
-            env.update({PAUSE_BEFORE: pause_before, PAUSE_FILE: str(self.workdir / "paused")})
-        with (self.workdir / "worker.log").open("ab") as out:
-            return subprocess.Popen([sys.executable, "-m", "callrouter.cli", "worker", "--logging-level", "WARNING",
-                                     *(["--burst"] if burst else []), QUEUE], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-
-    def run_until_paused(self, func: str, *args: object, pause_before: str) -> Job:
-        """Enqueue the job on a worker that stops before `pause_before`, and SIGKILL it there."""
-        marker = self.workdir / "paused"
-        marker.unlink(missing_ok=True)
-        proc = self.worker(pause_before=pause_before)
-        try:
-            job = Queue(QUEUE, connection=self.redis).enqueue(func, *args, job_timeout=120)
-            wait_until(marker.exists, timeout=60, what=f"{func} paused before {pause_before}", every=0.05)
-            assert marker.read_text() == pause_before
-        finally:
-            kill(proc)
-        return job
-
-    def run(self, func: str, *args: object) -> object:
-        """Enqueue the job on a clean worker that quits when the queue is empty (so the jobs this one
-        enqueues run too); its result."""
-        job = Queue(QUEUE, connection=self.redis).enqueue(func, *args, job_timeout=120)
-        proc = self.worker(burst=True)
-        try:
-            wait_until(lambda: proc.poll() is not None, timeout=90, what=f"{func} and what it enqueued done")
-        finally:
-            kill(proc)
-        assert job.get_status() == JobStatus.FINISHED, (self.workdir / "worker.log").read_text()[-3000:]
-        return job.return_value()
-
-
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL to the worker's process group (the test started it in its own session)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneHost]:
-    workdir = tmp_path_factory.mktemp("one-host")
-    emulator = Emulator(EmulatorConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, time_scale=10.0,
-                                       wall_clock="real")).start()
-    with postgres_process() as postgres, redis_process() as redis_server:
-        upgrade(postgres.url)
-        engine = make_engine(postgres.url)
-        sessions = make_session_factory(engine)
-        import_directory(path=open_all_hours_directory(workdir / "directory.yaml"), session_factory=sessions,
-                         hasher=FAST_PINS)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CALLROUTER_", "PROMETHEUS_", "FAULT_TEST_"))}
-        env.update({
-            "CALLROUTER_ENVIRONMENT": "test",
-            "CALLROUTER_DATABASE_URL": postgres.url,
-            "CALLROUTER_REDIS_URL": redis_server.url,
-            "CALLROUTER_PUBLIC_URL": "https://callrouter.test",
-            "CALLROUTER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "CALLROUTER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "CALLROUTER_TWILIO_API_BASE_URL": emulator.base_url,
-            "CALLROUTER_API_TOKENS": f"{API_TOKEN}:admin:*",
-            "CALLROUTER_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(REPO_ROOT),
-            "PYTHONUNBUFFERED": "1",
-        })
-        client = redis_lib.Redis.from_url(redis_server.url)
-        try:
-            yield OneHost(env=env, redis=client, sessions=sessions, workdir=workdir, emulator=emulator)
-        finally:
-            client.close()
-            engine.dispose()
-            emulator.stop()
 
 
 def _due_callback(host: OneHost, sid: str) -> int:

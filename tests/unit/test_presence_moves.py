@@ -72,3 +72,20 @@ def test_without_wrap_up_after_calls_a_chosen_wrap_up_lasts() -> None:
     liaison = next(iter(deps.directory.liaisons_of("UWV")))
     presence.set_presence(deps, liaison_id=liaison.id, status=P.WRAP_UP, organisation_scope=None)
     assert presence.end_overdue_wrap_ups(deps) == 0
+
+
+def test_a_wrap_up_the_router_ended_but_the_record_did_not_is_recorded_not_ended_again() -> None:
+    """The end-of-wrap-up job died between the router's move and the record's (a SIGKILL)."""
+    deps = make_deps(wrap_up_seconds=30)
+    clock = deps.clock
+    assert isinstance(clock, FakeClock)
+    liaison = next(iter(deps.directory.liaisons_of("UWV")))
+    presence.set_presence(deps, liaison_id=liaison.id, status=P.WRAP_UP, organisation_scope=None)
+    clock.advance(40)
+    deps.router.set_presence(liaison_id=liaison.id, org="UWV", topics=liaison.topics, status=P.AVAILABLE,
+                             now_ms=int(clock.now().timestamp() * 1000), only_from=P.WRAP_UP)
+    since = deps.router.liaison_since_ms(liaison_id=liaison.id, org="UWV")
+    assert presence.end_overdue_wrap_ups(deps) == 0  # not ended twice
+    saved = {lid: status for lid, _org, status, _since in deps.presence.all()}
+    assert saved[liaison.id] == P.AVAILABLE.value
+    assert deps.router.liaison_since_ms(liaison_id=liaison.id, org="UWV") == since

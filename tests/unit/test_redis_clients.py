@@ -56,3 +56,31 @@ def test_rq_uses_the_live_redis_unless_told_otherwise(tmp_path) -> None:  # noqa
 def test_bad_redis_settings_stop_start_up_naming_the_setting(values: dict[str, str], setting: str) -> None:
     with pytest.raises(ValueError, match=setting):
         Settings(**values)  # type: ignore[arg-type]
+
+
+def test_the_failover_retry_tries_a_refused_write_again_and_raises_any_other_error_at_once() -> None:
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ResponseError
+
+    from callrouter.adapters.redis_retry import FailoverRetry
+
+    retry = FailoverRetry(NoBackoff(), 3)
+    answers: list[object] = [ResponseError("NOREPLICAS Not enough good replicas to write."),
+                             ResponseError("NOREPLICAS Not enough good replicas to write."), "OK"]
+    closed: list[Exception] = []
+
+    def do() -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert retry.call_with_retry(do, closed.append) == "OK"
+    assert len(closed) == 2  # the connection closed before each retry: the sentinels are asked again
+
+    def wrong() -> object:
+        raise ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        retry.call_with_retry(wrong, closed.append)
+    assert len(closed) == 2

@@ -6,6 +6,10 @@
   conference bridge its liaison's leg is cancelled and the caller redirected out of the room.
 - A liaison the router still holds for a call that has ended (the release was lost): available again.
 - A wrap-up whose timer was lost (the process that scheduled it died): it ends when its time is up.
+- A liaison the router has held for a while for a call the record still has waiting in line: the claim never
+  became an offer (the process died between the router's claim and the record's offer, or the database refused
+  that write), or the return of an unanswered offer stopped between the record and the router. The call goes
+  back to its place in line; the liaison is available again, or away when they did not answer.
 - A liaison the record says is offered or connected to a call, but whom the router holds for nothing or for
   another call (a claim lost in a Redis failover): held for that call again (holds.restore_hold).
 - A call the record keeps open, but which has ended at the network (its status report was lost: the
@@ -31,7 +35,7 @@ from datetime import datetime, timedelta
 
 from callrouter.domain.call_flow import Goto, Step
 from callrouter.domain.callbacks import OPEN, CallbackState, callback_id_of, router_member
-from callrouter.domain.calls import OPEN_STATES, CallMove, CallRecord, CallState, EventKind
+from callrouter.domain.calls import ANY_TOPIC, OPEN_STATES, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.callbacks.lifecycle import ATTEMPT_LOST_AFTER, back_in_line, make_due, rejoin_line
 from callrouter.services.calls import consult, consult_record, room
@@ -40,12 +44,15 @@ from callrouter.services.calls.holds import restore_hold
 from callrouter.services.calls.live_state import rebuild_live_state, sync_live_waiting
 from callrouter.services.calls.routing import dispatch
 from callrouter.services.calls.speech import ms
+from callrouter.services.calls.steps.connected import returned_from
 from callrouter.services.calls.steps.end import end_call
 from callrouter.services.calls.transfer import release_after_conversation
 from callrouter.services.staff import presence
 
 log = logging.getLogger("callrouter.reconcile")
 STUCK_MARGIN_SECONDS = 30
+# A claim is made an offer in the record within milliseconds; one still not offered after this was abandoned.
+UNOFFERED_CLAIM_SECONDS = 10
 # A call the record keeps open is asked about at the network once it is this old; at most this many a run
 # (a different slice each run), so hundreds of waiting calls cost a bounded number of REST requests.
 NETWORK_CHECK_AFTER_SECONDS = 20
@@ -92,6 +99,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
     returned += _reconcile_callbacks(deps, now=now, limit=limit)
     restart_claimed_callbacks(deps)
     released = release_liaisons_of_ended_calls(deps)
+    released |= return_unoffered_claims(deps)
     released |= restore_liaison_holds(deps)
     released |= end_calls_ended_at_the_network(deps)
     released |= end_lost_consult_rings(deps, limit=limit)
@@ -257,6 +265,46 @@ def _reconcile_callbacks(deps: CallDeps, *, now: datetime, limit: datetime) -> i
         if callback.expires_at > now:
             returned += rejoin_line(deps, callback)
     return returned
+
+
+def return_unoffered_claims(deps: CallDeps) -> set[str]:
+    """A liaison the router has held for UNOFFERED_CLAIM_SECONDS for a call the record has waiting in line (see
+    the module's docstring): the call back to its place in line, the liaison available, or away when the
+    record says they did not answer it. The router's scripts act only while it still holds the liaison for that
+    call, so a claim made again meanwhile is left alone. The organisations whose liaisons changed."""
+    changed: set[str] = set()
+    old_ms = ms(deps.clock.now()) - UNOFFERED_CLAIM_SECONDS * 1000
+    for liaison_id, org, _status, _since in deps.presence.all():
+        held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
+        if held is None or callback_id_of(held) is not None or consult.call_of(held) is not None:
+            continue
+        since = deps.router.liaison_since_ms(liaison_id=liaison_id, org=org)
+        if since is None or since > old_ms:
+            continue
+        record = deps.calls.get(held)
+        if record is None or record.state != CallState.QUEUED or record.organisation != org:
+            continue
+        now = deps.clock.now()
+        if returned_from(deps, record, liaison_id=liaison_id):
+            back = deps.router.requeue_after_no_answer(call_sid=held, liaison_id=liaison_id, org=org)
+            if back.liaison_set_away:
+                deps.presence.save(liaison_id=liaison_id, organisation=org, status=Presence.AWAY.value, since=now)
+            log.warning("live.return_finished call_sid=%s liaison=%s (an unanswered offer's return stopped halfway)",
+                        held, liaison_id)
+        else:
+            freed = deps.router.abandon(call_sid=held, org=org).freed_liaison_id
+            deps.router.enqueue(call_sid=held, org=org, topic=record.topic or ANY_TOPIC,
+                                klass=record.priority_class.value,
+                                enqueued_at_ms=ms(record.queued_at or record.received_at))
+            current = deps.calls.get(held)
+            if current is None or current.state != CallState.QUEUED:  # ended meanwhile: not back in line
+                deps.router.abandon(call_sid=held, org=org)
+            if freed == liaison_id:
+                deps.presence.save(liaison_id=liaison_id, organisation=org, status=Presence.AVAILABLE.value,
+                                   since=now)
+            log.warning("live.claim_returned call_sid=%s liaison=%s (claimed, never offered)", held, liaison_id)
+        changed.add(org)
+    return changed
 
 
 def restore_liaison_holds(deps: CallDeps) -> set[str]:

@@ -63,14 +63,24 @@ def end_wrap_up(deps: CallDeps, *, liaison_id: int, actor: Actor = Actor.TIMER) 
 
 
 def end_overdue_wrap_ups(deps: CallDeps) -> int:
-    """Wrap-ups past their time whose timer never fired (the process that set it died): ended now."""
+    """Wrap-ups past their time whose timer never fired (the process that set it died): ended now. One the
+    router has ended but the record has not (the process died between the two): the record follows, and
+    nothing is ended twice (the router's move is only ever made from wrap-up)."""
     if not deps.wrap_up_seconds:  # no wrap-up after calls: a wrap-up the liaison chose lasts until they change it
         return 0
     limit = deps.clock.now() - timedelta(seconds=deps.wrap_up_seconds)
     ended = 0
-    for liaison_id, _org, status, since in deps.presence.all():
-        if status == Presence.WRAP_UP.value and since <= limit:
-            ended += end_wrap_up(deps, liaison_id=liaison_id)
+    for liaison_id, org, status, since in deps.presence.all():
+        if status != Presence.WRAP_UP.value or since > limit:
+            continue
+        if end_wrap_up(deps, liaison_id=liaison_id):
+            ended += 1
+        elif deps.router.liaison_status(liaison_id=liaison_id, org=org) in (Presence.AVAILABLE, Presence.BUSY):
+            # What the dead process would have saved (a liaison on a new call since is available in the record).
+            deps.presence.save(liaison_id=liaison_id, organisation=org, status=Presence.AVAILABLE.value,
+                               since=deps.clock.now())
+            log.warning("presence.wrap_up_end_recorded liaison=%s (the router had ended it, the record had not)",
+                        liaison_id)
     return ended
 
 

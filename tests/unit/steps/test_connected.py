@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from callrouter.domain.call_flow import DialEnd, LegStatus, Step
-from callrouter.domain.calls import CallState, EventKind, Outcome
+from callrouter.domain.calls import CallMove, CallState, EventKind, Outcome
 from callrouter.domain.directory import Liaison
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Enqueue, Hangup, VoiceReply
@@ -179,7 +179,24 @@ def test_a_late_or_foreign_dial_result_hangs_up_and_changes_nothing() -> None:
     assert flow.run(deps, Step.DIAL_RESULT, dialled(DialEnd.NOT_ANSWERED, liaison_id=EVA.id)).actions == (Hangup(),)
     flow.run(deps, Step.DIAL_RESULT, dialled(DialEnd.NOT_ANSWERED))
     events = fakes(deps).calls.kinds(SID)
-    assert flow.run(deps, Step.DIAL_RESULT, dialled(DialEnd.NOT_ANSWERED)).actions == (Hangup(),)  # repeated
+    # Repeated (HAProxy's retry of a report whose first handling died: a finished one is answered by the replay
+    # guard): the caller hears they are back in line, as the first answer would have said; nothing twice.
+    repeated = flow.run(deps, Step.DIAL_RESULT, dialled(DialEnd.NOT_ANSWERED)).actions
+    assert any(isinstance(a, Enqueue) for a in repeated), repeated
     assert fakes(deps).calls.kinds(SID) == events and events.count(EventKind.LIAISON_NO_ANSWER) == 1
     assert flow.run(deps, Step.DIAL_RESULT, StepInput(call_sid="CA-x", dial=DialEnd.TALKED,
                                                       liaison_id=JAN.id)).actions == (Hangup(),)
+
+
+def test_a_no_answer_whose_handling_died_after_the_record_is_finished_by_the_retried_report() -> None:
+    """The web process died between the record's return and the router's (HAProxy retries the webhook)."""
+    deps = make_deps()
+    offered_to(deps)
+    deps.calls.apply(SID, event=EventKind.LIAISON_NO_ANSWER, at=deps.clock.now(), move=CallMove.RETURN,
+                     detail={"liaison": JAN.id, "status": "no-answer"}, liaison_id=None, answered_at=None)
+    assert fakes(deps).router.call_of_liaison(liaison_id=JAN.id, org="UWV") == SID  # the router's part not done
+    retried = flow.run(deps, Step.DIAL_RESULT, dialled(DialEnd.NOT_ANSWERED)).actions
+    assert any(isinstance(a, Enqueue) for a in retried), retried  # back in line, and told so
+    assert fakes(deps).router.liaison_status(liaison_id=JAN.id, org="UWV") == Presence.AWAY
+    assert fakes(deps).router.call_of_liaison(liaison_id=JAN.id, org="UWV") is None
+    assert fakes(deps).calls.kinds(SID).count(EventKind.LIAISON_NO_ANSWER) == 1

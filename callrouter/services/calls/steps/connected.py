@@ -53,6 +53,9 @@ def dial_result(deps: CallDeps, given: StepInput) -> StepResult:
     ended = given.dial or given.option("dial")
     if (record is None or liaison_id is None or record.liaison_id != liaison_id
             or record.state not in (CallState.OFFERED, CallState.CONNECTED)):
+        if record is not None and liaison_id is not None and ended not in (DialEnd.TALKED, DialEnd.CANCELLED) \
+                and returned_from(deps, record, liaison_id=liaison_id):
+            return _back_in_line(deps, record, liaison_id=liaison_id, ended=DialEnd(str(ended or DialEnd.FAILED)))
         return VoiceReply.of(Hangup())
     if ended == DialEnd.TALKED:
         return Next(Step.CONVERSATION_END, record=record, options={"talk_seconds": given.talk_seconds})
@@ -85,6 +88,13 @@ def _room_leg(deps: CallDeps, given: StepInput) -> StepResult:
     if given.leg is None or not given.leg.ended:
         return VoiceReply()
     current = deps.calls.get(given.call_sid)
+    # The report again after its handling died halfway: finished only while the router's part is left, as the
+    # redirect out of the room (unlike a dial's answer) must not be sent twice.
+    if current is not None and given.liaison_id is not None and deps.router.call_of_liaison(
+            liaison_id=given.liaison_id, org=current.organisation or "") == current.sid \
+            and returned_from(deps, current, liaison_id=given.liaison_id):
+        return _back_in_line(deps, current, liaison_id=given.liaison_id, ended=ROOM_LEG_END[given.leg],
+                             from_room=True)
     if (current is None or given.liaison_id is None or current.state != CallState.OFFERED
             or current.liaison_id != given.liaison_id):
         return VoiceReply()
@@ -160,6 +170,25 @@ def room_left(deps: CallDeps, given: StepInput) -> StepResult:
     return Next(Step.CONVERSATION_END, record=record, options={"talk_seconds": talk})
 
 
+RETURNS = frozenset({EventKind.LIAISON_NO_ANSWER, EventKind.NOT_BRIDGED})
+
+
+def returned_from(deps: CallDeps, record: CallRecord, *, liaison_id: int) -> bool:
+    """The record's last offer ended with the call back in line because this liaison did not take it (not a
+    lost offer the reconciler returned: that liaison did nothing wrong). For a report of that liaison's leg it
+    means the return is half done: the process that handled the same report died in the middle of
+    `_back_in_line` and HAProxy retried the webhook on the other host (a report handled to the end is answered
+    from the replay guard, never run again)."""
+    if record.state != CallState.QUEUED:
+        return False
+    for event in reversed(deps.calls.events(record.sid)):
+        if event.kind == EventKind.OFFERED:
+            return False
+        if event.kind in RETURNS:
+            return event.detail.get("liaison") == liaison_id and event.detail.get("status") != "lost offer"
+    return False
+
+
 def _back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int, ended: DialEnd,
                   from_room: bool = False) -> StepResult:
     """Back to the front of the line; the liaison is marked away. The router takes the call again at its
@@ -167,18 +196,29 @@ def _back_in_line(deps: CallDeps, record: CallRecord, *, liaison_id: int, ended:
 
     `from_room`: the caller waits in the call's room, so a redirect (not this reply) takes them back."""
     now = deps.clock.now()
-    not_bridged = ended == DialEnd.NOT_BRIDGED or record.state == CallState.CONNECTED
-    requeued = deps.calls.apply(record.sid, event=EventKind.NOT_BRIDGED if not_bridged else EventKind.LIAISON_NO_ANSWER,
-                                at=now, move=CallMove.RETURN, detail={"liaison": liaison_id, "status": ended.value},
-                                liaison_id=None, answered_at=None)
+    org = record.organisation or ""
+    resumed = record.state == CallState.QUEUED  # the return half done (returned_from): the router's part is left
+    if resumed:
+        requeued: CallRecord | None = record
+    else:
+        not_bridged = ended == DialEnd.NOT_BRIDGED or record.state == CallState.CONNECTED
+        requeued = deps.calls.apply(record.sid, at=now, move=CallMove.RETURN,
+                                    event=EventKind.NOT_BRIDGED if not_bridged else EventKind.LIAISON_NO_ANSWER,
+                                    detail={"liaison": liaison_id, "status": ended.value},
+                                    liaison_id=None, answered_at=None)
     if requeued is None:
         return Stale(deps.calls.get(record.sid))
-    org = record.organisation or ""
-    deps.router.requeue_after_no_answer(call_sid=record.sid, liaison_id=liaison_id, org=org)
-    deps.router.abandon(call_sid=record.sid, org=org)  # out of the router's line until the caller holds again
+    # Each part is done at most once: the requeue only while the router holds the liaison for this call.
+    back = deps.router.requeue_after_no_answer(call_sid=record.sid, liaison_id=liaison_id, org=org)
+    if back.requeued or not resumed:
+        deps.router.abandon(call_sid=record.sid, org=org)  # out of the router's line until the caller holds again
     liaison = deps.directory.liaison(liaison_id)
-    if liaison is not None:
+    away = not resumed or deps.router.liaison_status(liaison_id=liaison_id, org=org) == Presence.AWAY
+    if liaison is not None and away:
         deps.presence.save(liaison_id=liaison_id, organisation=liaison.organisation, status=Presence.AWAY, since=now)
+    if resumed:
+        log.warning("voice.back_in_line_resumed call_sid=%s liaison=%s requeued=%s", record.sid, liaison_id,
+                    back.requeued)
     log.info("voice.liaison_no_answer call_sid=%s liaison=%s status=%s", record.sid, liaison_id, ended.value)
     if from_room:
         try:

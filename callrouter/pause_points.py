@@ -1,10 +1,12 @@
-"""A test-only hook: a worker that stops for good just before one named call, so a fault test can SIGKILL it
-in the middle of a job at a known point (tests/faults/test_worker_killed_jobs.py).
+"""A test-only hook: a worker or web process that stops for good just before one named call, so a fault test
+can SIGKILL it in the middle of a job or a webhook at a known point (tests/faults/test_worker_killed_jobs.py,
+tests/faults/test_killed_mid_step.py).
 
-Read only when FAULT_TEST_PAUSE_BEFORE is set (never in production: no unit or setting sets it), outside the
-settings on purpose: it is not configuration. FAULT_TEST_PAUSE_BEFORE is a dotted path from the worker's
-container to a method, e.g. `router.enqueue` or `parts.retention.store.delete_call_records`; when that
-method is first called, the worker writes the path to FAULT_TEST_PAUSE_FILE and sleeps until it is killed.
+Read once, when the process builds its container, and only when FAULT_TEST_PAUSE_BEFORE is set (never in
+production: no unit or setting sets it; unset, nothing is wrapped and nothing costs anything), outside the
+settings on purpose: it is not configuration. FAULT_TEST_PAUSE_BEFORE is a dotted path from the container to
+a method, e.g. `router.enqueue` or `parts.retention.store.delete_call_records`; when that method is first
+called, the process writes the path to FAULT_TEST_PAUSE_FILE and sleeps until it is killed.
 """
 
 from __future__ import annotations
