@@ -21,7 +21,8 @@ Measured from the emulator's transcripts (its clock, real seconds = simulated / 
 - routing time: from "a liaison is free and a call waits" to the REST redirect of that call: from the later of
   (the call's <Enqueue> began: it waits in Twilio's queue; the service learns it from the wait webhook that
   follows at once) and (the hang-up of the previous leg to the liaison the call is given: the moment that
-  liaison was free) to the emulator's `redirected` event for the call.
+  liaison was free) to the emulator's `redirected` event for the call. With the conference bridge the caller's
+  transcript does not name the liaison (its leg is a REST call), so those samples count from the enqueue only.
 Targets: routing p99 <= 250 ms with 50 calls in flight, and p99 at 200 <= 2x p99 at 10. Exits 1 if missed, or
 if a level had application errors (the run says nothing about routing then).
 """
