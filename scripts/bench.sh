@@ -15,7 +15,8 @@ if ((${#files[@]} == 0)); then
   exit 0
 fi
 # Benchmarks that also run a second time with these arguments (their other database).
-declare -A again=([tests.benchmarks.bench_webhooks]="--postgres" [tests.benchmarks.bench_callbacks]="--postgres")
+declare -A again=([tests.benchmarks.bench_webhooks]="--postgres" [tests.benchmarks.bench_callbacks]="--postgres"
+                  [tests.benchmarks.bench_statistics]="--postgres")
 missed=()
 for file in "${files[@]}"; do
   module=tests.benchmarks.$(basename "$file" .py)
