@@ -276,7 +276,7 @@ def return_unoffered_claims(deps: CallDeps) -> set[str]:
     old_ms = ms(deps.clock.now()) - UNOFFERED_CLAIM_SECONDS * 1000
     for liaison_id, org, _status, _since in deps.presence.all():
         held = deps.router.call_of_liaison(liaison_id=liaison_id, org=org)
-        if held is None or callback_id_of(held) is not None or consult.call_of(held) is not None:
+        if held is None or callback_id_of(held) is not None or consult_record.call_of(held) is not None:
             continue
         since = deps.router.liaison_since_ms(liaison_id=liaison_id, org=org)
         if since is None or since > old_ms:
