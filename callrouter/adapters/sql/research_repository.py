@@ -1,6 +1,7 @@
-"""The research export's reads: the calls of a period in batches (keyset on the received_at index), each
-batch with its events, the liaisons' results and the organisations of the batch's cases. Four queries per
-batch, whatever the period's length; nothing of earlier batches is kept.
+"""The research export's reads: the calls of a period in batches (keyset on the received_at index, each batch's
+range starting at the last call read), each batch with its events, the liaisons' results and the organisations
+of the batch's cases. Four queries per batch, each the same cost wherever the batch is in the period; nothing of
+earlier batches is kept.
 
 Never read: the caller's number (or its masked form or pseudonym), the caseworker, the liaison, the note.
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import String, and_, or_, select, type_coerce
+from sqlalchemy import ColumnElement, String, and_, or_, select, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow
@@ -50,6 +51,20 @@ def _detail(value: object) -> dict[str, object]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+def _after(last: tuple[datetime, int] | None, *, start: datetime) -> list[ColumnElement[bool]]:
+    """The calls after the last one read (received_at, id), or from the period's start for the first batch.
+
+    The last moment read replaces the period's start as the index range's lower bound, rather than joining it:
+    SQLite uses one lower bound of a range and took the start, so batch n walked the n - 1 batches before it
+    and the export's time grew with the square of its rows (PostgreSQL's plan did the same).
+    """
+    c = _CALLS.c
+    if last is None:
+        return [c.received_at >= utc(start)]
+    at, call_id = last
+    return [c.received_at >= at, or_(c.received_at > at, and_(c.received_at == at, c.id > call_id))]
+
+
 class SqlResearchSource:
     def __init__(self, session_factory: sessionmaker[Session]):
         self._sessions = session_factory
@@ -58,11 +73,9 @@ class SqlResearchSource:
         c = _CALLS.c
         last: tuple[datetime, int] | None = None
         while True:
-            where = [c.received_at >= utc(start), c.received_at < utc(end)]
-            if last is not None:
-                where.append(or_(c.received_at > last[0], and_(c.received_at == last[0], c.id > last[1])))
             query = (select(c.id, c.received_at, c.location, c.organisation, c.topic, c.line_kind, c.case_id)
-                     .where(*where).order_by(c.received_at, c.id).limit(batch))
+                     .where(*_after(last, start=start), c.received_at < utc(end))
+                     .order_by(c.received_at, c.id).limit(batch))
             with self._sessions() as session:
                 rows = session.execute(query).all()
                 if not rows:
