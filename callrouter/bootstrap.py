@@ -318,6 +318,7 @@ class Parts:
     audit: SqlAuditLog  # who opened which call page, drill-down or export (written by the staff pages)
     research: SqlResearchSource  # the research export's pseudonymised rows per call
     periods: SqlPeriods  # named evaluation periods (compared side by side on the dashboard)
+    voice_messages: TwilioRecordings  # callbacks' voice messages, fetched for the console
 
 
 def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
@@ -333,6 +334,9 @@ def build_parts(settings: Settings, sessions: sessionmaker[Session]) -> Parts:
         call_queries=SqlCallQueries(sessions), outcomes=SqlOutcomes(sessions),
         retention=build_retention(settings, sessions), audit=SqlAuditLog(sessions),
         research=SqlResearchSource(sessions), periods=SqlPeriods(sessions),
+        voice_messages=TwilioRecordings(account_sid=settings.twilio_account_sid,
+                                        auth_token=settings.twilio_auth_token.get_secret_value(),
+                                        api_base_url=settings.twilio_api_base_url),
     )
 
 

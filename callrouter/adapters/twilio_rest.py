@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import httpx
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from callrouter.domain.call_flow import Goto, LegStatus
 from callrouter.ports.calls import NetworkLeg
+from callrouter.ports.staff import Audio
 
 log = logging.getLogger("callrouter.twilio")
 TWILIO_API = "https://api.twilio.com"
+RECORDING_SID = re.compile(r"(?<=/Recordings/)RE[0-9a-fA-F]{32}")
 # A call resource's status (Twilio's words) as the service names it.
 CALL_STATUS = {"queued": LegStatus.STARTING, "initiated": LegStatus.STARTING, "ringing": LegStatus.STARTING,
                "in-progress": LegStatus.ANSWERED, "completed": LegStatus.COMPLETED, "busy": LegStatus.BUSY,
@@ -99,11 +103,29 @@ class TwilioCalls:
 
 
 class TwilioRecordings:
-    """Deletes recordings (callback voice messages) when their retention period has passed."""
+    """Callback voice messages at Twilio: their audio for the console (fetched with the account's credentials,
+    as Twilio asks when media URLs need HTTP auth), and deleted when their retention period has passed."""
 
-    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str):
+    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str,
+                 transport: httpx.BaseTransport | None = None):
         http = None if api_base_url.rstrip("/") == TWILIO_API else BaseUrlHttpClient(api_base_url, timeout=10)
         self._client = Client(account_sid, auth_token, http_client=http)
+        self._account, self._token, self._base = account_sid, auth_token, api_base_url.rstrip("/")
+        self._transport = transport
+
+    def audio(self, recording_url: str) -> Audio | None:
+        """GET …/Accounts/{this account}/Recordings/{RE…}.wav. Only the recording's sid is taken from the stored
+        URL: the request always goes to the configured API base and this account, never to a URL from a row."""
+        found = RECORDING_SID.search(recording_url)
+        if found is None:
+            return None
+        url = f"{self._base}/2010-04-01/Accounts/{self._account}/Recordings/{found.group(0)}.wav"
+        with httpx.Client(auth=(self._account, self._token), timeout=10, transport=self._transport) as client:
+            response = client.get(url)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return Audio(response.content, response.headers.get("content-type", "audio/x-wav"))
 
     def delete_recording(self, sid: str) -> bool:
         """True when Twilio deleted it (204) or no longer has it (404); other errors raise."""

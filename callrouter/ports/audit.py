@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-ACTIONS = ("call_page", "drilldown", "export")
+ACTIONS = ("call_page", "drilldown", "export", "voice_message")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,22 @@ class CallSummary:
         return (until - self.queued_at).total_seconds() if until else None
 
 
+@dataclass(frozen=True)
+class Audio:
+    content: bytes
+    media_type: str
+
+
+class VoiceMessages(Protocol):
+    """A callback's voice message, fetched from Twilio with the account's credentials (the browser never gets
+    Twilio's media URL)."""
+
+    def audio(self, recording_url: str) -> Audio | None:
+        """The recording's audio, or None when it is not one of this account's recordings or Twilio no longer
+        has it (deleted by the retention job, or never finished)."""
+        ...
+
+
 class StaffAccounts(Protocol):
     def record_login(self, *, issuer: str, subject: str, display_name: str | None, at: datetime) -> Account: ...
     def get(self, account_id: int) -> Account | None: ...

@@ -1,4 +1,4 @@
-"""The staff pages' audit log: who opened which call page, drill-down or export, with its filters.
+"""The staff pages' audit log: who opened which call page, drill-down, export or voice message, with its filters.
 
 A pure ASGI middleware gives every /staff request a holder in its scope; the `who` dependency
 (staff_auth/context.py) puts the logged-in account in it. When the page answers 200, the middleware
@@ -23,18 +23,22 @@ SCOPE_KEY = "callrouter.staff_account"
 EXPORT_FORMATS = ("csv", "json")
 _CALL_PAGES = (re.compile(r"^/staff/dashboard/oproepen/[^/]+$"), re.compile(r"^/staff/gesprekken/[^/]+$"))
 _DRILLDOWN = "/staff/dashboard/oproepen"
+_VOICE_MESSAGE = re.compile(r"^/staff/terugbellen/[^/]+/bericht$")
 _EXPORT_PAGES = ("/staff/dashboard", "/staff/dashboard/oproepen", "/staff/dashboard/zaken", "/staff/dashboard/menu",
                  "/staff/dashboard/wachttijd", "/staff/onderzoek", "/staff/dashboard/vergelijken")
 
 
 def action_of(path: str, query: dict[str, str]) -> str | None:
-    """call_page, drilldown, export, or None for a page that is not audited."""
+    """call_page, drilldown, export, voice_message (a callback's recording heard), or None for a page that is
+    not audited."""
     if query.get("format", "html") in EXPORT_FORMATS and path.rstrip("/") in _EXPORT_PAGES:
         return "export"
     if any(p.match(path) for p in _CALL_PAGES):
         return "call_page"
     if path.rstrip("/") == _DRILLDOWN:
         return "drilldown"
+    if _VOICE_MESSAGE.match(path):
+        return "voice_message"
     return None
 
 

@@ -49,7 +49,8 @@ def install_staff_web(app: FastAPI, container: Container, settings: Settings) ->
         console=ConsoleDeps(voice=container.voice, calls=container.parts.call_queries,
                             outcomes=container.parts.outcomes,
                             outcome_edit_seconds=settings.staff_outcome_edit_seconds,
-                            record_within_days=settings.retention_conversation_note_days),
+                            record_within_days=settings.retention_conversation_note_days,
+                            voice_messages=container.parts.voice_messages),
         templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
     )
     app.state.staff = web

@@ -247,3 +247,26 @@ def test_the_retention_job_s_twilio_adapter_deletes_through_the_rest_api(app: Cu
     assert emulator.engine.deleted_recordings == [sid]
     with pytest.raises(Exception):  # noqa: B017 - a wrong token is an error, not "gone"
         TwilioRecordings(account_sid=ACCOUNT_SID, auth_token="wrong", api_base_url=emulator.base_url).delete_recording(sid)
+
+
+def test_the_consoles_twilio_adapter_fetches_a_voice_message_with_the_accounts_credentials(
+        app: CustomerApp, emulator: Emulator) -> None:
+    from callrouter.adapters.twilio_rest import TwilioRecordings
+
+    app.routes["/twiml/voice"] = lambda r: '<Response><Record action="recorded" maxLength="10"/></Response>'
+    app.routes["/twiml/recorded"] = lambda r: "<Response><Hangup/></Response>"
+    emulator.place_call(CALLER, LINE, CallerScript(record=[2])).wait_until_ended()
+    recorded, = app.to("/twiml/recorded")
+    recordings = TwilioRecordings(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=emulator.base_url)
+    audio = recordings.audio(recorded["RecordingUrl"])
+    assert audio is not None and audio.media_type == "audio/x-wav"
+    assert 1.5 <= wav_seconds(wave.open(io.BytesIO(audio.content), "rb")) <= 2.5
+    # Only the sid is taken from a stored URL: another host is never asked, the configured base is.
+    elsewhere = "https://elsewhere.example/2010-04-01/Accounts/ACother/Recordings/" + recorded["RecordingSid"]
+    assert recordings.audio(elsewhere) == audio
+    assert recordings.audio("https://elsewhere.example/not-a-recording") is None
+    assert recordings.delete_recording(recorded["RecordingSid"]) is True
+    assert recordings.audio(recorded["RecordingUrl"]) is None  # deleted by the retention job: gone
+    with pytest.raises(httpx.HTTPStatusError):  # a wrong token is an error, not "gone"
+        TwilioRecordings(account_sid=ACCOUNT_SID, auth_token="wrong",
+                         api_base_url=emulator.base_url).audio(recorded["RecordingUrl"])

@@ -22,6 +22,7 @@ Cases:   c1 + c4 one case of Sanne (UWV + SVB: multi); c2 + cb + c5 another (UWV
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -34,6 +35,7 @@ from callrouter.adapters.sql.call_tables import CallRow
 from callrouter.adapters.sql.case_tables import CaseRow
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, Outcome
 from callrouter.domain.staff import ConversationResult, Grant, OutcomeChanged, Role
+from callrouter.ports.staff import Audio
 from callrouter.services.statistics import statistics
 from callrouter.services.statistics.statistics import StatsDeps
 from tests.integration.conftest import FixedClock
@@ -254,3 +256,35 @@ def test_a_callback_on_the_line_is_the_current_call_in_the_console(staff: Staff)
     for expected in ("Amsterdam", "Sanne", "UWV", "WW-uitkering", f"Terugbelverzoek {callback.id}",
                      "Bericht van de beller openen"):
         assert expected in current, current
+    # The voice message goes through the service: the page never names Twilio's media URL.
+    assert f'href="/staff/terugbellen/{callback.id}/bericht"' in current and "api.twilio.com" not in live
+    asked: list[str] = []
+
+    class Recordings:
+        def audio(self, recording_url: str) -> Audio | None:
+            asked.append(recording_url)
+            return Audio(b"RIFF-voice", "audio/x-wav") if recording_url.endswith("1" * 32) else None
+
+    staff.web.console = dataclasses.replace(staff.web.console, voice_messages=Recordings())
+    heard = staff.client.get(f"/staff/terugbellen/{callback.id}/bericht")
+    assert heard.status_code == 200 and heard.content == b"RIFF-voice", heard.text
+    assert heard.headers["content-type"] == "audio/x-wav" and heard.headers["cache-control"] == "no-store"
+    assert asked == [values["voice_message_url"]]
+    [entry] = staff.app.container.parts.audit.entries(action="voice_message")
+    assert entry.target == f"/staff/terugbellen/{callback.id}/bericht"
+    # Gone at Twilio (the retention job deleted it), another organisation's callback, or none: 404, no audit row.
+    values["voice_message_url"] = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "2" * 32
+    gone, _ = voice.callbacks.create(values, open_key="t:2", cause="test")
+    values.update(organisation="SVB", voice_message_url=values["voice_message_url"].replace("2", "1"))
+    other, _ = voice.callbacks.create(values, open_key="t:3", cause="test")
+    for callback_id in (gone.id, other.id, 999_999):
+        assert staff.client.get(f"/staff/terugbellen/{callback_id}/bericht").status_code == 404
+    assert len(staff.app.container.parts.audit.entries(action="voice_message")) == 1
+
+    class Unreachable:
+        def audio(self, recording_url: str) -> Audio | None:
+            raise ConnectionError("Twilio is not reachable")
+
+    staff.web.console = dataclasses.replace(staff.web.console, voice_messages=Unreachable())
+    later = staff.client.get(f"/staff/terugbellen/{callback.id}/bericht")
+    assert later.status_code == 503 and "niet op te halen" in later.text

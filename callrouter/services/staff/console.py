@@ -20,7 +20,7 @@ from callrouter.domain.directory import Liaison, Organisation
 from callrouter.domain.presence import Actor
 from callrouter.domain.queueing import Presence
 from callrouter.domain.staff import Account, ConversationOutcome, OutcomeChanged, check_outcome
-from callrouter.ports.staff import CallQueries, CallSummary, Outcomes
+from callrouter.ports.staff import Audio, CallQueries, CallSummary, Outcomes, VoiceMessages
 from callrouter.services.calls import consult as consults
 from callrouter.services.calls import consult_record
 from callrouter.services.calls import transfer as transfers
@@ -39,6 +39,7 @@ class ConsoleDeps:
     # A first outcome may be recorded this long after the conversation (the note retention period: after it
     # the retention job has emptied that period's notes, and a late record is no record of the conversation).
     record_within_days: int = 90
+    voice_messages: VoiceMessages | None = None  # None: the console links no voice message (unit tests)
 
 
 class OutcomeRefused(CallRouterError):
@@ -264,3 +265,15 @@ def waited_text(seconds: float | None) -> str:
     whole = int(seconds)
     return f"{whole // 60} min {whole % 60} s" if whole >= 60 else f"{whole} s"
 
+
+
+def voice_message(deps: ConsoleDeps, *, liaison: Liaison, callback_id: int) -> Audio:
+    """The voice message of a callback of the liaison's organisation, fetched from Twilio; NotFound for another
+    organisation's callback, one without a message, or one whose recording is gone (the retention job)."""
+    callback = deps.voice.callbacks.get(callback_id)
+    if callback is None or callback.organisation != liaison.organisation or not callback.voice_message_url:
+        raise NotFound("no such voice message")
+    audio = deps.voice_messages.audio(callback.voice_message_url) if deps.voice_messages is not None else None
+    if audio is None:
+        raise NotFound("no such voice message")
+    return audio

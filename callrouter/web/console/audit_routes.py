@@ -26,7 +26,7 @@ from callrouter.web.staff_auth.context import StaffPageError, Who, staff_web, wh
 router = APIRouter(prefix="/staff", include_in_schema=False)
 PAGE = "/staff/beheer/auditlog"
 ACTION_NAMES_NL = {"call_page": "Gesprekspagina geopend", "drilldown": "Lijst van gesprekken (uitsplitsing)",
-                   "export": "Download (CSV of JSON)"}
+                   "export": "Download (CSV of JSON)", "voice_message": "Ingesproken bericht beluisterd"}
 DEFAULT_DAYS = 7
 MAX_ROWS = 10_000
 PAGE_ROWS = 200

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from callrouter.domain.callbacks import CallbackState
 from callrouter.services.callbacks import lifecycle as service
 from callrouter.services.errors import CallRouterError, NotFound
+from callrouter.services.staff import console
 from callrouter.web.console.routes import NOT_FOUND, _liaison
 from callrouter.web.staff_auth.context import Who, check_csrf, staff_web, who
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
+log = logging.getLogger("callrouter.staff")
 STATE_NL = {CallbackState.REQUESTED: "Gepland", CallbackState.SCHEDULED: "Wacht in de rij",
             CallbackState.DIALLING: "Wordt gebeld", CallbackState.RETRY: "Opnieuw proberen",
             CallbackState.COMPLETED: "Afgerond", CallbackState.FAILED: "Mislukt",
@@ -40,6 +43,24 @@ def callbacks_page(request: Request, person: Who = Depends(who)) -> Response:
     flash = web.sessions.pop_flash(person.session_id, person.session)
     return web.render(request, "callbacks.html", {"rows": rows, "liaison": liaison, "flash": flash,
                                                   "reason_max": REASON_MAX}, who=person)
+
+
+@router.get("/terugbellen/{callback_id}/bericht")
+def voice_message(callback_id: int, request: Request, person: Who = Depends(who)) -> Response:
+    """The caller's voice message, through the service (Twilio's media URL needs the account's credentials and
+    never reaches the browser); not kept in the browser's cache; every listen is in the audit log
+    (web/audit.py)."""
+    web = staff_web(request)
+    liaison = _liaison(request, person)
+    try:
+        audio = console.voice_message(web.console, liaison=liaison, callback_id=callback_id)
+    except NotFound:
+        raise NOT_FOUND from None
+    except Exception as exc:  # noqa: BLE001 - Twilio unreachable or refusing: say so, the page stays usable
+        log.warning("staff.voice_message_unavailable callback=%s error=%s", callback_id, type(exc).__name__)
+        return PlainTextResponse("Het bericht is nu niet op te halen. Probeer het over een paar minuten opnieuw.",
+                                 status_code=503)
+    return Response(audio.content, media_type=audio.media_type)  # staff pages are sent Cache-Control: no-store
 
 
 @router.post("/terugbellen/{callback_id}/{action}")
