@@ -113,8 +113,13 @@ class Traffic:
 
     def wait_until_ended(self, timeout: float = 180) -> None:
         self._thread.join(timeout=60)
-        wait_until(lambda: self.placed() == self.count and self.in_flight() == 0, timeout=timeout,
-                   what="every call ended", every=0.5)
+        try:
+            wait_until(lambda: self.placed() == self.count and self.in_flight() == 0, timeout=timeout,
+                       what="every call ended", every=0.5)
+        except AssertionError as exc:  # say where the calls still running are
+            stuck = [c for c in list(self.calls) if not c.done]
+            raise AssertionError(f"{exc}; {len(stuck)} still running, the first: "
+                                 f"{stuck[0].format() if stuck else '-'}") from None
 
     def new_legs(self) -> list[CallHandle]:
         """Every leg the emulator saw since the traffic began: the calls, their dial legs, callback legs."""
