@@ -89,11 +89,33 @@ class Traffic:
         for number in CASEWORKERS:  # a callback reaches the caseworker's registered phone
             cluster.emulator.register_phone(number, Phone("answer", answer_after=1.0, talk_seconds=5))
         self._thread = threading.Thread(target=self._place, daemon=True)
+        self._returning = threading.Thread(target=self._liaisons_come_back, daemon=True)
+        self._ended = threading.Event()
+        self.came_back: list[str] = []  # liaisons set away by the router during the traffic, available again
         self.started = time.monotonic()
 
     def start(self) -> Traffic:
         self._thread.start()
+        self._returning.start()
         return self
+
+    def _liaisons_come_back(self) -> None:
+        """The router sets away a liaison whose pick-up never became a conversation (their leg's whisper failed
+        or timed out, e.g. on a frozen host); the liaison sees it in the console and is available again a few
+        seconds later. Without this, an organisation whose liaisons were all set away keeps its callers on hold
+        for ever, which no liaison on duty would let happen."""
+        while not self._ended.wait(2.0):
+            for code in LIAISONS:
+                if code in self.busy_before:
+                    continue
+                try:
+                    if self.cluster.presence(code) != "away":
+                        continue
+                    self.cluster.api("PUT", f"/liaisons/{self.cluster.liaison_id(code)}/presence",
+                                     json={"status": "available"})
+                    self.came_back.append(code)
+                except Exception:  # noqa: BLE001, S112 - no host up this moment (a fault): the next round asks again
+                    continue
 
     def _place(self) -> None:
         for n in range(self.count):
@@ -120,6 +142,8 @@ class Traffic:
             stuck = [c for c in list(self.calls) if not c.done]
             raise AssertionError(f"{exc}; {len(stuck)} still running, the first: "
                                  f"{stuck[0].format() if stuck else '-'}") from None
+        finally:
+            self._ended.set()
 
     def new_legs(self) -> list[CallHandle]:
         """Every leg the emulator saw since the traffic began: the calls, their dial legs, callback legs."""
@@ -247,7 +271,7 @@ class Traffic:
         # Away: set so by the router when they picked up and the call never reached them (not bridged: on a
         # loaded machine their whisper webhook timed out), as designed; busy or in wrap-up for good is a leak.
         fig.liaisons_busy_after = sum(1 for status in after.values() if status in ("busy", "wrap_up"))
-        if away := sorted(code for code, status in after.items() if status == "away"):
+        if away := sorted({*self.came_back, *(code for code, status in after.items() if status == "away")}):
             fig.notes["set_away_after_a_pick_up_that_never_bridged"] = away
         if self.busy_before:
             fig.notes["busy_before"] = self.busy_before
