@@ -102,8 +102,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
     released |= return_unoffered_claims(deps)
     released |= restore_liaison_holds(deps)
     released |= end_calls_ended_at_the_network(deps)
-    released |= end_lost_consult_rings(deps, limit=limit)
-    end_consults_nobody_took(deps, now=now)
+    released |= end_stalled_consults(deps, ring_limit=limit, now=now)
     released |= finish_cut_off_transfers(deps, open_calls=open_calls, now=now)
     presence.end_overdue_wrap_ups(deps)
     orgs = {c.organisation for c in open_calls if c.organisation}
@@ -127,24 +126,27 @@ def return_caller_from_room(deps: CallDeps, call: CallRecord) -> None:
         log.warning("live.room_return_failed call_sid=%s error=%s", call.sid, type(exc).__name__)
 
 
-def end_lost_consult_rings(deps: CallDeps, *, limit: datetime) -> set[str]:
-    """A consulted liaison's leg that rang since before `limit` with no report since (the process that placed
-    it, or the one that got its report, died): it is hung up and the liaison freed; the first liaison sees
-    "not answered" and decides (the caller is still on hold with them). The organisations freed."""
+def end_stalled_consults(deps: CallDeps, *, ring_limit: datetime, now: datetime) -> set[str]:
+    """Consults of connected calls that nothing will move on, each read once:
+    - a consulted liaison's leg that rang since before `ring_limit` with no report since (the process that placed
+      it, or the one that got its report, died): hung up and the liaison freed;
+    - a consult asked for more than `consult_wait_seconds` ago that no liaison was claimed for: ended as "nobody
+      free", so the first liaison is not left waiting for an organisation that is not answering.
+    Either way the first liaison sees it and decides (the caller still on hold with them). The organisations freed."""
+    wait_limit = now - timedelta(seconds=deps.consult_wait_seconds)
     freed: set[str] = set()
     for call in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
-        now = consult_record.current(deps, call)
-        if now is None or now.step != "ringing" or now.liaison is None:
+        found = consult_record.current(deps, call)
+        if found is None or found.since is None:
             continue
-        rung = [e.at for e in deps.calls.events(call.sid) if e.kind == EventKind.CONSULT
-                and e.detail.get("step") == "ringing"]
-        if not rung or rung[-1] > limit:
-            continue
-        if now.leg is not None:
-            room.cancel_leg(deps, leg=now.leg, reason="lost consult ring")
-        consult.not_answered(deps, record=call, liaison_id=now.liaison, away=False)
-        log.warning("live.consult_ring_ended call_sid=%s liaison=%s", call.sid, now.liaison)
-        freed.add(now.to_organisation)
+        if found.step == "ringing" and found.liaison is not None and found.since <= ring_limit:
+            if found.leg is not None:
+                room.cancel_leg(deps, leg=found.leg, reason="lost consult ring")
+            consult.not_answered(deps, record=call, liaison_id=found.liaison, away=False)
+            log.warning("live.consult_ring_ended call_sid=%s liaison=%s", call.sid, found.liaison)
+            freed.add(found.to_organisation)
+        elif found.step == "asked" and found.since <= wait_limit and consult.give_up_waiting(deps, record=call):
+            log.warning("live.consult_nobody_free call_sid=%s to=%s", call.sid, found.to_organisation)
     return freed
 
 
@@ -176,21 +178,6 @@ def finish_cut_off_transfers(deps: CallDeps, *, open_calls: list[CallRecord], no
         log.warning("live.transfer_finished call_sid=%s to=%s (the process doing it had stopped)", call.sid,
                     call.organisation)
     return freed
-
-
-def end_consults_nobody_took(deps: CallDeps, *, now: datetime) -> int:
-    """Consults asked for more than `consult_wait_seconds` ago that no liaison was claimed for: ended as
-    "nobody free", so the first liaison is not left waiting for an organisation that is not answering. How many."""
-    limit = now - timedelta(seconds=deps.consult_wait_seconds)
-    ended = 0
-    for call in deps.calls.calls_in_states(frozenset({CallState.CONNECTED})):
-        asked = consult_record.current(deps, call)
-        if asked is None or asked.step != "asked" or asked.since is None or asked.since > limit:
-            continue
-        if consult.give_up_waiting(deps, record=call):
-            ended += 1
-            log.warning("live.consult_nobody_free call_sid=%s to=%s", call.sid, asked.to_organisation)
-    return ended
 
 
 def restart_claimed_callbacks(deps: CallDeps) -> int:
