@@ -168,8 +168,10 @@ class Traffic:
         with self.cluster.sessions() as session:
             rows = {r.sid: r for r in session.scalars(select(CallRow).where(CallRow.sid.in_(sids)))}
             events: dict[int, list[str]] = defaultdict(list)
+            timeline: dict[int, list[str]] = defaultdict(list)  # for a problem's explanation
             for event in session.scalars(select(CallEventRow).where(CallEventRow.call_id.in_([r.id for r in rows.values()]))):
                 events[event.call_id].append(event.kind)
+                timeline[event.call_id].append(f"{event.at:%H:%M:%S.%f} {event.kind} {event.detail}")
             callbacks = list(session.scalars(select(CallbackRow).where(CallbackRow.call_sid.in_(sids))))
             answered_rows = list(session.scalars(select(CallRow).where(CallRow.answered_at.is_not(None),
                                                                        CallRow.sid.in_(sids))))
@@ -220,15 +222,22 @@ class Traffic:
         # In the record: from the moment the router offered the call to the liaison who answered it (the
         # service's clock; answered_at comes from a status report's Timestamp, whole seconds) to its end.
         sql_spans: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        sql_rows: dict[int, list[CallRow]] = defaultdict(list)
         for row in answered_rows:
             if row.liaison_id is not None and row.answered_at is not None:
                 start, end = row.offered_at or row.answered_at, row.ended_at or row.answered_at
                 sql_spans[row.liaison_id].append((start.timestamp(), end.timestamp()))
+                sql_rows[row.liaison_id].append(row)
         for where, spans_by in (("emulator", emulator_spans), ("sql", sql_spans)):
             for who, spans in spans_by.items():
                 if overlap := _overlaps(spans):
                     fig.double_booked += overlap
                     fig.problems.append(f"{where}: liaison {who} had {overlap} overlapping conversations")
+                    if where == "sql":  # which calls, and their times in the record, to explain it
+                        for row in sorted(sql_rows[int(who)], key=lambda r: r.offered_at or r.answered_at):
+                            fig.problems.append(f"  {row.sid}: offered {row.offered_at} answered {row.answered_at} "
+                                                f"ended {row.ended_at} ({row.state})")
+                            fig.problems.extend(f"    {line}" for line in sorted(timeline[row.id]))
 
         for call in self.calls:
             first = call.webhooks("voice")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from callrouter.domain.call_flow import Goto, LegStatus, RoomEvent, Step, room_of
-from callrouter.domain.calls import CallState, EventKind, Outcome
+from callrouter.domain.calls import CallMove, CallState, EventKind, Outcome
 from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Enqueue, Hangup, JoinRoom, Pause, Redirect, Say, VoiceReply
 from callrouter.services.calls import flow, routing
@@ -280,3 +280,57 @@ def test_a_lost_offer_in_the_room_is_repaired_by_the_reconciler_leg_cancelled_ca
     assert fakes(deps).calls.kinds(SID).count(EventKind.LIAISON_NO_ANSWER) == 1
     assert [c.sid for c in fakes(deps).telephony.created] == [LEG, "CAout0002"]
     assert state(deps) == (CallState.OFFERED, JAN.id)
+
+
+def _left_in_the_room(deps: CallDeps) -> None:
+    """The call in the room, then taken back to the line in the record by a process that died before its
+    redirect: the caller still hears the room's hold."""
+    routed(deps)
+    flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    back = deps.calls.apply(SID, event=EventKind.LIAISON_NO_ANSWER, at=deps.clock.now(), move=CallMove.RETURN,
+                            detail={"liaison": JAN.id, "status": "no-answer"}, liaison_id=None)
+    assert back is not None and back.state == CallState.QUEUED
+
+
+def test_a_caller_left_in_the_room_after_the_record_took_the_call_back_is_redirected_to_the_line() -> None:
+    from callrouter.services.calls.steps.offer import ROOM_STRAY_SECONDS
+
+    deps = conference_deps()
+    _left_in_the_room(deps)
+    telephony = fakes(deps).telephony
+    before = list(telephony.redirects)
+    fakes(deps).clock.advance(ROOM_STRAY_SECONDS - 1)  # the return's own redirect may still be on its way
+    hold = flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
+    assert hold.actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD))) and telephony.redirects == before
+    fakes(deps).clock.advance(2)
+    hold = flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
+    assert hold.actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))  # the redirect takes them; TwiML stays valid
+    assert telephony.redirects == [*before, (SID, Goto.to(Step.BACK_IN_LINE))]
+    # Back in line, the hold loop puts the call in the router's line again.
+    back = flow.run(deps, Step.BACK_IN_LINE, StepInput(call_sid=SID))
+    assert "vooraan in de rij" in said(back) and any(isinstance(a, Enqueue) for a in back.actions), back
+
+
+def test_the_room_hold_leaves_a_caller_whose_call_is_offered_or_connected_where_they_are() -> None:
+    from callrouter.services.calls.steps.offer import ROOM_STRAY_SECONDS
+
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    telephony = fakes(deps).telephony
+    before = list(telephony.redirects)
+    fakes(deps).clock.advance(ROOM_STRAY_SECONDS * 3)  # a long ring: still the liaison's to answer
+    flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
+    flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid="CA-unknown"))  # a leg the record does not know
+    assert telephony.redirects == before
+
+
+def test_a_caller_who_hung_up_while_left_in_the_room_costs_the_hold_nothing() -> None:
+    from callrouter.services.calls.steps.offer import ROOM_STRAY_SECONDS
+
+    deps = conference_deps()
+    _left_in_the_room(deps)
+    fakes(deps).clock.advance(ROOM_STRAY_SECONDS + 1)
+    fakes(deps).telephony.fail_with = RuntimeError("21220 the call is not in progress")
+    hold = flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
+    assert hold.actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
