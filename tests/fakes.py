@@ -29,7 +29,18 @@ from callrouter.adapters.flow_files import load_flows
 from callrouter.domain import ivr
 from callrouter.domain.call_flow import Goto
 from callrouter.domain.callbacks import CLOSED, Callback, CallbackOrigin, CallbackState, can_move
-from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
+from callrouter.domain.calls import (
+    HOLDING_STATES,
+    MOVES,
+    CallEvent,
+    CallMove,
+    CallRecord,
+    CallState,
+    EventKind,
+    IllegalMove,
+    LiaisonTaken,
+    Outcome,
+)
 from callrouter.domain.directory import Caseworker, Liaison, Line, LineKind, Location, Organisation, Topic
 from callrouter.domain.hours import OpeningHours, no_holidays
 from callrouter.domain.pin_limits import Backoff, PinLimits
@@ -217,11 +228,15 @@ class FakeCallStore:
             return None
         if dedupe is not None and dedupe in self.dedupes(sid):
             return None
-        self._append(sid, event, at, detail, dedupe)
         values = _values_of(record)
         values.update(changes)
         if move is not None:
             values["state"] = MOVES[move].target
+        liaison = values.get("liaison_id")
+        if liaison is not None and values["state"] in HOLDING_STATES and any(  # uq_calls_open_liaison
+                r.sid != sid and r.liaison_id == liaison and r.state in HOLDING_STATES for r in self.records.values()):
+            raise LiaisonTaken(liaison, sid)
+        self._append(sid, event, at, detail, dedupe)
         updated = _stored_call(values)
         self.records[sid] = updated
         return updated

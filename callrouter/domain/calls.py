@@ -65,6 +65,19 @@ class IllegalMove(ValueError):
     """A state change that names no move, or a move the table does not allow from the call's state."""
 
 
+class LiaisonTaken(Exception):
+    """The record already has this liaison on another offered or connected call: one liaison, one call (the
+    record refuses the second, even when two processes offer at once after the router lost a claim)."""
+
+    def __init__(self, liaison_id: object, call_sid: str) -> None:
+        super().__init__(f"liaison {liaison_id} already has an open call; not given to {call_sid}")
+        self.liaison_id, self.call_sid = liaison_id, call_sid
+
+
+# The states in which a call holds its liaison (the record's word on who is busy).
+HOLDING_STATES = frozenset({CallState.OFFERED, CallState.CONNECTED})
+
+
 class EventKind(enum.StrEnum):
     RECEIVED = "received"
     IDENTIFIED = "identified"

@@ -54,7 +54,8 @@ class CallStore(Protocol):
               only_in: frozenset[CallState] | None = None, **changes: object) -> CallRecord | None:
         """Append an event (and make `move`, and change fields) in one transaction; None when not applied:
         unknown call, a move the table does not allow from the call's state, a state outside `only_in`,
-        or a repeated `dedupe` key. A `state` among the changes raises IllegalMove: name the move."""
+        or a repeated `dedupe` key. A `state` among the changes raises IllegalMove: name the move. A change that
+        would give a liaison a second offered or connected call raises LiaisonTaken and changes nothing."""
         ...
     def events(self, sid: str) -> list[CallEvent]: ...
     def calls_in_states(self, states: frozenset[CallState]) -> list[CallRecord]: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from callrouter.domain.call_flow import LegStatus
-from callrouter.domain.calls import CallState
+from callrouter.domain.calls import CallRecord, CallState, EventKind
 from callrouter.domain.queueing import CallClass, Presence
 from callrouter.ports.calls import NetworkLeg
 from callrouter.services.calls.reconcile import end_calls_ended_at_the_network, restore_liaison_holds
@@ -76,3 +76,33 @@ def test_calls_going_on_at_the_network_and_young_calls_are_left_alone() -> None:
     assert end_calls_ended_at_the_network(deps) == set()
     record = deps.calls.get(TALKING)
     assert record is not None and record.state == CallState.QUEUED
+
+
+def test_an_offer_the_record_refuses_after_a_check_that_came_too_early_is_undone_like_a_refused_claim() -> None:
+    """Two processes after a failover: this one's check of the record read Jan free a moment before the other's
+    offer of TALKING committed. The record itself refuses the second call (LiaisonTaken): nothing is sent to Jan,
+    WAITING is back at its place, and the router holds Jan for the call the record names."""
+    deps = lost_claim()
+    queued_at = deps.clock.now() - timedelta(seconds=30)
+    seed_call(deps, WAITING, state=CallState.QUEUED, organisation="UWV", topic="ww", queued_at=queued_at)
+    deps.router.enqueue(call_sid=WAITING, org="UWV", topic="ww", klass=CallClass.PRO, enqueued_at_ms=ms(queued_at))
+    store = fakes(deps).calls
+    reads = {"early": 1}
+    holding = store.calls_holding
+
+    def read_before_the_other_commit(liaison_id: int) -> list[CallRecord]:
+        if reads["early"]:
+            reads["early"] -= 1
+            return []
+        return holding(liaison_id)
+
+    store.calls_holding = read_before_the_other_commit  # type: ignore[method-assign]
+    assert dispatch(deps, org="UWV") == 1
+    assert fakes(deps).telephony.redirects == []
+    waiting = deps.calls.get(WAITING)
+    assert waiting is not None and waiting.state == CallState.QUEUED and waiting.liaison_id is None
+    assert EventKind.OFFERED not in store.kinds(WAITING)
+    place = deps.router.position(call_sid=WAITING, org="UWV")
+    assert place is not None and place.position == 1
+    assert deps.router.call_of_liaison(liaison_id=JAN.id, org="UWV") == TALKING
+    assert dispatch(deps, org="UWV") == 0

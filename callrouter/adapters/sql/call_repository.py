@@ -11,12 +11,23 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceRow
 from callrouter.adapters.sql.engine import reading
 from callrouter.adapters.sql.retry import retry_on_lost_connection
-from callrouter.domain.calls import MOVES, CallEvent, CallMove, CallRecord, CallState, EventKind, IllegalMove, Outcome
+from callrouter.domain.calls import (
+    MOVES,
+    CallEvent,
+    CallMove,
+    CallRecord,
+    CallState,
+    EventKind,
+    IllegalMove,
+    LiaisonTaken,
+    Outcome,
+)
 
 _FIELDS = {f.name for f in dataclasses.fields(CallRecord)}
 _CALLS = CallRow.__table__
@@ -188,7 +199,10 @@ class SqlCallStore:
                 changes["state"] = MOVES[move].target
             if changes:
                 plain = {name: _plain(value) for name, value in changes.items()}
-                conn.execute(update(_CALLS).where(_CALLS.c.id == call_id).values(plain))
+                try:  # refused: the transaction rolls back, the event with it
+                    conn.execute(update(_CALLS).where(_CALLS.c.id == call_id).values(plain))
+                except IntegrityError as exc:  # the only unique key an update can break: uq_calls_open_liaison
+                    raise LiaisonTaken(plain.get("liaison_id", values["liaison_id"]), sid) from exc
                 values.update(plain)
             return _record(values)
 

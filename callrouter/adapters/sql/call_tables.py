@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callrouter.adapters.sql.base import Base
 
+# One liaison, one call: at most one offered or connected call per liaison (migration 0013). Partial, so ended and
+# waiting calls keep any liaison; the same predicate on SQLite and PostgreSQL.
+OPEN_LIAISON_WHERE = text("state IN ('offered', 'connected') AND liaison_id IS NOT NULL")
+
 
 class CallRow(Base):
     __tablename__ = "calls"
+    __table_args__ = (
+        Index("uq_calls_open_liaison", "liaison_id", unique=True, sqlite_where=OPEN_LIAISON_WHERE,
+              postgresql_where=OPEN_LIAISON_WHERE),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sid: Mapped[str] = mapped_column(String(64), unique=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from callrouter.domain.call_flow import Goto, Step
-from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, TransferKind
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, LiaisonTaken, TransferKind
 from callrouter.domain.queueing import Presence
 from callrouter.services.calls import room
 from callrouter.services.calls.consult_record import (
@@ -154,12 +154,16 @@ def complete(deps: CallDeps, *, liaison_id: int, call_sid: str, first_gone: bool
         raise TransferRefused(Refusal.ALREADY_MOVING, "Het overleg is niet (meer) aan de gang.")
     now = deps.clock.now()
     from_org = record.organisation or ""
-    moved = deps.calls.apply(record.sid, event=EventKind.TRANSFERRED, at=now, only_in=frozenset({CallState.CONNECTED}),
-                             detail={"kind": TransferKind.CONSULT.value, "from_organisation": from_org,
-                                     "from_topic": record.topic, "to_organisation": consult.to_organisation,
-                                     "to_topic": consult.to_topic, "liaison": liaison_id, "to_liaison": consult.liaison},
-                             dedupe=f"transfer:consult:{consult.number}", organisation=consult.to_organisation,
-                             topic=consult.to_topic, liaison_id=consult.liaison)
+    try:
+        moved = deps.calls.apply(
+            record.sid, event=EventKind.TRANSFERRED, at=now, only_in=frozenset({CallState.CONNECTED}),
+            detail={"kind": TransferKind.CONSULT.value, "from_organisation": from_org, "from_topic": record.topic,
+                    "to_organisation": consult.to_organisation, "to_topic": consult.to_topic, "liaison": liaison_id,
+                    "to_liaison": consult.liaison},
+            dedupe=f"transfer:consult:{consult.number}", organisation=consult.to_organisation,
+            topic=consult.to_topic, liaison_id=consult.liaison)
+    except LiaisonTaken as exc:  # the record has the consulted liaison on another call: never two at once
+        raise TransferRefused(Refusal.ALREADY_MOVING, "De andere medewerker heeft al een ander gesprek.") from exc
     if moved is None:
         raise TransferRefused(Refusal.ALREADY_MOVING, "Dit gesprek wordt al doorverbonden.")
     wallboard.on_hold(deps.live, record, since=None)

@@ -26,9 +26,7 @@ def held_in_the_record(deps: CallDeps, claim: Claim, *, now_ms: int) -> bool:
     holders += [router_member(cb.id) for cb in dialling]
     if not holders:
         return False
-    deps.router.abandon(call_sid=claim.call_sid, org=claim.org)  # frees the liaison the claim took
-    deps.router.enqueue(call_sid=claim.call_sid, org=claim.org, topic=claim.topic, klass=claim.klass,
-                        enqueued_at_ms=now_ms - claim.waited_ms)
+    undo_claim(deps, claim, now_ms=now_ms)
     log.warning("voice.claim_refused call_sid=%s liaison=%s held_for=%s", claim.call_sid, claim.liaison_id,
                 holders[0])
     record = deps.calls.get(holders[0]) if callback_id_of(holders[0]) is None else None
@@ -41,6 +39,24 @@ def held_in_the_record(deps: CallDeps, claim: Claim, *, now_ms: int) -> bool:
         result = deps.router.claim(call_sid=holders[0], liaison_id=claim.liaison_id, org=claim.org, now_ms=now_ms)
         log.warning("live.hold_restored call_sid=%s liaison=%s result=%s", holders[0], claim.liaison_id, result)
     return True
+
+
+def undo_claim(deps: CallDeps, claim: Claim, *, now_ms: int) -> None:
+    """The router's claim is not made an offer: the liaison it took is free, the call back at its place."""
+    deps.router.abandon(call_sid=claim.call_sid, org=claim.org)
+    deps.router.enqueue(call_sid=claim.call_sid, org=claim.org, topic=claim.topic, klass=claim.klass,
+                        enqueued_at_ms=now_ms - claim.waited_ms)
+
+
+def refused_by_the_record(deps: CallDeps, claim: Claim, *, now_ms: int) -> None:
+    """The record refused to offer the claimed call (LiaisonTaken: another process offered that liaison another
+    call between this claim's check and its offer, the router having lost a claim): undone like a claim the
+    check refuses, the router holding the liaison for the call the record names."""
+    if not held_in_the_record(deps, claim, now_ms=now_ms):  # that call ended meanwhile: the claim alone is undone
+        undo_claim(deps, claim, now_ms=now_ms)
+        deps.after.route(org=claim.org)
+    log.warning("voice.offer_refused call_sid=%s liaison=%s (the record has them on another call)", claim.call_sid,
+                claim.liaison_id)
 
 
 def restore_hold(deps: CallDeps, record: CallRecord) -> bool:

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 
 from callrouter.domain.call_flow import Goto, LegStatus, Step
 from callrouter.domain.callbacks import callback_id_of
-from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
+from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, LiaisonTaken
 from callrouter.services.calls import consult, consult_record, flow, holds
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
@@ -37,9 +37,13 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
         if callback_id is not None:  # a callback's turn: a worker calls the liaison, then the caller
             deps.jobs.start_attempt(callback_id=callback_id, liaison_id=claim.liaison_id)
             continue
-        offered = deps.calls.apply(claim.call_sid, event=EventKind.OFFERED, at=now, move=CallMove.OFFER,
-                                   detail={"liaison": claim.liaison_id, "waited_ms": claim.waited_ms},
-                                   liaison_id=claim.liaison_id, offered_at=now)
+        try:
+            offered = deps.calls.apply(claim.call_sid, event=EventKind.OFFERED, at=now, move=CallMove.OFFER,
+                                       detail={"liaison": claim.liaison_id, "waited_ms": claim.waited_ms},
+                                       liaison_id=claim.liaison_id, offered_at=now)
+        except LiaisonTaken:  # offered another call by another process since the check above
+            holds.refused_by_the_record(deps, claim, now_ms=ms(now))
+            continue
         if offered is None:  # the call ended meanwhile: give the liaison back
             deps.router.abandon(call_sid=claim.call_sid, org=org)
             continue
