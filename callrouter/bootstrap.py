@@ -438,7 +438,8 @@ def build(settings: Settings) -> Container:
                        announce_every_seconds=settings.announce_every_seconds)
     telephony = PacedTelephony(
         TwilioCalls(account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.get_secret_value(),
-                    api_base_url=settings.twilio_api_base_url, url_of=url_maker(settings.public_url)),
+                    api_base_url=settings.twilio_api_base_url, url_of=url_maker(settings.public_url),
+                    redirect_url_of=url_maker(settings.public_url, fresh_turn=True)),
         RedisPacer(redis, calls_per_second=settings.outbound_calls_per_second, time_scale=settings.demo_time_scale))
     after = RouteAfterReply()
     voice = CallDeps(

@@ -44,15 +44,19 @@ class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships
 
 
 class TwilioCalls:
-    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str, url_of: Callable[[Goto], str]):
+    def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str, url_of: Callable[[Goto], str],
+                 redirect_url_of: Callable[[Goto], str] | None = None):
+        """`redirect_url_of`: the URL a redirect sends a call to, unique per redirect (web/voice_paths.url_maker's
+        fresh turn); by default `url_of`."""
         http = None if api_base_url.rstrip("/") == TWILIO_API else BaseUrlHttpClient(api_base_url, timeout=10)
         self._client = Client(account_sid, auth_token, http_client=http)
         self._url_of = url_of
+        self._redirect_url_of = redirect_url_of or url_of
 
     def redirect(self, *, call_sid: str, to: Goto) -> None:
         """Make a live call (also one waiting in a queue) fetch new TwiML from that step's webhook."""
         try:
-            self._client.calls(call_sid).update(url=self._url_of(to), method="POST")
+            self._client.calls(call_sid).update(url=self._redirect_url_of(to), method="POST")
         except TwilioRestException as exc:
             if exc.status in (400, 404):  # 21220 not in progress, 20404 unknown
                 raise CallGone(f"{exc.code}: {exc.msg}") from exc

@@ -8,7 +8,9 @@ Replays are recognised by what Twilio signs, in canonical form (`canonical_reque
 the form parameters, parsed, decoded and sorted, so no unsigned header, field order, percent-encoding,
 repeated field or stray `&` makes a second effect. Two identical key presses in one call are still two
 requests: every Gather action and Redirect the service hands out carries a fresh turn (`/turn/<t>`
-before the webhook path), so Twilio signs a different URL for each turn and the same one for a retry.
+before the webhook path), so Twilio signs a different URL for each turn and the same one for a retry. So does
+every redirect sent through the REST API (voice_paths.url_maker's fresh turn): Twilio's request after one carries
+only the call's own parameters, the same for two redirects of a call to one step.
 A late replay of an older turn (after the replay window) is stale by the call's state (flow.RESUME).
 """
 

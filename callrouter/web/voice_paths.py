@@ -6,6 +6,7 @@ step inside one request; a reply can send the call to a step only when it has a 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -52,10 +53,16 @@ def path_of(target: Goto) -> str:
     return path + (f"?{urlencode(target.params)}" if target.params else "")
 
 
-def url_maker(public_url: str) -> Callable[[Goto], str]:
+def url_maker(public_url: str, *, fresh_turn: bool = False) -> Callable[[Goto], str]:
+    """`fresh_turn`: each URL under a turn of its own (`/turn/<t>` before the path), for the redirects the service
+    sends through Twilio's REST API. Twilio's request after a redirect carries the same parameters each time (the
+    call's), so two redirects of one call to one step (the same liaison offered twice) would otherwise be the same
+    signed request, and the second would get the first's stored answer as a retry (twilio_webhook's replay guard)."""
     base = public_url.rstrip("/")
 
     def url_of(target: Goto) -> str:
+        if fresh_turn:
+            return f"{base}/turn/{secrets.token_urlsafe(6)}{path_of(target)}"
         return base + path_of(target)
 
     return url_of

@@ -99,6 +99,31 @@ def test_a_liaison_who_does_not_answer_loses_the_call_to_the_next(room: Stack) -
     assert kinds.count(EventKind.OFFERED) == 2 and EventKind.LIAISON_NO_ANSWER in kinds
 
 
+def test_the_same_liaison_offered_twice_in_one_call_ends_the_second_conversation_as_a_conversation(
+        room: Stack) -> None:
+    """Jan alone on duty does not answer, comes back, and takes the call the second time. Twilio's request after
+    each redirect to /connect carries the same parameters: without a turn of its own per redirect, the second
+    was taken for a retry of the first and got its stored answer, and the end of the conversation then put the
+    caller back in line, where they waited for good."""
+    room.set_presence("uwv-hasan", "away")
+    room.phone("uwv-jan", Phone("no-answer"))
+    room.set_presence("uwv-jan", "available")
+    call = room.call(from_=AMSTERDAM_CASEWORKER, digits=UWV_WW)
+    assert wait_until(lambda: presence(room, "uwv-jan")["status"] == "away", timeout=60), presence(room, "uwv-jan")
+    room.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=2))
+    assert room.set_presence("uwv-jan", "available").status_code == 200
+    call.wait_until_ended(timeout=90)
+    assert_no_application_error(call)
+    connects = [e["url"] for e in call.webhooks("voice") if "/twilio/voice/connect" in e["url"]]
+    assert len(connects) == 2 and len(set(connects)) == 2, connects  # a turn of its own per redirect
+    assert wait_until(lambda: store(room).get(call.sid).outcome == "answered")  # type: ignore[union-attr]
+    kinds = [e.kind for e in store(room).events(call.sid)]
+    assert kinds.count(EventKind.OFFERED) == 2 and kinds.count(EventKind.COMPLETED) == 1, kinds
+    assert " ".join(call.said()).count("neemt niet op") == 1
+    jan = presence(room, "uwv-jan")
+    assert jan["status"] == "available" and jan["call_sid"] is None, jan
+
+
 def test_a_liaison_who_hangs_up_during_the_whisper_sends_the_caller_back_to_the_front(room: Stack) -> None:
     room.phone("uwv-jan", Phone("hangup-on-whisper", answer_after=0.5, whisper_hangup_after=1.0))
     room.phone("uwv-hasan", Phone("answer", answer_after=0.5, talk_seconds=2))

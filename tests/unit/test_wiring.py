@@ -71,3 +71,23 @@ def test_ports_import_only_the_standard_library_and_the_domain() -> None:
             elif top not in sys.stdlib_module_names and top != "__future__":
                 found.append(f"{relative(path)}: {name}")
     assert not found, found
+
+
+def test_each_redirect_url_has_a_turn_of_its_own_and_reaches_the_same_step() -> None:
+    """Twilio's request after a REST redirect carries the call's parameters, the same each time: the URL must
+    differ, or a second redirect to a step is taken for a retry of the first (the replay guard)."""
+    import re
+
+    from callrouter.domain.call_flow import Goto, Step
+    from callrouter.web.twilio_webhook import step_path
+    from callrouter.web.voice_paths import url_maker
+
+    plain, fresh = url_maker("https://cr.example.nl/"), url_maker("https://cr.example.nl/", fresh_turn=True)
+    goto = Goto.to(Step.CONNECT, liaison=10)
+    assert plain(goto) == plain(goto) == "https://cr.example.nl/twilio/voice/connect?liaison=10"
+    first, second = fresh(goto), fresh(goto)
+    assert first != second
+    for url in (first, second):
+        found = re.fullmatch(r"https://cr\.example\.nl(/turn/[A-Za-z0-9_-]{1,16}/twilio/voice/connect)\?liaison=10", url)
+        assert found is not None, url
+        assert step_path(found.group(1)) == "/twilio/voice/connect"
