@@ -263,6 +263,11 @@ class Traffic:
             if lost:
                 fig.lost += 1
                 fig.problems.append(f"{call.sid}: {lost}")
+                # what the caller and the liaison legs placed for them went through, and the record's events
+                for leg in (call, *room_legs.get(call.sid, []), *call.children):
+                    fig.problems.append(f"  leg {leg.sid} to {leg.to}:\n{leg.format()}")
+                if row is not None:
+                    fig.problems.extend(f"    {line}" for line in sorted(timeline[row.id]))
             # Picked up twice in the record is a double dial, unless the first pick-up never became a
             # conversation (hung up in the whisper, or its whisper webhook timed out) and the call went back.
             kinds = events.get(row.id, []) if row is not None else []
