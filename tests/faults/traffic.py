@@ -141,9 +141,25 @@ class Traffic:
         except AssertionError as exc:  # say where the calls still running are
             stuck = [c for c in list(self.calls) if not c.done]
             raise AssertionError(f"{exc}; {len(stuck)} still running, the first: "
-                                 f"{stuck[0].format() if stuck else '-'}") from None
+                                 f"{stuck[0].format() if stuck else '-'}\nits record: "
+                                 f"{self._record_of(stuck[0].sid) if stuck else '-'}") from None
         finally:
             self._ended.set()
+
+    def _record_of(self, sid: str) -> str:
+        """The call's row and events in the record, for a failure's explanation."""
+        try:
+            with self.cluster.sessions() as session:
+                row = session.scalars(select(CallRow).where(CallRow.sid == sid)).first()
+                if row is None:
+                    return "none"
+                events = session.scalars(select(CallEventRow).where(CallEventRow.call_id == row.id)
+                                         .order_by(CallEventRow.id))
+                lines = [f"{row.state} liaison={row.liaison_id} org={row.organisation} offered={row.offered_at}"]
+                lines += [f"  {e.at:%H:%M:%S.%f} {e.kind} {e.detail}" for e in events]
+                return "\n".join(lines)
+        except Exception as exc:  # noqa: BLE001 - only an explanation
+            return f"unreadable: {exc}"
 
     def new_legs(self) -> list[CallHandle]:
         """Every leg the emulator saw since the traffic began: the calls, their dial legs, callback legs."""
