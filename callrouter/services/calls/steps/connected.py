@@ -18,7 +18,6 @@ from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Hangup, VoiceReply
 from callrouter.services.calls import consult, room
 from callrouter.services.calls.deps import CallDeps
-from callrouter.services.calls.speech import ms
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
 from callrouter.services.statistics import wallboard
 
@@ -157,9 +156,6 @@ def room_left(deps: CallDeps, given: StepInput) -> StepResult:
     record = deps.calls.get(given.call_sid)
     if record is None or record.state == CallState.ENDED:
         return VoiceReply.of(Hangup())
-    offer = given.option("offer")
-    if isinstance(offer, int) and record.offered_at is not None and ms(record.offered_at) != offer:
-        return Stale(record)  # the room of an earlier offer: the caller was redirected on (to this offer's room)
     ours = record.liaison_id == given.liaison_id or (
         record.state == CallState.CONNECTED and consult.handed_over_by(deps, record) == given.liaison_id)
     if record.state not in (CallState.OFFERED, CallState.CONNECTED) or not ours:
