@@ -249,7 +249,7 @@ class FakeCallStore:
 
     def calls_holding(self, liaison_id: int) -> list[CallRecord]:
         return [r for r in self.records.values()
-                if r.liaison_id == liaison_id and r.state in (CallState.OFFERED, CallState.CONNECTED)]
+                if r.liaison_id == liaison_id and r.state in HOLDING_STATES]
 
 
 # -- the directory -----------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from callrouter.domain.voice import Hangup, Say, VoiceReply
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.routing import RouteAfterReply, dispatch
 from callrouter.services.calls.speech import public_phone
-from callrouter.web.voice_paths import PREFIX
+from callrouter.web.voice_paths import PREFIX, new_turn
 
 log = logging.getLogger("callrouter.webhook")
 TWIML = "application/xml"
@@ -170,8 +169,7 @@ class WebhookEdge:
 
     def with_turn(self, xml: bytes) -> bytes:
         """The TwiML with a fresh turn in each URL Twilio will post the caller's next keys to."""
-        turn = secrets.token_urlsafe(6).encode()
-        return self._turn_urls.sub(rb"\1\2/turn/" + turn + rb"\3", xml)
+        return self._turn_urls.sub(rb"\1\2" + new_turn().encode() + rb"\3", xml)
 
     def signed_url(self, request: Request) -> str:
         query = request.url.query

@@ -53,6 +53,12 @@ def path_of(target: Goto) -> str:
     return path + (f"?{urlencode(target.params)}" if target.params else "")
 
 
+def new_turn() -> str:
+    """A fresh turn, the path segment before a webhook path (`/turn/<t>/twilio/voice/...`): Twilio signs a
+    different URL for each turn and the same one for a retry (web/twilio_webhook.py)."""
+    return "/turn/" + secrets.token_urlsafe(6)
+
+
 def url_maker(public_url: str, *, fresh_turn: bool = False) -> Callable[[Goto], str]:
     """`fresh_turn`: each URL under a turn of its own (`/turn/<t>` before the path), for the redirects the service
     sends through Twilio's REST API. Twilio's request after a redirect carries the same parameters each time (the
@@ -62,7 +68,7 @@ def url_maker(public_url: str, *, fresh_turn: bool = False) -> Callable[[Goto], 
 
     def url_of(target: Goto) -> str:
         if fresh_turn:
-            return f"{base}/turn/{secrets.token_urlsafe(6)}{path_of(target)}"
+            return base + new_turn() + path_of(target)
         return base + path_of(target)
 
     return url_of

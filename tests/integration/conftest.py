@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from callrouter.adapters.sql.call_repository import SqlCallStore
 from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.adapters.sql.migrate import upgrade
@@ -122,6 +123,15 @@ def flows_with_case_reference(flows: dict, on: bool) -> dict:  # type: ignore[ty
     """The demo flows asks for a case reference after identification (tests/integration/test_cases*.py);
     other tests go straight to the organisation menu unless they ask for it."""
     return {kind: dataclasses.replace(flow, case_reference=flow.case_reference and on) for kind, flow in flows.items()}
+
+
+@pytest.fixture()
+def calls(database_url: str) -> Iterator[SqlCallStore]:
+    """The call record on a fresh, migrated database (test_call_moves.py, test_one_call_per_liaison.py)."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield SqlCallStore(make_session_factory(engine))
+    engine.dispose()
 
 
 def directory_database(url: str, workdir: Path, *, open_all_hours: bool) -> None:

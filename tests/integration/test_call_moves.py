@@ -5,26 +5,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from callrouter.adapters.sql.call_repository import SqlCallStore
-from callrouter.adapters.sql.engine import make_engine, make_session_factory
-from callrouter.adapters.sql.migrate import upgrade
+from callrouter.adapters.sql.engine import make_engine
 from callrouter.domain.calls import MOVES, CallMove, CallRecord, CallState, EventKind, IllegalMove
 
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 CASES = [(state, move) for state in CallState for move in CallMove]
-
-
-@pytest.fixture()
-def calls(database_url: str) -> Iterator[SqlCallStore]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield SqlCallStore(make_session_factory(engine))
-    engine.dispose()
 
 
 def _call_in(store: SqlCallStore, state: CallState) -> str:

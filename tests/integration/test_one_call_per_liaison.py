@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -19,14 +18,6 @@ from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, 
 
 AT = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 LIAISON = 7
-
-
-@pytest.fixture()
-def calls(database_url: str) -> Iterator[SqlCallStore]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield SqlCallStore(make_session_factory(engine))
-    engine.dispose()
 
 
 def _queued(store: SqlCallStore) -> str:

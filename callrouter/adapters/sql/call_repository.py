@@ -18,6 +18,7 @@ from callrouter.adapters.sql.call_tables import CallEventRow, CallRow, PresenceR
 from callrouter.adapters.sql.engine import reading
 from callrouter.adapters.sql.retry import retry_on_lost_connection
 from callrouter.domain.calls import (
+    HOLDING_STATES,
     MOVES,
     CallEvent,
     CallMove,
@@ -225,7 +226,7 @@ class SqlCallStore:
         with reading(self._sessions) as session:
             rows = session.scalars(select(CallRow).where(
                 CallRow.liaison_id == liaison_id,
-                CallRow.state.in_([CallState.OFFERED.value, CallState.CONNECTED.value])))
+                CallRow.state.in_([s.value for s in HOLDING_STATES])))
             return [_record(r) for r in rows]
 
     def recent_calls(self, *, organisation: str | None = None, limit: int = 50) -> list[CallRecord]:
