@@ -105,7 +105,7 @@ FORMS: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, pattern
 # Bounded integers: (least, most). Twilio's seconds fit a day; ids fit the database's integer.
 BOUNDS: dict[str, tuple[int, int]] = {
     "QueueTime": (0, 7 * 86400), "DialCallDuration": (0, 7 * 86400), "SequenceNumber": (0, 2**31 - 1),
-    "cb": (1, 2**31 - 1), "a": (1, 1000), "liaison": (1, 2**31 - 1),
+    "cb": (1, 2**31 - 1), "a": (1, 1000), "liaison": (1, 2**31 - 1), "offer": (0, 10**9 - 1),
 }
 _TURN_VALUE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 

@@ -11,6 +11,7 @@ import logging
 
 from callrouter.domain.calls import CallRecord, EventKind
 from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.speech import ms
 
 log = logging.getLogger("callrouter.voice")
 
@@ -47,3 +48,9 @@ def cancel_liaison_leg(deps: CallDeps, record: CallRecord, *, reason: str) -> st
         log.warning("voice.liaison_leg_cancel_failed call_sid=%s leg=%s error=%s", record.sid, leg,
                     type(exc).__name__)
     return leg
+
+
+def offer_mark(record: CallRecord) -> int | None:
+    """The record's present offer as a number that fits a webhook's bounded integer: its time in ms, modulo
+    10**9 (two offers of one call share a mark only when they lie exactly a multiple of 11.6 days apart)."""
+    return ms(record.offered_at) % 10**9 if record.offered_at is not None else None

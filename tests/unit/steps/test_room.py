@@ -13,6 +13,7 @@ from callrouter.domain.queueing import Presence
 from callrouter.domain.voice import Enqueue, Hangup, JoinRoom, Pause, Redirect, Say, VoiceReply
 from callrouter.services.calls import flow, routing
 from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.room import offer_mark
 from callrouter.services.calls.step import StepInput
 from tests.fakes import JAN, PRO_LINE, fakes, make_deps, on_duty, said, seed_call, verbs
 
@@ -64,8 +65,13 @@ def test_the_caller_joins_the_room_on_hold_and_ends_it_on_leaving() -> None:
     deps = conference_deps()
     routed(deps)
     reply = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    offered = fakes(deps).calls.get(SID)
+    assert offered is not None and offered.offered_at is not None
+    mark = int(offered.offered_at.timestamp() * 1000) % 10**9  # fits a webhook's bounded integer (9 digits)
+    assert offer_mark(offered) == mark
+    left = Goto.to(Step.ROOM_LEFT, liaison=JAN.id, offer=mark)
     assert reply.actions == (JoinRoom(room=room_of(SID), events=Goto.to(Step.ROOM_EVENT, call=SID),
-                                      action=Goto.to(Step.ROOM_LEFT, liaison=JAN.id), hold=Goto.to(Step.ROOM_HOLD),
+                                      action=left, hold=Goto.to(Step.ROOM_HOLD),
                                       starts=False, ends=True, label="caller"),)
     assert flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID)).actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
 
@@ -334,3 +340,27 @@ def test_a_caller_who_hung_up_while_left_in_the_room_costs_the_hold_nothing() ->
     fakes(deps).telephony.fail_with = RuntimeError("21220 the call is not in progress")
     hold = flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
     assert hold.actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
+
+
+def test_the_end_of_an_earlier_offers_room_is_not_taken_for_a_conversation_with_the_same_liaison() -> None:
+    """The reconciler returned a lost offer and routed the call again, to the same liaison, in one run: the caller
+    is redirected out of the room (back in line) and on into the new offer's room. The first room's action comes
+    after the new offer: it names the old offer, so it changes nothing (it was taken for the end of a
+    conversation with Jan, who never joined: 'answered' in the record, never bridged)."""
+    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+
+    deps = conference_deps()
+    routed(deps)
+    first_room = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id)).actions[0]
+    assert isinstance(first_room, JoinRoom) and first_room.action is not None
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS + 1)
+    reconcile(deps, live_state_present=True)
+    assert state(deps) == (CallState.OFFERED, JAN.id)  # offered again, to Jan
+    second_room = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id)).actions[0]
+    assert isinstance(second_room, JoinRoom) and second_room.action != first_room.action
+    offer = dict(first_room.action.params)["offer"]
+    flow.run(deps, Step.ROOM_LEFT, StepInput(call_sid=SID, liaison_id=JAN.id, leg=LegStatus.ANSWERED,
+                                             options=(("offer", int(offer)),)))
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and (record.state, record.outcome) == (CallState.OFFERED, None)
+    assert EventKind.COMPLETED not in fakes(deps).calls.kinds(SID)

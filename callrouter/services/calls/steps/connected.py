@@ -156,6 +156,9 @@ def room_left(deps: CallDeps, given: StepInput) -> StepResult:
     record = deps.calls.get(given.call_sid)
     if record is None or record.state == CallState.ENDED:
         return VoiceReply.of(Hangup())
+    offer = given.option("offer")
+    if isinstance(offer, int) and record.offered_at is not None and room.offer_mark(record) != offer:
+        return Stale(record)  # the room of an earlier offer: the caller was redirected on (to this offer's room)
     ours = record.liaison_id == given.liaison_id or (
         record.state == CallState.CONNECTED and consult.handed_over_by(deps, record) == given.liaison_id)
     if record.state not in (CallState.OFFERED, CallState.CONNECTED) or not ours:

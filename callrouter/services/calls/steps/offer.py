@@ -13,6 +13,7 @@ from callrouter.domain.call_flow import DialEnd, Goto, Step, room_of
 from callrouter.domain.calls import CallEvent, CallRecord, CallState, EventKind
 from callrouter.domain.voice import Dial, Hangup, JoinRoom, Pause, Play, Redirect, VoiceReply
 from callrouter.services.calls.deps import CallDeps
+from callrouter.services.calls.room import offer_mark
 from callrouter.services.calls.speech import topic_name
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
 
@@ -49,8 +50,12 @@ def _transfer_of(deps: CallDeps, record: CallRecord) -> CallEvent | None:
 
 def caller_joins(record: CallRecord, *, liaison_id: int) -> JoinRoom:
     """The caller enters the call's room first, on hold until the liaison joins; the room ends when they leave."""
+    # The action names the offer (offer_mark), so the end of this room membership is never taken for the end of a
+    # later offer to the same liaison (the caller redirected on from this room: its action comes late).
+    left = (Goto.to(Step.ROOM_LEFT, liaison=liaison_id, offer=offer_mark(record)) if record.offered_at
+            else Goto.to(Step.ROOM_LEFT, liaison=liaison_id))
     return JoinRoom(room=room_of(record.sid), events=Goto.to(Step.ROOM_EVENT, call=record.sid),
-                    action=Goto.to(Step.ROOM_LEFT, liaison=liaison_id), hold=Goto.to(Step.ROOM_HOLD),
+                    action=left, hold=Goto.to(Step.ROOM_HOLD),
                     starts=False, ends=True, label="caller")
 
 
