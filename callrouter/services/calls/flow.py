@@ -47,7 +47,7 @@ HANDLERS: dict[Step, Handler] = {
     Step.WHISPER: offer.whisper,
     Step.LIAISON_LEG: connected.liaison_leg,
     Step.DIAL_RESULT: connected.dial_result,
-    Step.ROOM_HOLD: offer.room_hold,
+    Step.ROOM_HOLD: connected.room_hold,
     Step.ROOM_JOIN: offer.room_join,
     Step.ROOM_EVENT: connected.room_event,
     Step.ROOM_LEFT: connected.room_left,

@@ -299,7 +299,7 @@ def _left_in_the_room(deps: CallDeps) -> None:
 
 
 def test_a_caller_left_in_the_room_after_the_record_took_the_call_back_is_redirected_to_the_line() -> None:
-    from callrouter.services.calls.steps.offer import ROOM_STRAY_SECONDS
+    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
 
     deps = conference_deps()
     _left_in_the_room(deps)
@@ -318,7 +318,7 @@ def test_a_caller_left_in_the_room_after_the_record_took_the_call_back_is_redire
 
 
 def test_the_room_hold_leaves_a_caller_whose_call_is_offered_or_connected_where_they_are() -> None:
-    from callrouter.services.calls.steps.offer import ROOM_STRAY_SECONDS
+    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
 
     deps = conference_deps()
     routed(deps)
@@ -332,7 +332,7 @@ def test_the_room_hold_leaves_a_caller_whose_call_is_offered_or_connected_where_
 
 
 def test_a_caller_who_hung_up_while_left_in_the_room_costs_the_hold_nothing() -> None:
-    from callrouter.services.calls.steps.offer import ROOM_STRAY_SECONDS
+    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
 
     deps = conference_deps()
     _left_in_the_room(deps)
@@ -364,3 +364,52 @@ def test_the_end_of_an_earlier_offers_room_is_not_taken_for_a_conversation_with_
     record = fakes(deps).calls.get(SID)
     assert record is not None and (record.state, record.outcome) == (CallState.OFFERED, None)
     assert EventKind.COMPLETED not in fakes(deps).calls.kinds(SID)
+
+
+def test_a_caller_whose_redirect_came_after_the_liaison_had_left_the_room_goes_back_in_line_in_front() -> None:
+    """The caller's redirect into the room was held up (a failover); meanwhile Jan's leg heard the whisper, joined
+    the room (the record: connected) and left it. The late /connect still takes the caller into the room (Jan may
+    be waiting there); a room Jan has left never starts, so its hold turn, once the record has had them talking for
+    ROOM_STRAY_SECONDS, sends the caller back to the front of the line (not stuck: 'connected' for good)."""
+    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
+
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.ANSWERED))
+    flow.run(deps, Step.ROOM_JOIN, StepInput(call_sid=SID, liaison_id=JAN.id, member=LEG))  # the whisper's end
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 0))
+    assert state(deps) == (CallState.CONNECTED, JAN.id)
+    late = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    assert isinstance(late.actions[0], JoinRoom), late  # into the room, not the hold loop with a connected record
+    telephony = fakes(deps).telephony
+    before = list(telephony.redirects)
+    fakes(deps).clock.advance(ROOM_STRAY_SECONDS)
+    flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))  # a late hold turn while Jan is in the room: nothing
+    assert state(deps) == (CallState.CONNECTED, JAN.id) and telephony.redirects == before
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.LEFT, LEG, 1))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.ENDED, "", 2))
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.COMPLETED))
+    assert state(deps) == (CallState.CONNECTED, JAN.id)  # the caller's room-left would end it: it never comes
+    hold = flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
+    assert hold.actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
+    assert state(deps) == (CallState.QUEUED, None)
+    assert telephony.redirects == [*before, (SID, Goto.to(Step.BACK_IN_LINE))]
+    assert EventKind.NOT_BRIDGED in fakes(deps).calls.kinds(SID)
+    record = fakes(deps).calls.get(SID)
+    assert record is not None and record.answered_at is None
+
+
+def test_a_hold_turn_soon_after_the_liaison_joined_leaves_the_conversation_alone() -> None:
+    """Only a room that has not started plays its hold (the waitUrl); a late turn of it just after the liaison
+    joined (within the stray time) changes nothing."""
+    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
+
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, SID, 0))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 1))
+    assert state(deps) == (CallState.CONNECTED, JAN.id)
+    fakes(deps).clock.advance(ROOM_STRAY_SECONDS - 1)
+    flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
+    assert state(deps) == (CallState.CONNECTED, JAN.id)

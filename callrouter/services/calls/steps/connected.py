@@ -11,17 +11,22 @@ its pickup; the leg's end before that puts the caller back in line by a redirect
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from callrouter.domain.call_flow import DialEnd, Goto, LegStatus, RoomEvent, Step
-from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
+from callrouter.domain.calls import CallEvent, CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
-from callrouter.domain.voice import Hangup, VoiceReply
-from callrouter.services.calls import consult, room
+from callrouter.domain.voice import Hangup, Pause, Play, Redirect, VoiceReply
+from callrouter.services.calls import consult, consult_record, room
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
 from callrouter.services.statistics import wallboard
 
 log = logging.getLogger("callrouter.queue")
+# A caller still in the room's hold this long after the record took the call back to the line, or had them
+# talking, waits in a room no liaison will join; the room's hold turn sends them on (room_hold). Longer than a
+# redirect or a join takes, so it never races the one the record's change makes.
+ROOM_STRAY_SECONDS = 10
 
 
 def liaison_leg(deps: CallDeps, given: StepInput) -> StepResult:
@@ -143,6 +148,52 @@ def room_event(deps: CallDeps, given: StepInput) -> StepResult:
         wallboard.on_answered(deps.live, answered)
         log.info("voice.answered call_sid=%s liaison=%s (joined the room)", record.sid, noted.liaison_id)
     return VoiceReply()
+
+
+def room_hold(deps: CallDeps, given: StepInput) -> StepResult:
+    """Heard in the room until it starts (only prompts, music, pauses and a redirect may be said there); the
+    redirect to itself loops it however long the ring takes.
+
+    Each turn also asks the record, for a caller who waits in a room no liaison will join:
+    - the record has had the call back in line for `ROOM_STRAY_SECONDS` (the process that took it back died
+      before its redirect, or before it placed the leg): the caller is redirected to the line, where the hold
+      loop puts them in the router's line again;
+    - the record has them talking, yet the room never started for them (`_room_never_started`): the liaison
+      joined and left before the caller arrived (their redirect was held up). No conversation: back in line in
+      front, as a pick-up that was never bridged."""
+    record = deps.calls.get(given.call_sid) if given.call_sid else None
+    reply = VoiceReply.of(Play(deps.hold_music_url) if deps.hold_music_url else Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
+    if record is None or record.state not in (CallState.QUEUED, CallState.CONNECTED):
+        return reply
+    now = deps.clock.now()
+    events = deps.calls.events(record.sid)
+    if record.state == CallState.CONNECTED:
+        if record.liaison_id is not None and _room_never_started(deps, record, events=events, now=now):
+            log.warning("voice.room_never_started call_sid=%s liaison=%s", record.sid, record.liaison_id)
+            _back_in_line(deps, record, liaison_id=record.liaison_id, ended=DialEnd.NOT_BRIDGED, from_room=True)
+        return reply
+    since = max((e.at for e in events), default=record.queued_at or record.received_at)
+    if (now - since).total_seconds() >= ROOM_STRAY_SECONDS:
+        log.warning("voice.room_stray call_sid=%s", record.sid)
+        try:
+            deps.telephony.redirect(call_sid=record.sid, to=Goto.to(Step.BACK_IN_LINE))
+        except Exception as exc:  # noqa: BLE001 - the caller is gone: their status report ends the call
+            log.info("voice.room_stray_failed call_sid=%s error=%s", record.sid, type(exc).__name__)
+    return reply
+
+
+def _room_never_started(deps: CallDeps, record: CallRecord, *, events: list[CallEvent], now: datetime) -> bool:
+    """A connected call whose caller still hears the room's hold: the liaison's leg went into the room at least
+    `ROOM_STRAY_SECONDS` ago (on the service's clock: the join's own time is the network's) and has left it
+    again, and no consult is under way. Only a room that has not started plays its hold, and the liaison's room
+    ended when they left, so the caller came in after them (their redirect was held up): they never talked."""
+    joining = [e for e in events if e.kind == EventKind.ROOM_JOINING and e.detail.get("liaison") == record.liaison_id]
+    if not joining or (now - joining[-1].at).total_seconds() < ROOM_STRAY_SECONDS:
+        return False
+    leg = joining[-1].detail.get("leg")
+    left = any(e.kind == EventKind.ROOM and e.detail.get("event") == RoomEvent.LEFT and e.detail.get("member") == leg
+               for e in events)
+    return left and consult_record.current(deps, record) is None
 
 
 def room_left(deps: CallDeps, given: StepInput) -> StepResult:

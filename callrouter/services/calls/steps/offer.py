@@ -6,28 +6,25 @@ while routing places the liaison's leg; the liaison hears the whisper, then join
 
 from __future__ import annotations
 
-import logging
-
 from callrouter.domain import ivr
 from callrouter.domain.call_flow import DialEnd, Goto, Step, room_of
 from callrouter.domain.calls import CallEvent, CallRecord, CallState, EventKind
-from callrouter.domain.voice import Dial, Hangup, JoinRoom, Pause, Play, Redirect, VoiceReply
+from callrouter.domain.voice import Dial, Hangup, JoinRoom, Redirect, VoiceReply
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.room import offer_mark
 from callrouter.services.calls.speech import topic_name
 from callrouter.services.calls.step import Next, Stale, StepInput, StepResult
-
-log = logging.getLogger("callrouter.queue")
-# A caller still in the room's hold this long after the record took the call back to the line was left there
-# (the process that should have redirected them died): the room's hold turn redirects them itself. Longer than
-# a redirect takes, so it never races the one the return makes.
-ROOM_STRAY_SECONDS = 10
 
 
 def connect(deps: CallDeps, given: StepInput) -> StepResult:
     """The redirect after the claim: dial the liaison, whose leg hears the whisper before the bridge."""
     record = deps.calls.get(given.call_sid)
     liaison_id = given.liaison_id
+    if (deps.bridge == "conference" and record is not None and record.state == CallState.CONNECTED
+            and liaison_id is not None and record.liaison_id == liaison_id):
+        # The liaison joined the room before the caller got here (this redirect's request was held up): join them.
+        # A room they have already left is a room that never starts; its hold turn sends the caller back in line.
+        return VoiceReply.of(caller_joins(record, liaison_id=liaison_id))
     if record is None or record.state != CallState.OFFERED or record.liaison_id != liaison_id or liaison_id is None:
         return Stale(record)  # back on hold when still queued (the flow resumes it there)
     if deps.bridge == "conference":
@@ -57,26 +54,6 @@ def caller_joins(record: CallRecord, *, liaison_id: int) -> JoinRoom:
     return JoinRoom(room=room_of(record.sid), events=Goto.to(Step.ROOM_EVENT, call=record.sid),
                     action=left, hold=Goto.to(Step.ROOM_HOLD),
                     starts=False, ends=True, label="caller")
-
-
-def room_hold(deps: CallDeps, given: StepInput) -> StepResult:
-    """Heard in the room until the liaison joins (only prompts, music, pauses and a redirect may be said there);
-    the redirect to itself loops it however long the ring takes.
-
-    Each turn also asks the record: a caller it has had back in line for `ROOM_STRAY_SECONDS` waits in a room
-    no liaison will join (the process that took the call back died before its redirect, or before it placed the
-    leg), so this turn redirects them to the line, where the hold loop puts them in the router's line again."""
-    record = deps.calls.get(given.call_sid) if given.call_sid else None
-    if record is not None and record.state == CallState.QUEUED:
-        events = deps.calls.events(record.sid)
-        since = max((e.at for e in events), default=record.queued_at or record.received_at)
-        if (deps.clock.now() - since).total_seconds() >= ROOM_STRAY_SECONDS:
-            log.warning("voice.room_stray call_sid=%s", record.sid)
-            try:
-                deps.telephony.redirect(call_sid=record.sid, to=Goto.to(Step.BACK_IN_LINE))
-            except Exception as exc:  # noqa: BLE001 - the caller is gone: their status report ends the call
-                log.info("voice.room_stray_failed call_sid=%s error=%s", record.sid, type(exc).__name__)
-    return VoiceReply.of(Play(deps.hold_music_url) if deps.hold_music_url else Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
 
 
 def whisper(deps: CallDeps, given: StepInput) -> StepResult:
