@@ -37,10 +37,13 @@ def dispatch(deps: CallDeps, *, org: str) -> int:
         if callback_id is not None:  # a callback's turn: a worker calls the liaison, then the caller
             deps.jobs.start_attempt(callback_id=callback_id, liaison_id=claim.liaison_id)
             continue
+        # The record's moment of the offer is now, after the router's answer and the record's check: a failover can
+        # hold the router up for seconds, and the liaison's call before this one may have ended meanwhile.
+        at = deps.clock.now()
         try:
-            offered = deps.calls.apply(claim.call_sid, event=EventKind.OFFERED, at=now, move=CallMove.OFFER,
+            offered = deps.calls.apply(claim.call_sid, event=EventKind.OFFERED, at=at, move=CallMove.OFFER,
                                        detail={"liaison": claim.liaison_id, "waited_ms": claim.waited_ms},
-                                       liaison_id=claim.liaison_id, offered_at=now)
+                                       liaison_id=claim.liaison_id, offered_at=at)
         except LiaisonTaken:  # offered another call by another process since the check above
             holds.refused_by_the_record(deps, claim, now_ms=ms(now))
             continue

@@ -413,3 +413,20 @@ def test_a_hold_turn_soon_after_the_liaison_joined_leaves_the_conversation_alone
     fakes(deps).clock.advance(ROOM_STRAY_SECONDS - 1)
     flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
     assert state(deps) == (CallState.CONNECTED, JAN.id)
+
+
+def test_a_liaisons_join_report_retried_after_its_handling_died_halfway_still_answers_the_call() -> None:
+    """A Redis primary killed: the handling of Jan's join noted the room report, then died before the answer;
+    HAProxy sent the same report to the other host. The note is there already (once each), yet the answer is
+    made; a third copy changes nothing."""
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, SID, 0))
+    fakes(deps).calls.apply(SID, event=EventKind.ROOM, at=deps.clock.now(),
+                            detail={"event": "joined", "member": LEG, "sequence": 1}, dedupe=f"room:joined:{LEG}")
+    assert state(deps) == (CallState.OFFERED, JAN.id)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 1))
+    assert state(deps) == (CallState.CONNECTED, JAN.id)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 1))
+    kinds = fakes(deps).calls.kinds(SID)
+    assert kinds.count(EventKind.ANSWERED) == 1 and kinds.count(EventKind.ROOM) == 2

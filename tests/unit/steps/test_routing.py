@@ -56,6 +56,29 @@ def test_a_claim_becomes_an_offer_and_a_redirect_to_the_liaison() -> None:
     assert router.recent_waits(org="UWV", topic="ww") == [12_000]
 
 
+def test_the_offer_is_recorded_at_the_moment_the_record_makes_it_not_when_the_router_was_asked() -> None:
+    """A Redis failover held the router's answer up for 4 s, during which the liaison's call before this one ended:
+    the offer's time is after that end (the fault suite's check of the record found one liaison 'double-booked'
+    for a second when the offer kept the moment the router was asked)."""
+    deps = make_deps()
+    in_line(deps, "CA-1", waited=12)
+    on_duty(deps, JAN)
+    asked = deps.clock.now()
+    router = fakes(deps).router
+    answer = router.dispatch
+
+    def slow_dispatch(**kwargs: Any) -> Any:
+        fakes(deps).clock.advance(4)
+        return answer(**kwargs)
+
+    router.dispatch = slow_dispatch  # type: ignore[method-assign]
+    assert routing.dispatch(deps, org="UWV") == 1
+    record = fakes(deps).calls.get("CA-1")
+    assert record is not None and record.offered_at == asked + timedelta(seconds=4)
+    [offered] = [e for e in fakes(deps).calls.events("CA-1") if e.kind == EventKind.OFFERED]
+    assert offered.at == asked + timedelta(seconds=4)
+
+
 def test_the_redirect_lands_on_the_dial_to_that_liaison() -> None:
     deps = make_deps()
     in_line(deps, "CA-1", waited=5)

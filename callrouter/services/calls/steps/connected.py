@@ -129,24 +129,29 @@ def room_event(deps: CallDeps, given: StepInput) -> StepResult:
                              detail={"event": event, "member": member, "sequence": given.sequence,
                                      **({"room_sid": given.room_sid} if given.room_sid else {})},
                              dedupe=f"room:{event}:{member}")
-    if noted is None:
+    # None: the same report again (Twilio's duplicate, or a retry after its handling died halfway in a failover).
+    # Only the answer is finished then, which is once per offer by itself (the move is allowed only from `offered`).
+    again = noted is None
+    if again and event != RoomEvent.JOINED:
         return VoiceReply()
+    current = record if noted is None else noted
     overtaken = any(d.get("member") == member and isinstance(d.get("sequence"), int) and given.sequence is not None
                     and int(str(d["sequence"])) > given.sequence for d in earlier)
-    if not overtaken and member and member != record.sid and event in (RoomEvent.JOINED, RoomEvent.LEFT):
-        consult.on_room_report(deps, noted, joined=event == RoomEvent.JOINED, member=member)
+    if not again and not overtaken and member and member != record.sid and event in (RoomEvent.JOINED,
+                                                                                      RoomEvent.LEFT):
+        consult.on_room_report(deps, current, joined=event == RoomEvent.JOINED, member=member)
     if event != RoomEvent.JOINED or overtaken or not member or member == record.sid:
         return VoiceReply()
-    if noted.state != CallState.OFFERED or noted.liaison_id is None:
+    if current.state != CallState.OFFERED or current.liaison_id is None:
         return VoiceReply()
-    placed = room.liaison_leg(deps, noted)
+    placed = room.liaison_leg(deps, current)
     if placed is not None and placed != member:
         return VoiceReply()  # a leg of an earlier offer
     answered = deps.calls.apply(record.sid, event=EventKind.ANSWERED, at=at, move=CallMove.ANSWER,
-                                detail={"liaison": noted.liaison_id, "from": "room"}, answered_at=at)
+                                detail={"liaison": current.liaison_id, "from": "room"}, answered_at=at)
     if answered is not None:
         wallboard.on_answered(deps.live, answered)
-        log.info("voice.answered call_sid=%s liaison=%s (joined the room)", record.sid, noted.liaison_id)
+        log.info("voice.answered call_sid=%s liaison=%s (joined the room)", record.sid, current.liaison_id)
     return VoiceReply()
 
 
