@@ -295,10 +295,9 @@ def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[s
             "CALLROUTER_TWILIO_API_BASE_URL": emulator.base_url,
             "CALLROUTER_API_TOKENS": f"{API_TOKEN}:admin:*",
             "CALLROUTER_WIDEN_AFTER_SECONDS": "3",
-            # The two-party <Dial> bridge, not the default conference: on the conference bridge this suite found
-            # callers left on hold in their room for good after a node kill (the offer's leg never placed) and
-            # is red; that is issue 10's open fault (tests/faults/traffic.py reads both bridges).
-            "CALLROUTER_BRIDGE": os.environ.get("FAULT_TEST_BRIDGE", "dial"),
+            # The service's default bridge, the conference room; FAULT_TEST_BRIDGE=dial runs the suite on the
+            # two-party <Dial> bridge (tests/faults/traffic.py reads both).
+            "CALLROUTER_BRIDGE": os.environ.get("FAULT_TEST_BRIDGE", "conference"),
             # A liaison's phone rings 1 s real (10 simulated; the traffic's liaisons answer after 1 simulated);
             # the reconciler returns an offer or callback attempt lost in a fault after it and 30 s (real).
             "CALLROUTER_DIAL_TIMEOUT_SECONDS": "10",
