@@ -135,7 +135,7 @@ READERS: dict[Step, Reader] = {
     Step.LIAISON_LEG: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison"),
                                           leg=_leg(r), at=_timestamp(r), choice=_via(r),
                                           member=r.optional("CallSid") or None),
-    Step.ROOM_HOLD: lambda r: StepInput(call_sid=r.field("CallSid")),
+    Step.ROOM_HOLD: lambda r: StepInput(call_sid=r.field("CallSid"), room_sid=r.optional("ConferenceSid") or None),
     Step.ROOM_JOIN: lambda r: StepInput(call_sid=_query_text(r, "call"), liaison_id=_query_int(r, "liaison"),
                                         member=r.optional("CallSid") or None),
     Step.ROOM_EVENT: _room_event,

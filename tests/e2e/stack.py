@@ -132,7 +132,8 @@ def running_stack(*, redis_url: str, database_url: str, workdir: Path, web_proce
             # Every web process answers for the same public URL, as behind a load balancer.
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "callrouter.web.app:create_app", "--factory", "--host",
-                 "127.0.0.1", "--port", str(port), "--workers", str(workers_per_process), "--no-access-log"],
+                 "127.0.0.1", "--port", str(port), "--workers", str(workers_per_process), "--no-access-log",
+                 "--timeout-keep-alive", "75"],
                 env=env, cwd=ROOT, start_new_session=True))
         for port, proc in zip(ports, processes, strict=True):
             wait_healthy(f"http://127.0.0.1:{port}", proc)

@@ -309,3 +309,108 @@ def test_the_caller_hanging_up_during_a_consult_cancels_the_ringing_leg_and_free
     assert wait_until(lambda: room.emulator.call(ringing).done, timeout=20)
     assert wait_until(lambda: room.set_presence("tsl-marloes", "away").json().get("call_sid") is None)
     assert wait_until(lambda: room.set_presence("uwv-jan", "away").json().get("call_sid") is None)
+
+
+def consulting_marloes(room: Stack, console_side: CallDeps, *, marloes_answers: bool = True
+                       ) -> tuple[CallHandle, str, str]:
+    """Jan (UWV) talks with an Amsterdam caseworker and consults Toeslagen: the call, Jan's leg and Marloes's leg
+    (answered, or still ringing when `marloes_answers` is False)."""
+    room.phone("uwv-jan", Phone("answer", answer_after=0.5, talk_seconds=600))
+    room.phone("tsl-marloes", Phone("answer", answer_after=0.5 if marloes_answers else 120, talk_seconds=600))
+    room.set_presence("uwv-jan", "available")
+    room.set_presence("tsl-marloes", "available")
+    call, jan_leg = talking_with_jan(room)
+    consult.start(console_side, liaison_id=room.liaison_id("uwv-jan"), call_sid=call.sid, to_organisation="TSL",
+                  to_topic="huurtoeslag")
+    record = store(room).get(call.sid)
+    assert record is not None
+    wanted = "answered" if marloes_answers else "ringing"
+    assert wait_until(lambda: consult_record.current(console_side, record).step == wanted, timeout=40)  # type: ignore[union-attr]
+    marloes_leg = consult_record.current(console_side, record).leg  # type: ignore[union-attr]
+    assert marloes_leg is not None
+    if marloes_answers:
+        assert wait_until(lambda: room.emulator.hears(jan_leg) == {marloes_leg})
+    return call, jan_leg, marloes_leg
+
+
+def events_of(room: Stack, sid: str) -> str:
+    return "\n".join(f"{e.kind} {e.detail}" for e in store(room).events(sid))
+
+
+def hang_up_and_all_free(room: Stack, console_side: CallDeps, call: CallHandle, *legs: str) -> None:
+    """The caseworker hangs up: the call ends in the record, every leg ends, nobody is left busy."""
+    console_side.telephony.hang_up(call_sid=call.sid)
+    call.wait_until_ended(timeout=30)
+    assert wait_until(lambda: store(room).get(call.sid).state == CallState.ENDED), events_of(room, call.sid)  # type: ignore[union-attr]
+    for name in ("uwv-jan", "tsl-marloes"):
+        assert wait_until(lambda: room.set_presence(name, "away").json().get("call_sid") is None), name  # noqa: B023
+    assert_no_application_error(call, *(room.emulator.call(leg) for leg in legs))
+
+
+def test_a_consult_completed_leaves_the_caller_with_the_consulted_liaison(
+        room: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point 3, complete: Jan leaves, the caller comes off hold and talks with Marloes (whose whisper was said)."""
+    with console_of(room, monkeypatch) as console_side:
+        call, jan_leg, marloes_leg = consulting_marloes(room, console_side)
+        consult.complete(console_side, liaison_id=room.liaison_id("uwv-jan"), call_sid=call.sid)
+        assert wait_until(lambda: room.emulator.hears(call.sid) == {marloes_leg}, timeout=20), events_of(room, call.sid)
+        assert wait_until(lambda: room.emulator.call(jan_leg).done, timeout=20)
+        record = store(room).get(call.sid)
+        assert record is not None and (record.state, record.liaison_id) == (
+            CallState.CONNECTED, room.liaison_id("tsl-marloes"))
+        assert [e.detail.get("kind") for e in store(room).events(call.sid) if e.kind == EventKind.TRANSFERRED] == [
+            "consult"]
+        assert room.set_presence("uwv-jan", "away").json()["call_sid"] is None  # Jan is free at once
+        hang_up_and_all_free(room, console_side, call, jan_leg, marloes_leg)
+
+
+def test_a_consult_cancelled_takes_the_caller_back_to_the_first_liaison_and_frees_the_second(
+        room: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point 3, cancel: Marloes's leg ends and she is free; the caller is off hold, with Jan again."""
+    with console_of(room, monkeypatch) as console_side:
+        call, jan_leg, marloes_leg = consulting_marloes(room, console_side)
+        consult.cancel(console_side, liaison_id=room.liaison_id("uwv-jan"), call_sid=call.sid)
+        assert wait_until(lambda: room.emulator.call(marloes_leg).done, timeout=20)
+        assert wait_until(lambda: room.emulator.hears(call.sid) == {jan_leg}, timeout=20), events_of(room, call.sid)
+        assert wait_until(lambda: room.set_presence("tsl-marloes", "away").json().get("call_sid") is None)
+        record = store(room).get(call.sid)
+        assert record is not None and (record.state, record.liaison_id) == (
+            CallState.CONNECTED, room.liaison_id("uwv-jan"))
+        assert not [e for e in store(room).events(call.sid) if e.kind == EventKind.TRANSFERRED]
+        hang_up_and_all_free(room, console_side, call, jan_leg, marloes_leg)
+
+
+def test_the_first_liaison_hanging_up_after_the_second_answered_hands_the_caller_over(
+        room: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point 5: Jan hangs up during the consult, Marloes had answered: the caller goes on with Marloes."""
+    with console_of(room, monkeypatch) as console_side:
+        call, jan_leg, marloes_leg = consulting_marloes(room, console_side)
+        console_side.telephony.hang_up(call_sid=jan_leg)
+        assert wait_until(lambda: room.emulator.hears(call.sid) == {marloes_leg}, timeout=20), events_of(room, call.sid)
+        record = store(room).get(call.sid)
+        assert record is not None and (record.state, record.liaison_id) == (
+            CallState.CONNECTED, room.liaison_id("tsl-marloes")), events_of(room, call.sid)
+        assert room.set_presence("uwv-jan", "away").json()["call_sid"] is None
+        hang_up_and_all_free(room, console_side, call, jan_leg, marloes_leg)
+
+
+def test_the_first_liaison_hanging_up_while_the_second_rings_puts_the_caller_back_in_front(
+        room: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point 5: Jan hangs up during the consult before Marloes answered: her ringing leg is cancelled and she is
+    free; the caller is back at the front of UWV's line at the original queue time (Jan's phone is busy now, so
+    nobody takes the call meanwhile)."""
+    with console_of(room, monkeypatch) as console_side:
+        call, jan_leg, marloes_leg = consulting_marloes(room, console_side, marloes_answers=False)
+        queued_at = store(room).get(call.sid).queued_at  # type: ignore[union-attr]
+        enqueued = sum(1 for e in call.transcript if e.kind == "enqueued")
+        room.phone("uwv-jan", Phone("busy"))
+        console_side.telephony.hang_up(call_sid=jan_leg)
+        assert wait_until(lambda: room.emulator.call(marloes_leg).done, timeout=20)
+        assert wait_until(lambda: sum(1 for e in call.transcript if e.kind == "enqueued"
+                                      and e.data.get("queue") == "callrouter-UWV") > enqueued, timeout=30), \
+            events_of(room, call.sid)
+        record = store(room).get(call.sid)
+        assert record is not None and record.organisation == "UWV" and record.queued_at == queued_at
+        assert record.state in (CallState.QUEUED, CallState.OFFERED), events_of(room, call.sid)
+        assert wait_until(lambda: room.set_presence("tsl-marloes", "away").json().get("call_sid") is None)
+        hang_up_and_all_free(room, console_side, call, jan_leg, marloes_leg)

@@ -115,7 +115,7 @@ class Host:
             self.web = self._spawn([sys.executable, "-m", "uvicorn", "callrouter.web.app:create_app", "--factory",
                                     "--host", self.address, "--port", str(self.port), "--workers", "2",
                                     "--proxy-headers", "--forwarded-allow-ips", PROXY, "--no-server-header",
-                                    "--no-access-log", "--timeout-graceful-shutdown", "10"], "web")
+                                    "--no-access-log", "--timeout-graceful-shutdown", "10", "--timeout-keep-alive", "75"], "web")
         self.start_worker()
 
     def start_worker(self) -> subprocess.Popen[bytes]:

@@ -106,7 +106,8 @@ class OneHost:
         """The web unit's uvicorn (one process) on a free loopback port; its base URL. Stopped (SIGKILL) after."""
         port = free_port()
         proc = self._spawn([sys.executable, "-m", "uvicorn", "callrouter.web.app:create_app", "--factory",
-                            "--host", "127.0.0.1", "--port", str(port), "--no-access-log"], "web.log",
+                            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--timeout-keep-alive", "75"],
+                           "web.log",
                            pause_before=pause_before, env=None)
         url = f"http://127.0.0.1:{port}"
 

@@ -44,8 +44,8 @@ def leg(status: LegStatus, *, member: str = LEG, liaison_id: int = JAN.id) -> St
     return StepInput(call_sid=SID, liaison_id=liaison_id, leg=status, choice="room", member=member)
 
 
-def room(event: RoomEvent, member: str, sequence: int) -> StepInput:
-    return StepInput(call_sid=SID, choice=event.value, member=member, sequence=sequence)
+def room(event: RoomEvent, member: str, sequence: int, *, room_sid: str | None = None) -> StepInput:
+    return StepInput(call_sid=SID, choice=event.value, member=member, sequence=sequence, room_sid=room_sid)
 
 
 def test_routing_redirects_the_caller_and_places_the_liaisons_leg_into_the_room() -> None:
@@ -366,37 +366,66 @@ def test_the_end_of_an_earlier_offers_room_is_not_taken_for_a_conversation_with_
     assert EventKind.COMPLETED not in fakes(deps).calls.kinds(SID)
 
 
-def test_a_caller_whose_redirect_came_after_the_liaison_had_left_the_room_goes_back_in_line_in_front() -> None:
-    """The caller's redirect into the room was held up (a failover); meanwhile Jan's leg heard the whisper, joined
-    the room (the record: connected) and left it. The late /connect still takes the caller into the room (Jan may
-    be waiting there); a room Jan has left never starts, so its hold turn, once the record has had them talking for
-    ROOM_STRAY_SECONDS, sends the caller back to the front of the line (not stuck: 'connected' for good)."""
-    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
-
-    deps = conference_deps()
+def jan_talked_alone_in_his_room(deps: CallDeps) -> None:
+    """Jan's leg heard the whisper, went into the call's room (CF-jan: the record says connected), and left it."""
     routed(deps)
     flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.ANSWERED))
     flow.run(deps, Step.ROOM_JOIN, StepInput(call_sid=SID, liaison_id=JAN.id, member=LEG))  # the whisper's end
-    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 0))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 0, room_sid="CF-jan"))
     assert state(deps) == (CallState.CONNECTED, JAN.id)
+
+
+def test_a_caller_whose_redirect_came_after_the_liaison_had_left_the_room_goes_back_in_line_in_front() -> None:
+    """The caller's redirect into the room was held up (a failover); meanwhile Jan's leg heard the whisper, joined
+    the room (the record: connected) and left it. The late /connect still takes the caller into the room (Jan may
+    be waiting there); Jan's room has ended, so the caller waits in a new one (CF-late) that never starts: its
+    hold turn, once Jan has left and ROOM_STRAY_SECONDS have passed, sends the caller back to the front of the
+    line (not stuck: 'connected' for good)."""
+    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
+
+    deps = conference_deps()
+    jan_talked_alone_in_his_room(deps)
     late = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
     assert isinstance(late.actions[0], JoinRoom), late  # into the room, not the hold loop with a connected record
     telephony = fakes(deps).telephony
     before = list(telephony.redirects)
     fakes(deps).clock.advance(ROOM_STRAY_SECONDS)
-    flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))  # a late hold turn while Jan is in the room: nothing
+    flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID, room_sid="CF-late"))  # Jan is still in his room
     assert state(deps) == (CallState.CONNECTED, JAN.id) and telephony.redirects == before
-    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.LEFT, LEG, 1))
-    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.ENDED, "", 2))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.LEFT, LEG, 1, room_sid="CF-jan"))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.ENDED, "", 2, room_sid="CF-jan"))
     flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.COMPLETED))
     assert state(deps) == (CallState.CONNECTED, JAN.id)  # the caller's room-left would end it: it never comes
-    hold = flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID))
+    hold = flow.run(deps, Step.ROOM_HOLD, StepInput(call_sid=SID, room_sid="CF-late"))
     assert hold.actions == (Pause(5), Redirect(Goto.to(Step.ROOM_HOLD)))
     assert state(deps) == (CallState.QUEUED, None)
     assert telephony.redirects == [*before, (SID, Goto.to(Step.BACK_IN_LINE))]
     assert EventKind.NOT_BRIDGED in fakes(deps).calls.kinds(SID)
     record = fakes(deps).calls.get(SID)
     assert record is not None and record.answered_at is None
+
+
+def test_a_late_hold_turn_of_the_room_the_conversation_took_place_in_changes_nothing() -> None:
+    """The caller waited in the room, Jan joined, they talked and Jan left; a hold turn the caller's leg had asked
+    for before the room started, held up by a failover for longer than the conversation, comes after that: it is
+    for Jan's own room, so the conversation took place (the caller's room-left ends it), and the caller is not
+    sent back in line (the fault suite's frozen primary: '2 conversations, 2 liaison legs')."""
+    from callrouter.services.calls.steps.connected import ROOM_STRAY_SECONDS
+
+    deps = conference_deps()
+    routed(deps)
+    flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, SID, 0, room_sid="CF-1"))
+    flow.run(deps, Step.LIAISON_LEG, leg(LegStatus.ANSWERED))
+    flow.run(deps, Step.ROOM_JOIN, StepInput(call_sid=SID, liaison_id=JAN.id, member=LEG))
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.JOINED, LEG, 1, room_sid="CF-1"))
+    fakes(deps).clock.advance(ROOM_STRAY_SECONDS + 5)
+    flow.run(deps, Step.ROOM_EVENT, room(RoomEvent.LEFT, LEG, 2, room_sid="CF-1"))
+    telephony = fakes(deps).telephony
+    before = list(telephony.redirects)
+    for late in (StepInput(call_sid=SID, room_sid="CF-1"), StepInput(call_sid=SID)):  # with or without its room
+        flow.run(deps, Step.ROOM_HOLD, late)
+        assert state(deps) == (CallState.CONNECTED, JAN.id) and telephony.redirects == before
 
 
 def test_a_hold_turn_soon_after_the_liaison_joined_leaves_the_conversation_alone() -> None:

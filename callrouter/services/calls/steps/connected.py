@@ -173,7 +173,8 @@ def room_hold(deps: CallDeps, given: StepInput) -> StepResult:
     now = deps.clock.now()
     events = deps.calls.events(record.sid)
     if record.state == CallState.CONNECTED:
-        if record.liaison_id is not None and _room_never_started(deps, record, events=events, now=now):
+        never = _room_never_started(deps, record, events=events, now=now, waiting_in=given.room_sid)
+        if record.liaison_id is not None and never:
             log.warning("voice.room_never_started call_sid=%s liaison=%s", record.sid, record.liaison_id)
             _back_in_line(deps, record, liaison_id=record.liaison_id, ended=DialEnd.NOT_BRIDGED, from_room=True)
         return reply
@@ -187,18 +188,29 @@ def room_hold(deps: CallDeps, given: StepInput) -> StepResult:
     return reply
 
 
-def _room_never_started(deps: CallDeps, record: CallRecord, *, events: list[CallEvent], now: datetime) -> bool:
-    """A connected call whose caller still hears the room's hold: the liaison's leg went into the room at least
+def _room_never_started(deps: CallDeps, record: CallRecord, *, events: list[CallEvent], now: datetime,
+                        waiting_in: str | None) -> bool:
+    """A connected call whose caller hears a room's hold: the liaison's leg went into the room at least
     `ROOM_STRAY_SECONDS` ago (on the service's clock: the join's own time is the network's) and has left it
-    again, and no consult is under way. Only a room that has not started plays its hold, and the liaison's room
-    ended when they left, so the caller came in after them (their redirect was held up): they never talked."""
+    again, from another room than the one the caller waits in, and no consult is under way. The caller came in
+    after the liaison had left (their redirect was held up): they never talked.
+
+    `waiting_in`: the room this hold turn is for (its ConferenceSid), else the room the record last saw the
+    caller join. The same room as the liaison's is a late hold turn of a room that has since started (a
+    request held up by a failover): the conversation took place, and its end settles the call."""
     joining = [e for e in events if e.kind == EventKind.ROOM_JOINING and e.detail.get("liaison") == record.liaison_id]
     if not joining or (now - joining[-1].at).total_seconds() < ROOM_STRAY_SECONDS:
         return False
     leg = joining[-1].detail.get("leg")
-    left = any(e.kind == EventKind.ROOM and e.detail.get("event") == RoomEvent.LEFT and e.detail.get("member") == leg
-               for e in events)
-    return left and consult_record.current(deps, record) is None
+    left = [e.detail.get("room_sid") for e in events if e.kind == EventKind.ROOM and e.detail.get("event") == RoomEvent.LEFT
+            and e.detail.get("member") == leg]
+    if waiting_in is None:
+        joined = [e.detail.get("room_sid") for e in events if e.kind == EventKind.ROOM
+                  and e.detail.get("event") == RoomEvent.JOINED and e.detail.get("member") == record.sid]
+        waiting_in = str(joined[-1]) if joined and joined[-1] else None
+    if not left or waiting_in is None or left[-1] is None or left[-1] == waiting_in:
+        return False
+    return consult_record.current(deps, record) is None
 
 
 def room_left(deps: CallDeps, given: StepInput) -> StepResult:
