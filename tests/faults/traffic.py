@@ -229,6 +229,8 @@ class Traffic:
             if len(talks) > 1 or _overlaps(ringing):
                 fig.double_dials += 1
                 fig.problems.append(f"{call.sid}: {len(talks)} conversations, {len(rung)} liaison legs")
+                fig.problems.append(self._record_of(call.sid))
+                fig.problems.append(call.format())
             for leg, start, end in talks:
                 emulator_spans[leg.to].append((start, end))
         # Callback attempts: at most one call to the caseworker per completed attempt.
