@@ -116,12 +116,13 @@ def database_check(engine: Engine, *, setting: str) -> Check:
 
 
 def migrations_check(engine: Engine, heads: Callable[[], Collection[str]], *, setting: str) -> Check:
-    """The database's Alembic revision is the code's head."""
+    """The database's Alembic revision is the code's head. The heads and Alembic are read here, when the check
+    is built, so a probe does no imports or file reads (on a loaded host those made /readyz late)."""
+    from alembic.runtime.migration import MigrationContext
+
+    expected = set(heads())
 
     def check() -> str:
-        from alembic.runtime.migration import MigrationContext
-
-        expected = set(heads())
         try:
             with engine.connect() as conn:
                 current = set(MigrationContext.configure(conn).get_current_heads())

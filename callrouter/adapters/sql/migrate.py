@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
 
@@ -17,8 +19,9 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+@cache
 def head_revisions() -> tuple[str, ...]:
-    """The head revision(s) of the migrations that ship with this code."""
+    """The head revision(s) of the migrations that ship with this code (read once: they are the code's)."""
     from alembic.script import ScriptDirectory
 
     return tuple(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
