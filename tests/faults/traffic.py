@@ -345,7 +345,9 @@ def _room_legs(legs: list[CallHandle]) -> dict[str, list[CallHandle]]:
 
 def _talks(call: CallHandle, room_legs: list[CallHandle]) -> list[tuple[CallHandle, float, float]]:
     """The liaison legs that talked with the caller, from when to when (emulator time): a <Dial> leg that was
-    bridged, or a leg placed into the call's room (`call-<CallSid>`) that joined it."""
+    bridged, or a leg placed into the call's room (`call-<CallSid>`) while it heard the caller there. A leg that
+    joined the room when the caller was not (yet, or any more) in it talked to nobody: that is a pick-up that
+    never bridged, which the service must send back in line, not a second conversation."""
     talks = []
     for leg in call.children:
         if bridged := leg.events("bridged"):
@@ -353,10 +355,11 @@ def _talks(call: CallHandle, room_legs: list[CallHandle]) -> list[tuple[CallHand
             talks.append((leg, bridged[0].t, end))
     room = f"call-{call.sid}"
     for leg in room_legs:
-        joined = [e.t for e in leg.events("conference_joined") if e.get("conference") == room]
-        if joined:
-            left = [e.t for e in leg.events("conference_left") if e.t >= joined[0]] or [leg.transcript[-1].t]
-            talks.append((leg, joined[0], left[0]))
+        heard = [(e.t, call.sid in e.get("hears", [])) for e in leg.events("hearing") if e.get("conference") == room]
+        started = [t for t, hears in heard if hears]
+        if started:
+            ended = [t for t, hears in heard if not hears and t >= started[0]] or [leg.transcript[-1].t]
+            talks.append((leg, started[0], ended[0]))
     return talks
 
 

@@ -173,8 +173,8 @@ def room_hold(deps: CallDeps, given: StepInput) -> StepResult:
     now = deps.clock.now()
     events = deps.calls.events(record.sid)
     if record.state == CallState.CONNECTED:
-        never = _room_never_started(deps, record, events=events, now=now, waiting_in=given.room_sid)
-        if record.liaison_id is not None and never:
+        if record.liaison_id is not None and _room_never_started(deps, record, events=events, now=now,
+                                                                 waiting_in=given.room_sid):
             log.warning("voice.room_never_started call_sid=%s liaison=%s", record.sid, record.liaison_id)
             _back_in_line(deps, record, liaison_id=record.liaison_id, ended=DialEnd.NOT_BRIDGED, from_room=True)
         return reply
@@ -201,16 +201,19 @@ def _room_never_started(deps: CallDeps, record: CallRecord, *, events: list[Call
     joining = [e for e in events if e.kind == EventKind.ROOM_JOINING and e.detail.get("liaison") == record.liaison_id]
     if not joining or (now - joining[-1].at).total_seconds() < ROOM_STRAY_SECONDS:
         return False
-    leg = joining[-1].detail.get("leg")
-    left = [e.detail.get("room_sid") for e in events if e.kind == EventKind.ROOM and e.detail.get("event") == RoomEvent.LEFT
-            and e.detail.get("member") == leg]
+    left = _rooms_where(events, RoomEvent.LEFT, member=joining[-1].detail.get("leg"))
     if waiting_in is None:
-        joined = [e.detail.get("room_sid") for e in events if e.kind == EventKind.ROOM
-                  and e.detail.get("event") == RoomEvent.JOINED and e.detail.get("member") == record.sid]
+        joined = _rooms_where(events, RoomEvent.JOINED, member=record.sid)
         waiting_in = str(joined[-1]) if joined and joined[-1] else None
     if not left or waiting_in is None or left[-1] is None or left[-1] == waiting_in:
         return False
     return consult_record.current(deps, record) is None
+
+
+def _rooms_where(events: list[CallEvent], event: RoomEvent, *, member: object) -> list[object]:
+    """The rooms (their ConferenceSid, None when a report had none) where `member` had `event`, in order."""
+    return [e.detail.get("room_sid") for e in events
+            if e.kind == EventKind.ROOM and e.detail.get("event") == event and e.detail.get("member") == member]
 
 
 def room_left(deps: CallDeps, given: StepInput) -> StepResult:
