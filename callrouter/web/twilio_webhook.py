@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import Request, Response
 from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from twilio.request_validator import RequestValidator
 
 from callrouter.adapters.redis_replay import ReplayGuard
@@ -177,7 +178,11 @@ class WebhookEdge:
 
     async def handle(self, request: Request, handler: Handler, *, voice: bool = True) -> Response:
         started = time.perf_counter()
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # Twilio gave up (15 s) before it had sent the body: nobody reads an answer
+            log.warning("webhook.client_gone path=%s before its body was read", request.url.path)
+            return Response(status_code=400)
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         signature = request.headers.get("X-Twilio-Signature", "")
         url = self.signed_url(request)

@@ -22,7 +22,8 @@ Measured from the emulator's transcripts (its clock, real seconds = simulated / 
   (the call's <Enqueue> began: it waits in Twilio's queue; the service learns it from the wait webhook that
   follows at once) and (the hang-up of the previous leg to the liaison the call is given: the moment that
   liaison was free) to the emulator's `redirected` event for the call. With the conference bridge the caller's
-  transcript does not name the liaison (its leg is a REST call), so those samples count from the enqueue only.
+  transcript does not name the liaison (its leg is a REST call): the liaison is that of the leg placed into the
+  call's room nearest the redirect (its whisper URL names the call), free from the hang-up of their leg before.
 Targets: routing p99 <= 250 ms with 50 calls in flight, and p99 at 200 <= 2x p99 at 10. Exits 1 if missed, or
 if a level had application errors (the run says nothing about routing then).
 """
@@ -40,7 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -112,12 +113,32 @@ def run_level(stack: Stack, *, in_flight: int, total: int, phones: list[str], ti
     return level
 
 
+def room_legs(stack: Stack) -> dict[str, list[CallHandle]]:
+    """The liaison legs the conference bridge placed by REST, by the caller's CallSid (the `call` parameter of the
+    whisper URL each was created with), in the order they were placed."""
+    placed: dict[str, list[CallHandle]] = defaultdict(list)
+    for leg in stack.emulator.calls:
+        if leg.direction == "outbound-api" and leg.url and leg.transcript:
+            query = parse_qs(urlsplit(leg.url).query)
+            if query.get("via") == ["room"] and query.get("call"):
+                placed[query["call"][0]].append(leg)
+    for legs in placed.values():
+        legs.sort(key=lambda leg: leg.transcript[0].t)
+    return placed
+
+
+def talked(call: CallHandle) -> bool:
+    """The caller talked with a liaison: a <Dial> bridge, or their room started (a liaison was in it with them)."""
+    return bool(call.events("bridged") or call.events("conference_started"))
+
+
 def routing_ms(stack: Stack, calls: list[CallHandle], *, since: float) -> list[float]:
     """One sample per redirect of a waiting call (see the module docstring); emulator events after `since`."""
     freed: dict[str, list[float]] = defaultdict(list)  # liaison address -> moments a leg to it hung up
     for leg in stack.emulator.calls:
         if leg.direction != "inbound":
             freed[leg.to] += [e.t for e in leg.transcript if e.kind == "hangup"]
+    in_room = room_legs(stack)
     samples = []
     for call in calls:
         transcript = list(call.transcript)
@@ -129,7 +150,14 @@ def routing_ms(stack: Stack, calls: list[CallHandle], *, since: float) -> list[f
                 liaison = next((e for e in transcript[index:] if e.kind in ("dialing", "dial_started")), None)
                 address = (liaison.get("to") if liaison and liaison.kind == "dialing"
                            else (liaison.get("to") or [None])[0] if liaison else None)
-                free = max((t for t in freed.get(address or "", []) if t <= event.t), default=since)
+                before = event.t
+                if address is None or address.startswith("conference:"):
+                    # the room's liaison leg is a REST call: the one placed for this call nearest the redirect
+                    nearest = min(in_room.get(call.sid, []), key=lambda leg: abs(leg.transcript[0].t - event.t),
+                                  default=None)
+                    if nearest is not None:
+                        address, before = nearest.to, min(event.t, nearest.transcript[0].t)
+                free = max((t for t in freed.get(address or "", []) if t <= before), default=since)
                 start = max(queued_at, free)
                 samples.append((event.t - start) / TIME_SCALE * 1000)
                 queued_at = None
@@ -180,7 +208,7 @@ def measure(bridge: str, *, levels: list[int], liaisons: int, quick: bool) -> di
             total = in_flight + (10 if quick else 30)
             since = stack.emulator.engine.clock.now()
             level = run_level(stack, in_flight=in_flight, total=total, phones=phones, timeout=600)
-            completed = [c for c in level.calls if c.events("bridged")]
+            completed = [c for c in level.calls if talked(c)]
             errors = sum(1 for c in level.calls if c.events("application_error"))
             routing = routing_ms(stack, level.calls, since=since)
             p99s[in_flight] = percentile(routing, 99) if not errors else float("nan")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -53,6 +54,34 @@ def test_staff_and_api_bodies_have_the_general_limit(app: App) -> None:
 
 def test_webhooks_of_ordinary_size_still_work(app: App) -> None:
     twiml(app.post("/twilio/voice/incoming", call_params(new_sid(), CallerName="x" * 30_000)))
+
+
+def test_a_webhook_whose_client_went_away_before_its_body_came_is_answered_quietly(
+        app: App, caplog: pytest.LogCaptureFixture) -> None:
+    """Twilio gives up after 15 s; a request whose body never came is let go (logged), not an application error
+    with a traceback, and nothing is recorded."""
+    sid = new_sid()
+    sent: list[dict[str, object]] = []
+    chunks = [{"type": "http.request", "body": f"CallSid={sid}&From=%2B316".encode(), "more_body": True},
+              {"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, object]:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "https",
+             "path": "/twilio/voice/incoming", "raw_path": b"/twilio/voice/incoming", "query_string": b"",
+             "root_path": "", "server": ("127.0.0.1", 443), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/x-www-form-urlencoded"),
+                         (b"x-twilio-signature", b"c2lnbmVk")]}
+    with caplog.at_level("WARNING", logger="callrouter.webhook"):
+        anyio.run(app.client.app, scope, receive, send)  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    assert "webhook.client_gone path=/twilio/voice/incoming" in caplog.text
+    assert app.container.voice.calls.get(sid) is None
 
 
 # -- a real process ------------------------------------------------------------------------------
