@@ -10,14 +10,11 @@ cumulative time. The HTTP layer is left out: see profile_webhooks.py (py-spy und
 
 from __future__ import annotations
 
-import cProfile
 import pstats
 import secrets
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 from starlette.testclient import TestClient
@@ -30,6 +27,7 @@ from callrouter.bootstrap import build
 from callrouter.config import Settings
 from callrouter.web import twilio_webhook
 from callrouter.web.app import create_app
+from tests.benchmarks.profiling import profiled
 from tests.e2e.stack import (
     ACCOUNT_SID,
     AMSTERDAM_CASEWORKER,
@@ -64,18 +62,6 @@ def main() -> int:
                             log_level="WARNING")
         validator = RequestValidator(AUTH_TOKEN)
         calls = [new_call(validator) for _ in range(count + WARM)]
-        profile, cpu = cProfile.Profile(), [0.0]
-        plain = twilio_webhook.WebhookEdge.respond
-
-        def profiled(self: twilio_webhook.WebhookEdge, *args: Any, **kwargs: Any) -> tuple[bytes, list[str]]:
-            started = time.thread_time()
-            profile.enable()
-            try:
-                return plain(self, *args, **kwargs)
-            finally:
-                profile.disable()
-                cpu[0] += time.thread_time() - started
-
         with TestClient(create_app(settings, build(settings))) as client:
             def post(body: str, signature: str) -> str:
                 return client.post("/twilio/voice/incoming", content=body, headers={
@@ -83,7 +69,7 @@ def main() -> int:
 
             for body, signature in calls[:WARM]:
                 assert "<Gather" in post(body, signature)
-            twilio_webhook.WebhookEdge.respond = profiled  # type: ignore[method-assign]
+            plain, profile, cpu = profiled("respond")
             try:
                 for body, signature in calls[WARM:]:
                     post(body, signature)
