@@ -2,10 +2,10 @@
 and the status callbacks, against the stack as deployed, at several levels of simultaneous calls.
 
 Run: .venv/bin/python -m tests.benchmarks.bench_whole_call [--quick] [--bridge dial|conference|both]
-     [--levels 10,50,200] [--liaisons 10]
+     [--levels 10,50,200] [--liaisons 10] [--postgres]
 
-The stack is tests/e2e/stack.py's: uvicorn with 2 worker processes, an RQ worker, a Redis of its own, SQLite,
-and the Twilio emulator. Ten UWV liaisons (every UWV topic) answer after 0.5 s and talk 4 s (simulated);
+The stack is tests/e2e/stack.py's: uvicorn with 2 worker processes, an RQ worker, a Redis of its own, SQLite
+(--postgres: a PostgreSQL of its own per bridge, tests/servers.py), and the Twilio emulator. Ten UWV liaisons (every UWV topic) answer after 0.5 s and talk 4 s (simulated);
 each caseworker (a registered phone at the Amsterdam counter) presses # (no case reference), 1 (UWV) and 1
 (WW), waits in line, talks, and stays silent at the verdict question. A level keeps that many calls in flight (a new
 one starts when one ends, at most 10 new calls a second) until it has placed 30 more than its level (10 with --quick) and all have ended.
@@ -48,7 +48,7 @@ import yaml
 from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from tests.e2e.stack import FAST_PINS, PROFESSIONAL_LINE, Stack, open_all_hours_directory, running_stack
-from tests.servers import redis_server
+from tests.servers import postgres_server, redis_server
 from twilio_emulator.driver import CallHandle
 from twilio_emulator.people import CallerScript, Phone
 
@@ -175,13 +175,25 @@ def webhook_latencies(stack: Stack, *, since: float) -> dict[str, list[float]]:
 
 
 @contextmanager
-def bench_stack(*, bridge: str, liaisons: int, caseworkers: int) -> Iterator[tuple[Stack, list[str], list[str]]]:
-    with redis_server() as redis_url, tempfile.TemporaryDirectory(prefix="bench-whole-call-") as folder:
+def database(postgres: bool, workdir: Path) -> Iterator[str]:
+    """A SQLite file in `workdir`, or a PostgreSQL of its own (started for this stack, so empty)."""
+    if not postgres:
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    with postgres_server() as url:
+        yield url
+
+
+@contextmanager
+def bench_stack(*, bridge: str, liaisons: int, caseworkers: int,
+                postgres: bool = False) -> Iterator[tuple[Stack, list[str], list[str]]]:
+    with redis_server() as redis_url, tempfile.TemporaryDirectory(prefix="bench-whole-call-") as folder, \
+            database(postgres, Path(folder)) as database_url:
         workdir = Path(folder)
         settings = {"CALLROUTER_BRIDGE": bridge, "CALLROUTER_OUTBOUND_CALLS_PER_SECOND": "100",
                     "CALLROUTER_WIDEN_AFTER_SECONDS": "30"}
         options = {"say_seconds_per_char": SAY_SECONDS_PER_CHAR, "calls_per_second": None}
-        with running_stack(redis_url=redis_url, database_url=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        with running_stack(redis_url=redis_url, database_url=database_url,
                            workdir=workdir, time_scale=TIME_SCALE, settings=settings,
                            emulator_options=options) as stack:
             path, codes, phones = bench_directory(workdir / "bench-directory.yaml", liaisons=liaisons,
@@ -197,13 +209,15 @@ def bench_stack(*, bridge: str, liaisons: int, caseworkers: int) -> Iterator[tup
             yield stack, codes, phones
 
 
-def measure(bridge: str, *, levels: list[int], liaisons: int, quick: bool) -> dict[int, float]:
+def measure(bridge: str, *, levels: list[int], liaisons: int, quick: bool, postgres: bool = False) -> dict[int, float]:
     """Print one bridge's table; the routing p99 (ms) per level (NaN for a level with application errors: the
     service missed Twilio's 15 s or failed, so the calls that got through say nothing about routing)."""
-    print(f"\nbridge {bridge}: {liaisons} liaisons, levels {levels}, new calls at most {NEW_CALLS_PER_SECOND}/s, "
+    print(f"\nbridge {bridge} on {'PostgreSQL' if postgres else 'SQLite'}: {liaisons} liaisons, levels {levels}, "
+          f"new calls at most {NEW_CALLS_PER_SECOND}/s, "
           f"time scale {TIME_SCALE}x, outbound pacing raised (service 100/s, emulator unpaced)")
     p99s = {}
-    with bench_stack(bridge=bridge, liaisons=liaisons, caseworkers=max(levels)) as (stack, _codes, phones):
+    with bench_stack(bridge=bridge, liaisons=liaisons, caseworkers=max(levels), postgres=postgres) as (
+            stack, _codes, phones):
         for in_flight in levels:
             total = in_flight + (10 if quick else 30)
             since = stack.emulator.engine.clock.now()
@@ -229,12 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bridge", choices=("dial", "conference", "both"), default="dial")
     parser.add_argument("--levels", default="10,50,200")
     parser.add_argument("--liaisons", type=int, default=10)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.levels.split(",")]
     began = time.perf_counter()
     missed = []
     for bridge in ("dial", "conference") if args.bridge == "both" else (args.bridge,):
-        p99s = measure(bridge, levels=levels, liaisons=args.liaisons, quick=args.quick)
+        p99s = measure(bridge, levels=levels, liaisons=args.liaisons, quick=args.quick, postgres=args.postgres)
         at_target = p99s.get(LEVEL_FOR_TARGET)
         growth = p99s[max(levels)] / p99s[min(levels)] if p99s[min(levels)] > 0 else float("inf")
         print(f"\n  {bridge}: routing p99 at {LEVEL_FOR_TARGET} in flight "
