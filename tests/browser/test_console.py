@@ -30,10 +30,18 @@ def room_report(live: Live, sid: str, event: str, member: str, sequence: int) ->
 
 
 def liaison_leg_of(live: Live, code: str) -> str:
-    """The leg the router placed to the liaison (the recording telephony's SIDs count its creations)."""
+    """The leg the router placed to the liaison (the recording telephony's SIDs count its creations).
+
+    The router redirects the caller into the room first and creates the liaison's leg right after, in the same
+    after-reply step, so a test that saw the redirect waits here (up to 5 s) for the creation too."""
     liaison = live.container.directory.liaison(live.liaison_id(code))
     assert liaison is not None
-    placed = [i for i, created in enumerate(live.telephony.created, start=1) if created["to"] == liaison.address]
+    deadline = time.monotonic() + 5
+    while True:
+        placed = [i for i, created in enumerate(live.telephony.created, start=1) if created["to"] == liaison.address]
+        if placed or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert placed, live.telephony.created
     return f"CA{placed[-1]:032d}"
 
