@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ from callrouter.web.voice_paths import url_maker
 
 log = logging.getLogger("callrouter")
 DEMO_ANCHOR_TTL_SECONDS = 7 * 24 * 3600
+DEMO_WORK_MARK_SECONDS = 5.0  # a mark a dead process left open stops the demo clock this long at most
 
 
 class SystemClock:
@@ -161,13 +163,44 @@ def shared_pauses(redis: redis_lib.Redis, *, start: datetime, scale: float) -> C
     return read
 
 
+class DemoWorkMarks:
+    """The WorkMarks port in Redis (redis_keys.demo_clock_work): a mark lapses after DEMO_WORK_MARK_SECONDS
+    of real time even if its process died before it ended it, so a dead process stops the demo clock that long
+    at most."""
+
+    def __init__(self, redis: redis_lib.Redis, *, start: datetime, scale: float,
+                 real_time: Callable[[], float] = time.time) -> None:
+        self._redis = redis
+        self._key = redis_keys.demo_clock_work(start=start.astimezone(UTC).isoformat(), scale=scale)
+        self._real_time = real_time
+
+    def begin(self) -> str:
+        mark = secrets.token_hex(8)
+        now = self._real_time()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(self._key, "-inf", now)  # marks of processes that died before they ended them
+        pipe.zadd(self._key, {mark: now + DEMO_WORK_MARK_SECONDS})
+        pipe.expire(self._key, DEMO_ANCHOR_TTL_SECONDS)
+        pipe.execute()
+        return mark
+
+    def end(self, mark: str) -> None:
+        self._redis.zrem(self._key, mark)
+
+
+def demo_start(settings: Settings) -> datetime | None:
+    """The demo clock's start (a naive setting is local time), or None: the real clock."""
+    start = settings.demo_clock_start
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=ZoneInfo(settings.timezone))
+    return start
+
+
 def clock_for(settings: Settings, redis: redis_lib.Redis) -> SystemClock | ScaledClock:
     """The real clock, or with CALLROUTER_DEMO_CLOCK_START the demo clock (a naive start is local time)."""
-    start = settings.demo_clock_start
+    start = demo_start(settings)
     if start is None:
         return SystemClock()
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=ZoneInfo(settings.timezone))
     log.info("demo.clock start=%s scale=%s", start.isoformat(), settings.demo_time_scale)
     return ScaledClock(start=start, scale=settings.demo_time_scale,
                        anchor=shared_anchor(redis, start=start, scale=settings.demo_time_scale),
@@ -441,7 +474,9 @@ def build(settings: Settings) -> Container:
                     api_base_url=settings.twilio_api_base_url, url_of=url_maker(settings.public_url),
                     redirect_url_of=url_maker(settings.public_url, fresh_turn=True)),
         RedisPacer(redis, calls_per_second=settings.outbound_calls_per_second, time_scale=settings.demo_time_scale))
-    after = RouteAfterReply()
+    start = demo_start(settings)
+    after = RouteAfterReply(marks=None if start is None else DemoWorkMarks(redis, start=start,
+                                                                           scale=settings.demo_time_scale))
     voice = CallDeps(
         flows=flows, directory=directory, calls=SqlCallStore(sessions), router=router,
         presence=SqlPresenceStore(sessions), telephony=telephony, guard=guard, pins=Argon2Pins(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,9 @@ from email.utils import format_datetime
 from typing import TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("twilio_emulator.clock")
 LATE_REAL_SECONDS = 0.002
+SETTLE_REAL_SECONDS = 5.0  # the longest a webhook's answer keeps the clock still after it came (`settle`)
 # (real seconds the clock has stood still in all, the wall-clock moment (time.time()) it stopped, or None if it runs)
 PauseListener = Callable[[float, float | None], None]
 
@@ -40,6 +43,8 @@ class SimClock:
         self._timers: list[float] = []  # simulated moments sleepers wait for, sorted (only when pausing)
         self._late = False  # stopped at the earliest timer until its sleeper has run (a busy machine woke it late)
         self._told = False  # the listener has heard of the current stop
+        self._settle: Callable[[], Awaitable[None]] | None = None
+        self._settling: set[asyncio.Future[None]] = set()
 
     def _still(self, mono: float) -> float:
         return self._stood + (mono - self._stopped_at if self._stopped_at is not None else 0.0)
@@ -101,10 +106,17 @@ class SimClock:
 
     # -- standing still while a webhook is answered ------------------------------------------------
 
-    def pause_during_webhooks(self, listener: PauseListener | None = None) -> None:
+    def pause_during_webhooks(self, listener: PauseListener | None = None,
+                              settle: Callable[[], Awaitable[None]] | None = None) -> None:
         """From now on the clock stands still while any webhook is being answered; `listener` hears every stop
-        and start (called on the event loop, before the webhook is sent and after its answer came)."""
+        and start (called on the event loop, before the webhook is sent and after its answer came).
+
+        `settle`, when given, is awaited after each answer before the clock may run again (at most
+        SETTLE_REAL_SECONDS): for an application that goes on working after it answered (the demo day's
+        routing after the reply), whose work is then no simulated time either. The call itself goes on with
+        the answer at once, as with Twilio; only the clock waits."""
         self._pausing = listener or (lambda _stood, _since: None)
+        self._settle = settle
 
     @property
     def pausing(self) -> bool:
@@ -119,7 +131,22 @@ class SimClock:
     def release(self) -> None:
         if self._pausing is None or self._holds == 0:
             return
-        self._start()
+        if self._settle is None:
+            self._start()
+            return
+        settling = asyncio.ensure_future(self._settled_then_start(self._settle))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+
+    async def _settled_then_start(self, settle: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await asyncio.wait_for(settle(), SETTLE_REAL_SECONDS)
+        except TimeoutError:
+            log.warning("clock.settle_timeout after %.1f s: the clock runs on", SETTLE_REAL_SECONDS)
+        except Exception:  # noqa: BLE001 - a clock that runs on is better than one that stands still for good
+            log.exception("clock.settle_failed: the clock runs on")
+        finally:
+            self._start()
 
     async def heartbeat(self, every: float = 2.0) -> None:
         """A sleeper every `every` simulated seconds, for ever: the clock then never runs more than that past

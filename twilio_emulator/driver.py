@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -226,10 +226,12 @@ class Emulator:
 
         return CallHandle(self, self._run(place()))
 
-    def pause_clock_during_webhooks(self, listener: PauseListener | None = None) -> None:
+    def pause_clock_during_webhooks(self, listener: PauseListener | None = None,
+                                    settle: Callable[[], Awaitable[None]] | None = None) -> None:
         """From now on simulated time stands still while a webhook is being answered (its latency is no
-        simulated time); `listener(stood, since)` hears each stop and start (clock.py)."""
-        self.engine.clock.pause_during_webhooks(listener)
+        simulated time); `listener(stood, since)` hears each stop and start, and `settle` is awaited after each
+        answer before the clock runs on (clock.py)."""
+        self.engine.clock.pause_during_webhooks(listener, settle)
 
         async def start() -> asyncio.Future[None]:
             return asyncio.ensure_future(self.engine.clock.heartbeat())

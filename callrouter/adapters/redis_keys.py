@@ -164,6 +164,12 @@ def outbound_pace() -> str:
     return f"{PREFIX}:outbound:next"
 
 
+def demo_clock_work(*, start: str, scale: float) -> str:
+    """Demo only: a sorted set of that demo clock's open marks of routing after a webhook's reply (member: a
+    mark, score: the Unix time it lapses by); the demo day's emulator keeps its clock still while one is open."""
+    return f"{PREFIX}:demo-clock-work:{start}:{scale:g}"
+
+
 def demo_clock_pauses(*, start: str, scale: float) -> str:
     """Demo only: a hash of how long that demo clock stood still while webhooks were answered (`stood`, real
     seconds) and since when it stands still now (`since`, a Unix time, empty while it runs)."""

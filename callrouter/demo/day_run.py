@@ -9,14 +9,20 @@ The clock stands still while a webhook is answered (`honest_clock`, the default)
 simulated time from sending a webhook until the answer is in and writes each stop and start to the demo
 Redis (redis_keys.demo_clock_pauses), where every process of the stack reads it (bootstrap.ScaledClock).
 So the service's own latency is no caller's waiting time; without it each real millisecond of a webhook
-became 0.72 virtual seconds of waiting at 720x (the service level at 20 s read about 0 %). What still runs
-while the service works outside a webhook: routing after a webhook's reply and its REST call to the
-emulator, RQ jobs (a few milliseconds each, so a few virtual seconds). What stays real: RQ's scheduler
-poll (1 s real), Redis expiries (replay window, lockouts, staff sessions) and the directory cache.
+became 0.72 virtual seconds of waiting at 720x (the service level at 20 s read about 0 %). It also stands
+still while the service routes after a webhook's reply (the claim, the record, the REST calls to the
+emulator): a web process opens a mark in Redis before its reply goes out and ends it when that routing is
+done (bootstrap.DemoWorkMarks, redis_keys.demo_clock_work), and the emulator's clock does not run on after
+an answer while a mark is open (SharedPauses.settled, at most 5 s real). Before, that routing cost each
+routed caller about 3 virtual seconds more at 360x on a quiet machine, and on a loaded CI machine it put
+the demo's service level at 20 s at 38 %. What still runs while the service works: RQ jobs (a few
+milliseconds each, so a few virtual seconds). What stays real: RQ's scheduler poll (1 s real), Redis
+expiries (replay window, lockouts, staff sessions) and the directory cache.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -43,6 +49,7 @@ from callrouter.demo.day_stack import (
     live_workers_paused,
     pauses_key,
     running_stack,
+    work_key,
 )
 from callrouter.domain.statistics_intervals import period_bounds
 from callrouter.domain.statistics_totals import Totals
@@ -329,6 +336,7 @@ class SharedPauses:
     def __init__(self, redis_url: str, *, clock_start: str, scale: float):
         self.conn = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
         self.key = pauses_key(clock_start, scale)
+        self.work = work_key(clock_start, scale)
         self.before = 0.0  # real seconds stood still before the day started (counted from the anchor)
 
     def start(self, anchor: float) -> None:
@@ -340,6 +348,16 @@ class SharedPauses:
 
     def write(self, stood: float, since: float | None) -> None:
         self.conn.hset(self.key, mapping={"stood": repr(self.before + stood), "since": repr(since) if since else ""})
+
+    def open_marks(self) -> int:
+        """The service's marks of routing after a reply still open (bootstrap.DemoWorkMarks; lapsed ones not)."""
+        return int(self.conn.zcount(self.work, f"({time.time()!r}", "+inf"))
+
+    async def settled(self) -> None:
+        """The emulator's clock settle (after each webhook's answer): until the service has routed what that
+        answer left to route, polled every millisecond of real time (the emulator's clock bounds the wait)."""
+        while await asyncio.to_thread(self.open_marks):
+            await asyncio.sleep(0.001)
 
     def close(self) -> None:
         self.conn.close()
@@ -357,7 +375,7 @@ def _play(settings: Settings, snapshot: DirectorySnapshot, plan: DayPlan, *, sca
             anchor = stack.set_anchor(start=plan.clock_start.isoformat(), scale=scale)
             if honest_clock:
                 shared.start(anchor)
-                emulator.pause_clock_during_webhooks(shared.write)
+                emulator.pause_clock_during_webhooks(shared.write, settle=shared.settled)
                 # The emulator's dates (status callbacks' Timestamp, which the service records) follow the demo clock.
                 emulator.set_wall_clock(plan.clock_start)
             else:  # the clock has run since the anchor (a process may have read it before the driver set it)

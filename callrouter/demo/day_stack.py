@@ -195,6 +195,11 @@ def pauses_key(clock_start: str, scale: float) -> str:
                                         scale=scale)
 
 
+def work_key(clock_start: str, scale: float) -> str:
+    return redis_keys.demo_clock_work(start=datetime.fromisoformat(clock_start).astimezone(UTC).isoformat(),
+                                      scale=scale)
+
+
 @contextmanager
 def running_stack(settings: Settings, *, emulator_url: str, clock_start: str, scale: float, log_dir: Path,
                   port: int, clock_stopped: bool = False) -> Iterator[DemoStack]:

@@ -197,16 +197,18 @@ class WebhookEdge:
         digest = ReplayGuard.digest(canonical_request(url, form))
         twilio_request = TwilioRequest(form=form, query=dict(request.query_params))
         # Everything that blocks (Redis, SQL) in one trip to the threadpool, never on the event loop.
-        xml, after = await run_in_threadpool(self.respond, request.url.path, digest, handler, twilio_request, voice)
+        xml, after, mark = await run_in_threadpool(self.respond, request.url.path, digest, handler, twilio_request,
+                                                   voice)
         tasks = BackgroundTasks()
-        for org in dict.fromkeys(after):
-            tasks.add_task(run_in_threadpool, self.dispatch_quietly, org)
+        if after:
+            tasks.add_task(run_in_threadpool, self.dispatch_all, list(dict.fromkeys(after)), mark)
         self.latency(step_path(request.url.path), time.perf_counter() - started)
         return Response(xml, media_type=TWIML, background=tasks)
 
     def respond(self, path: str, digest: str, handler: Handler, twilio_request: TwilioRequest,
-                voice: bool) -> tuple[bytes, list[str]]:
-        """The TwiML for a verified request and the organisations to route after it is sent.
+                voice: bool) -> tuple[bytes, list[str], str | None]:
+        """The TwiML for a verified request, the organisations to route after it is sent, and the demo clock's
+        mark of that routing (begun here, before the reply goes out; None outside the demo).
 
         Runs in a worker thread: the replay claim, the handler (which commits what it records
         before this returns, so before the response is sent); the response for replays is stored by the
@@ -221,7 +223,7 @@ class WebhookEdge:
             found = None
         if isinstance(found, bytes):
             log.info("webhook.replayed path=%s", path)
-            return found, []
+            return found, [], None
         claim = found  # None: no guard (Redis down) or a hung holder: answer rather than let Twilio give up
         try:
             xml, after = self._handled(path, handler, twilio_request, voice)
@@ -231,7 +233,7 @@ class WebhookEdge:
             raise
         if claim is not None:
             self.replay.store_later(claim, xml)  # pipelined with others', off this request's path
-        return xml, after
+        return xml, after, (self.after.begin_work() if after else None)
 
     def _handled(self, path: str, handler: Handler, twilio_request: TwilioRequest,
                  voice: bool) -> tuple[bytes, list[str]]:
@@ -255,6 +257,14 @@ class WebhookEdge:
             return self._rendered(reply)
         except TypeError:  # an unhashable reply: render it as it is
             return self.renderer.render(reply).encode()
+
+    def dispatch_all(self, orgs: list[str], mark: str | None) -> None:
+        """After the reply: route each organisation, then end the demo clock's mark."""
+        try:
+            for org in orgs:
+                self.dispatch_quietly(org)
+        finally:
+            self.after.end_work(mark)
 
     def dispatch_quietly(self, org: str) -> None:
         self.after.run(org, self._dispatch)  # one pass per organisation in flight (the port coalesces)

@@ -35,9 +35,9 @@ AMS = ZoneInfo("Europe/Amsterdam")
 DAY = date(2026, 11, 27)  # a Friday
 SEED = 7
 CALLS = 30
-# Half the demo's own 720x: the clock stands still while a webhook is answered, but the routing after a reply
-# still runs on it, so at 720x 28 ms of that on a loaded machine is a caller's 20 s (one CI run read a service level
-# of exactly 50 % at 720x, on 28 calls); at 360x the same machine costs half as much simulated time.
+# Half the demo's own 720x: the clock stands still while a webhook is answered and while the service routes
+# after its reply, but the emulator's own work and RQ jobs still run on it, and at 720x a loaded machine's
+# millisecond is 0.72 s of a caller's wait.
 SCALE = 360
 # Two virtual hours of a busy UWV morning: conversations of 3 to 7 minutes with 3 liaisons, so most calls are
 # answered at once, some wait, the impatient give up, some ask for a callback at once.

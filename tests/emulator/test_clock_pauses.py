@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import pytest
+
+from twilio_emulator import clock as clock_module
 from twilio_emulator.clock import SimClock
 
 T = TypeVar("T")
@@ -107,3 +110,50 @@ def test_a_sleeper_woken_late_by_a_busy_machine_is_on_time_in_simulated_time() -
     assert seen < 5.5  # (the sleeper started a few microseconds after `start`)
     assert 5.0 <= woke < 5.5  # not 50 simulated seconds late
     assert later > woke  # and it runs on afterwards
+
+
+def test_a_settle_keeps_the_clock_still_after_the_answer_until_the_application_is_done() -> None:
+    """The demo day's service routes after it answered (its redirect comes a moment later): that work is no
+    simulated time either. The call itself goes on with the answer at once; only the clock waits."""
+    async def scenario() -> tuple[float, float, float, list[float | None]]:
+        heard: list[float | None] = []
+        done = asyncio.Event()
+
+        async def settle() -> None:
+            await done.wait()
+
+        clock = SimClock(100)
+        clock.pause_during_webhooks(lambda _stood, since: heard.append(since), settle)
+        clock.hold()
+        frozen = clock.now()
+        clock.release()  # the answer came; the application still works
+        await asyncio.sleep(0.05)
+        still = clock.now() - frozen
+        done.set()  # the application is done
+        await asyncio.sleep(0.03)
+        ran = clock.now() - frozen
+        return still, ran, frozen, heard
+
+    still, ran, _frozen, heard = run_alone(scenario)
+    assert still == 0.0  # 50 ms after the answer: no simulated time
+    assert 0.03 * 100 <= ran < 0.03 * 100 + 2  # running again once settled (30 ms at 100x, and a little)
+    assert heard[0] is not None and heard[-1] is None and len(heard) == 2
+
+
+def test_a_settle_that_never_ends_stops_the_clock_for_a_bounded_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock_module, "SETTLE_REAL_SECONDS", 0.05)
+
+    async def scenario() -> float:
+        async def settle() -> None:
+            await asyncio.Event().wait()
+
+        clock = SimClock(100)
+        clock.pause_during_webhooks(None, settle)
+        clock.hold()
+        frozen = clock.now()
+        clock.release()
+        await asyncio.sleep(0.15)
+        return clock.now() - frozen
+
+    ran = run_alone(scenario)
+    assert 0.05 * 100 <= ran <= 0.15 * 100  # stood still for the bounded 50 ms, then ran on

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from callrouter.domain.call_flow import Goto, LegStatus, Step
 from callrouter.domain.callbacks import callback_id_of
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind, LiaisonTaken
+from callrouter.ports.calls import WorkMarks
 from callrouter.services.calls import consult, consult_record, flow, holds
 from callrouter.services.calls.deps import CallDeps
 from callrouter.services.calls.speech import ms
@@ -102,7 +103,9 @@ class RouteAfterReply:
     itself asked for, the next hold turn and the reconciler all route the same line.
     """
 
-    def __init__(self, *, recheck_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, recheck_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 marks: WorkMarks | None = None) -> None:
+        self._marks = marks  # demo only: the demo clock stands still while a mark is open
         self._pending: ContextVar[list[str] | None] = ContextVar("route_after_reply", default=None)
         self._route_now: Callable[[str], object] | None = None
         self._recheck_seconds, self._clock = recheck_seconds, clock
@@ -149,6 +152,24 @@ class RouteAfterReply:
             with self._lock:
                 self._running.discard(org)
             raise
+
+    def begin_work(self) -> str | None:
+        """Before a reply with routing to do after it is sent: a mark (demo only), or None."""
+        if self._marks is None:
+            return None
+        try:
+            return self._marks.begin()
+        except Exception:  # noqa: BLE001 - a demo clock that runs on is better than a webhook that fails
+            log.exception("demo.work_mark_failed")
+            return None
+
+    def end_work(self, mark: str | None) -> None:
+        if mark is None or self._marks is None:
+            return
+        try:
+            self._marks.end(mark)
+        except Exception:  # noqa: BLE001 - the mark lapses by itself
+            log.exception("demo.work_mark_failed")
 
     @contextmanager
     def collect(self) -> Iterator[list[str]]:
