@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from callrouter.domain.calls import CallState
+from callrouter.domain.queueing import Presence
 from callrouter.services.calls.reconcile import reconcile
 from tests.integration.conftest import App
 from tests.integration.test_voice_webhooks import call_params, new_sid, twiml
@@ -75,3 +76,26 @@ def test_an_offer_whose_redirect_was_lost_goes_back_in_line(app: App) -> None:
     # back in line; jan was freed and, still available, is offered the call again.
     connect = f"/twilio/voice/connect?liaison={lid(app, 'uwv-jan')}"
     assert app.telephony.redirects == [(sid, connect), (sid, "/twilio/voice/back-in-line"), (sid, connect)]
+
+
+def test_a_presence_change_made_while_the_live_state_is_rebuilt_is_not_undone(app: App, redis, monkeypatch) -> None:  # noqa: ANN001
+    """The liaison clicks "available" after the rebuild read presence from SQL and before it replaced Redis's
+    state: the rebuild must not put back the status it read (away), or nobody is routed to a liaison whose
+    console says available."""
+    jan = lid(app, "uwv-jan")
+    app.api("PUT", f"/api/liaisons/{jan}/presence", json={"status": "away"})
+    sid = queue_call(app, from_="+31612345601", digits=["1", "1"])
+    redis.flushdb()
+    router = app.container.voice.router
+    real_rebuild = router.rebuild
+
+    def rebuild_after_a_click(*, snapshots):  # type: ignore[no-untyped-def]
+        snapshots = list(snapshots)  # read from SQL before the click
+        assert app.api("PUT", f"/api/liaisons/{jan}/presence", json={"status": "available"}).status_code == 200
+        real_rebuild(snapshots=snapshots)
+
+    monkeypatch.setattr(router, "rebuild", rebuild_after_a_click)
+    reconcile(app.container.voice, live_state_present=False)
+    assert app.container.router.liaison_status(liaison_id=jan, org="UWV") is not Presence.AWAY
+    record = app.container.voice.calls.get(sid)
+    assert record is not None and record.state == CallState.OFFERED and record.liaison_id == jan
