@@ -22,6 +22,7 @@ from callrouter.config import Settings
 from callrouter.domain.call_flow import Goto
 from callrouter.web.app import create_app
 from callrouter.web.voice_paths import path_of
+from tests import database_templates
 from tests.e2e.stack import FAST_PINS, open_all_hours_directory
 
 PUBLIC_URL = "https://callrouter.example.nl"
@@ -128,18 +129,23 @@ def flows_with_case_reference(flows: dict, on: bool) -> dict:  # type: ignore[ty
 @pytest.fixture()
 def calls(database_url: str) -> Iterator[SqlCallStore]:
     """The call record on a fresh, migrated database (test_call_moves.py, test_one_call_per_liaison.py)."""
-    upgrade(database_url)
+    database_templates.prepare(database_url, contents="migrated", build=upgrade)
     engine = make_engine(database_url)
     yield SqlCallStore(make_session_factory(engine))
     engine.dispose()
 
 
 def directory_database(url: str, workdir: Path, *, open_all_hours: bool) -> None:
-    upgrade(url)
-    engine = make_engine(url)
-    path = open_all_hours_directory(workdir / "dir.yaml") if open_all_hours else Path("demo/directory.yaml")
-    import_directory(path=path, session_factory=make_session_factory(engine), hasher=FAST_PINS)
-    engine.dispose()
+    """The migrations at head and the directory imported: copied from a template made once per test process
+    when the database is empty (tests/database_templates.py), else migrated and imported on it."""
+    def build(target: str) -> None:
+        upgrade(target)
+        engine = make_engine(target)
+        path = open_all_hours_directory(workdir / "dir.yaml") if open_all_hours else Path("demo/directory.yaml")
+        import_directory(path=path, session_factory=make_session_factory(engine), hasher=FAST_PINS)
+        engine.dispose()
+
+    database_templates.prepare(url, contents="open-all-hours" if open_all_hours else "demo", build=build)
 
 
 @pytest.fixture()
