@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     widen_after_seconds: float = Field(60.0, ge=0)
     citizen_promote_after_seconds: float = Field(600.0, ge=0)
     dial_timeout_seconds: int = Field(20, ge=5, le=600)
+    # How long after the ring time the reconciler waits for news of an offer, callback attempt or consult leg
+    # before it takes it for lost (its process died) and puts the call or callback back in line.
+    reconcile_margin_seconds: int = Field(30, ge=5, le=600)
     wrap_up_seconds: int = Field(0, ge=0)
     # The bridge between caller and liaison (docs/transfer.md): "conference" (a room named for the call,
     # which transfers and three-way calls need; the default) or "dial" (the two-party <Dial> of before).

@@ -27,8 +27,12 @@ def build_app(engine: Engine) -> FastAPI:
 
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     # ws="none": no websocket library is imported (and none of its deprecation warnings).
+    # timeout_keep_alive 75 s, not uvicorn's 5: the service's REST client (requests) keeps its connections,
+    # and a connection this server closes after 5 s idle can be closed the moment the client sends on it. Most
+    # likely that was the redirect that failed with a ConnectionError in a fault-suite baseline (2026-12-03: one
+    # caller of 100 told the apology). The service's own uvicorn keeps 75 s for Twilio's webhooks likewise.
     return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                          lifespan="off", ws="none", http="h11", loop="asyncio")
+                          lifespan="off", ws="none", http="h11", loop="asyncio", timeout_keep_alive=75)
 
 
 class ThreadedServer:

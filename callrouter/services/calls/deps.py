@@ -44,6 +44,9 @@ class CallDeps:
     callback_policy: CallbackPolicy = field(default_factory=lambda: CallbackPolicy())
     general_public_phone: str = "1400"
     dial_timeout_seconds: int = 20
+    # An offer, callback attempt or consult leg with no news this long after its ring time is taken for lost
+    # (the process that placed it died) by the reconciler (services/calls/reconcile.py).
+    reconcile_margin_seconds: int = 30
     hold_music_url: str = ""
     wrap_up_seconds: int = 0
     consult_wait_seconds: int = 120  # a consult nobody was claimed for ends as "nobody free" after this

@@ -50,7 +50,7 @@ from callrouter.services.calls.transfer import release_after_conversation
 from callrouter.services.staff import presence
 
 log = logging.getLogger("callrouter.reconcile")
-STUCK_MARGIN_SECONDS = 30
+STUCK_MARGIN_SECONDS = CallDeps.reconcile_margin_seconds  # the default of the setting
 # A claim is made an offer in the record within milliseconds; one still not offered after this was abandoned.
 UNOFFERED_CLAIM_SECONDS = 10
 # A call the record keeps open is asked about at the network once it is this old; at most this many a run
@@ -77,7 +77,7 @@ def reconcile(deps: CallDeps, *, live_state_present: bool) -> ReconcileReport:
                     report.liaisons)
         rebuilt = True
     now = deps.clock.now()
-    limit = now - timedelta(seconds=deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS)
+    limit = now - timedelta(seconds=deps.dial_timeout_seconds + deps.reconcile_margin_seconds)
     returned = 0
     open_calls = deps.calls.calls_in_states(frozenset({CallState.QUEUED, CallState.OFFERED}))
     sync_live_waiting(deps, open_calls=open_calls, read_at=now)

@@ -288,6 +288,23 @@ def test_a_lost_offer_in_the_room_is_repaired_by_the_reconciler_leg_cancelled_ca
     assert state(deps) == (CallState.OFFERED, JAN.id)
 
 
+def test_the_reconcile_margin_is_a_setting() -> None:
+    """An operator who sets a shorter margin (CALLROUTER_RECONCILE_MARGIN_SECONDS) has a lost offer returned
+    sooner: after the ring time and that margin, not the default's."""
+    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+
+    deps = conference_deps(reconcile_margin_seconds=7)
+    assert STUCK_MARGIN_SECONDS == 30 and deps.reconcile_margin_seconds == 7
+    routed(deps)
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + 6)
+    reconcile(deps, live_state_present=True)
+    assert state(deps) == (CallState.OFFERED, JAN.id) and fakes(deps).telephony.hung_up == []
+    fakes(deps).clock.advance(2)
+    reconcile(deps, live_state_present=True)
+    assert fakes(deps).telephony.hung_up == [LEG]
+    assert fakes(deps).calls.kinds(SID).count(EventKind.LIAISON_NO_ANSWER) == 1
+
+
 def _left_in_the_room(deps: CallDeps) -> None:
     """The call in the room, then taken back to the line in the record by a process that died before its
     redirect: the caller still hears the room's hold."""
