@@ -15,6 +15,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
@@ -55,10 +56,9 @@ def prepare(url: str, *, contents: str, build: Callable[[str], None]) -> None:
                 path = _folder[0] / f"template-{contents}.sqlite3"
                 build(f"sqlite:///{path}")
                 _templates[key] = str(path)
-        with sqlite3.connect(_templates[key]) as source, sqlite3.connect(url.removeprefix("sqlite:///")) as target:
+        with closing(sqlite3.connect(_templates[key])) as source, \
+                closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as target:
             source.backup(target)
-        source.close()
-        target.close()
         return
     parsed = make_url(url)
     server = f"{parsed.host}:{parsed.port}"

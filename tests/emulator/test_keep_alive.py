@@ -1,6 +1,6 @@
 """The emulator keeps an idle keep-alive connection open longer than uvicorn's 5 s: the service's REST client
-(requests, pooled connections) sent a redirect on a connection the server closed that moment after 5 s idle,
-and the caller heard the apology."""
+(requests) keeps its connections, and one the server closes after 5 s idle can be closed the moment a redirect
+is sent on it (most likely the ConnectionError that told a fault-suite caller the apology)."""
 
 from __future__ import annotations
 

@@ -299,11 +299,11 @@ def running_cluster(workdir: Path, *, time_scale: float = 10.0, settings: dict[s
             # two-party <Dial> bridge (tests/faults/traffic.py reads both).
             "CALLROUTER_BRIDGE": os.environ.get("FAULT_TEST_BRIDGE", "conference"),
             # A liaison's phone rings 1 s real (10 simulated; the traffic's liaisons answer after 1 simulated);
-            # the reconciler returns an offer or callback attempt lost in a fault after it and 30 s (real).
+            # the reconciler returns an offer or callback attempt lost in a fault after it and its margin.
             "CALLROUTER_DIAL_TIMEOUT_SECONDS": "10",
-            # The reconciler takes an offer or attempt with no news 15 s after that (the default 30 s): a caller
-            # whose liaison's leg was lost with a killed node waits 25-35 s in the room, not 40-50, and a webhook
-            # held up by a fault (at most 13 s seen) still comes well within it.
+            # The reconciler's margin 15 s (the default 30 s): a caller whose liaison's leg was lost with a killed
+            # node waits 25-35 s in the room, not 40-50, and a webhook held up by a fault (at most 13 s seen)
+            # still comes well within it.
             "CALLROUTER_RECONCILE_MARGIN_SECONDS": "15",
             "CALLROUTER_DIRECTORY_CACHE_SECONDS": "0",
             "CALLROUTER_LOG_LEVEL": "WARNING",

@@ -31,7 +31,7 @@ from callrouter.bootstrap import Container, build
 from callrouter.config import Settings
 from callrouter.domain.calls import CallMove, CallRecord, CallState, EventKind
 from callrouter.domain.queueing import Presence
-from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, UNOFFERED_CLAIM_SECONDS
+from callrouter.services.calls.reconcile import UNOFFERED_CLAIM_SECONDS
 from callrouter.services.calls.routing import RouteAfterReply
 from callrouter.services.calls.speech import ms
 from callrouter.services.staff.presence import set_presence
@@ -135,7 +135,7 @@ def test_a_dispatch_killed_between_the_offer_and_the_redirect_returns_the_offer_
     # The dial timeout and the margin pass (50 s here; the reconciler reads the offer's time from the record).
     with app.voice.calls._sessions.begin() as session:  # type: ignore[attr-defined]
         session.execute(update(CallRow).where(CallRow.sid == call.sid)
-                        .values(offered_at=CallRow.offered_at - timedelta(seconds=STUCK_MARGIN_SECONDS + 25)))
+                        .values(offered_at=CallRow.offered_at - timedelta(seconds=app.voice.reconcile_margin_seconds + 25)))
     host.run("workers.jobs.reconcile_live_state")
 
     events = app.voice.calls.events(call.sid)

@@ -50,7 +50,6 @@ from callrouter.services.calls.transfer import release_after_conversation
 from callrouter.services.staff import presence
 
 log = logging.getLogger("callrouter.reconcile")
-STUCK_MARGIN_SECONDS = CallDeps.reconcile_margin_seconds  # the default of the setting
 # A claim is made an offer in the record within milliseconds; one still not offered after this was abandoned.
 UNOFFERED_CLAIM_SECONDS = 10
 # A call the record keeps open is asked about at the network once it is this old; at most this many a run

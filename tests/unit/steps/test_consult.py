@@ -239,12 +239,12 @@ def test_the_caseworker_hanging_up_in_a_three_way_call_frees_both_liaisons() -> 
 
 
 def test_a_consult_ring_whose_reports_were_lost_is_ended_by_the_reconciler() -> None:
-    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+    from callrouter.services.calls.reconcile import reconcile
 
     deps = make_deps(bridge="conference")
     in_conversation(deps)
     asked_and_rung(deps)
-    fakes(deps).clock.advance(deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS - 1)
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + deps.reconcile_margin_seconds - 1)
     reconcile(deps, live_state_present=True)
     assert step(deps) == "ringing"
     fakes(deps).clock.advance(2)

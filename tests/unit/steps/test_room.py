@@ -270,11 +270,11 @@ def test_the_caller_hanging_up_in_the_room_while_the_leg_rings_is_no_conversatio
 def test_a_lost_offer_in_the_room_is_repaired_by_the_reconciler_leg_cancelled_caller_back_in_line() -> None:
     """The process that should have handled the leg's reports died: after the ring time and a margin the
     reconciler cancels the leg, frees the liaison and takes the caller out of the room back to the line."""
-    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+    from callrouter.services.calls.reconcile import reconcile
 
     deps = conference_deps()
     routed(deps)
-    fakes(deps).clock.advance(deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS - 1)
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + deps.reconcile_margin_seconds - 1)
     reconcile(deps, live_state_present=True)
     assert state(deps) == (CallState.OFFERED, JAN.id)  # not yet: it may still ring
     fakes(deps).clock.advance(2)
@@ -291,10 +291,10 @@ def test_a_lost_offer_in_the_room_is_repaired_by_the_reconciler_leg_cancelled_ca
 def test_the_reconcile_margin_is_a_setting() -> None:
     """An operator who sets a shorter margin (CALLROUTER_RECONCILE_MARGIN_SECONDS) has a lost offer returned
     sooner: after the ring time and that margin, not the default's."""
-    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+    from callrouter.services.calls.reconcile import reconcile
 
     deps = conference_deps(reconcile_margin_seconds=7)
-    assert STUCK_MARGIN_SECONDS == 30 and deps.reconcile_margin_seconds == 7
+    assert CallDeps.reconcile_margin_seconds == 30 and deps.reconcile_margin_seconds == 7  # default, and this one
     routed(deps)
     fakes(deps).clock.advance(deps.dial_timeout_seconds + 6)
     reconcile(deps, live_state_present=True)
@@ -364,13 +364,13 @@ def test_the_end_of_an_earlier_offers_room_is_not_taken_for_a_conversation_with_
     is redirected out of the room (back in line) and on into the new offer's room. The first room's action comes
     after the new offer: it names the old offer, so it changes nothing (it was taken for the end of a
     conversation with Jan, who never joined: 'answered' in the record, never bridged)."""
-    from callrouter.services.calls.reconcile import STUCK_MARGIN_SECONDS, reconcile
+    from callrouter.services.calls.reconcile import reconcile
 
     deps = conference_deps()
     routed(deps)
     first_room = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id)).actions[0]
     assert isinstance(first_room, JoinRoom) and first_room.action is not None
-    fakes(deps).clock.advance(deps.dial_timeout_seconds + STUCK_MARGIN_SECONDS + 1)
+    fakes(deps).clock.advance(deps.dial_timeout_seconds + deps.reconcile_margin_seconds + 1)
     reconcile(deps, live_state_present=True)
     assert state(deps) == (CallState.OFFERED, JAN.id)  # offered again, to Jan
     second_room = flow.run(deps, Step.CONNECT, StepInput(call_sid=SID, liaison_id=JAN.id)).actions[0]
