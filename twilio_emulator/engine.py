@@ -198,7 +198,9 @@ class Engine:
         if wait > 0:
             await self.clock.sleep(wait)
         call.started_at = self.clock.now()
-        call.record(call.started_at, "started", queued_for=round(max(0.0, call.started_at - call.created_at), 3))
+        # the slot is what the pacing gives; started_at may come a little after it when the event loop is busy
+        call.record(call.started_at, "started", queued_for=round(max(0.0, call.started_at - call.created_at), 3),
+                    slot=round(call.start_at, 6))
 
     # conferences ------------------------------------------------------------------------
     def live_conference(self, name: str) -> Conference | None:
