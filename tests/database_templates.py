@@ -9,7 +9,9 @@ it earlier in the same test) is migrated and imported as before, so nothing a te
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -53,6 +55,8 @@ def prepare(url: str, *, contents: str, build: Callable[[str], None]) -> None:
             if key not in _templates:
                 if not _folder:
                     _folder.append(Path(tempfile.mkdtemp(prefix=f"callrouter-templates-{os.getpid()}-")))
+                    # gone with the test process (PostgreSQL's templates go with its temporary server)
+                    atexit.register(shutil.rmtree, _folder[0], ignore_errors=True)
                 path = _folder[0] / f"template-{contents}.sqlite3"
                 build(f"sqlite:///{path}")
                 _templates[key] = str(path)
