@@ -14,6 +14,7 @@ from callrouter.services.calls.routing import dispatch
 
 log = logging.getLogger("callrouter.workers")
 QUEUE = "callrouter"
+RECONCILE_EVERY_SECONDS = 10  # how often `callrouter cron` enqueues reconcile_live_state (workers/cron.py)
 
 
 @cache

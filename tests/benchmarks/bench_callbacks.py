@@ -51,6 +51,7 @@ from tests.e2e.stack import FAST_PINS, PROFESSIONAL_LINE, Stack, running_stack
 from tests.servers import redis_server
 from twilio_emulator.config import EmulatorConfig
 from twilio_emulator.people import Phone
+from workers.jobs import RECONCILE_EVERY_SECONDS
 
 TARGET_PER_SECOND = 10.0
 # The emulator paces REST-created calls like Twilio's default 1 call per second where it can (newer
@@ -164,9 +165,9 @@ def dispatch_all(args, stack, container, sessions, codes, phones, callbacks):  #
                     stack.kill_worker(workers[0])  # mid-run: the job in its hands is lost with it
                     worker(stack, fork=args.fork)
                     killed = True
-                if killed and now >= next_reconcile:  # as `callrouter cron` does every 10 s
+                if killed and now >= next_reconcile:  # as `callrouter cron` does (workers/cron.py)
                     queue.enqueue("workers.jobs.reconcile_live_state")
-                    next_reconcile = now + 5
+                    next_reconcile = now + RECONCILE_EVERY_SECONDS
                 # A duplicate of each attempt's job once it is dialling (one query: the emulator shares this
                 # process, and a busy poll here would slow its answers down).
                 for current in store.in_states(frozenset({CallbackState.DIALLING})):
