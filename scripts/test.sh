@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Lint (ruff), the import contracts (import-linter), type-check (mypy --strict; its settings are in
-# pyproject.toml), then run the whole test suite with the project's venv. Arguments go to pytest.
-# With PYTEST_ARGS, one pytest run with them; without, the whole suite in three runs (below).
+# Lint (ruff), the import contracts (import-linter) and type-check (mypy --strict; its settings are in
+# pyproject.toml), and run the whole test suite with the project's venv. Arguments go to pytest: with PYTEST_ARGS,
+# the checks and then one pytest run with them; without, the checks beside the whole suite in four runs (below).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-.venv/bin/ruff check callrouter workers twilio_emulator tests || exit 1
-.venv/bin/lint-imports --no-cache || exit 1  # the import contracts in .importlinter
-.venv/bin/mypy callrouter workers tests/fakes.py || exit 1  # the fakes must match the ports
+lint_checks() {
+  .venv/bin/ruff check callrouter workers twilio_emulator tests || return 1
+  .venv/bin/lint-imports --no-cache || return 1  # the import contracts in .importlinter
+  .venv/bin/mypy callrouter workers tests/fakes.py || return 1  # the fakes must match the ports
+}
 
 # pytest's exit code, except that "no tests collected" (5) is a failure too.
 run() {
@@ -29,31 +31,59 @@ checked() {
   return "$rc"
 }
 
-if (($# > 0)); then  # PYTEST_ARGS: exactly what was asked, in one run
+if (($# > 0)); then  # PYTEST_ARGS: the checks, then exactly what was asked, in one run
+  lint_checks || exit 1
   run "$@"
   exit $?
 fi
-# Everything, in three runs. The unit and integration tests keep to their own servers (free ports, own temporary
-# folders), so two workers share them by module (pytest-xdist), one per core. Then the tests that start whole stacks
-# whose timing matters, one test at a time in each of two runs side by side: the fault suite (one cluster of its
-# own, tests/faults/cluster.py) and the rest (deploy, emulator, e2e, browser). Both mostly wait on the stacks'
-# timers (a run of all of them one after the other kept 0.6 of the 2 cores busy), so side by side they take about
-# as long as the longer of the two instead of both together. The rest's output follows the fault suite's.
-started=$(date +%s)
+# Everything, in several pytest runs at once, since much of their time is waiting: the unit and integration
+# tests keep to their own servers (free ports, own temporary folders) and share two workers by module
+# (pytest-xdist); the tests that start whole stacks run one test at a time in each of four runs (lanes), since
+# their timing matters. The checks above and the fault suite's cluster (tests/faults/cluster.py, its longest
+# lane) start with the unit and integration tests (together they keep the 2 cores busy); when those are done,
+# three lanes start: the end-to-end tests in two halves (the fault suite's one-host kill points with the second),
+# and the rest (browser, emulator, deploy, and any new folder). The output of each run in the background is
+# printed after the run in front, with how long it took. A new test file lands in one of the lanes by itself.
+E2E_SECOND_HALF=(tests/e2e/test_concurrency.py tests/e2e/test_conference_bridge.py tests/e2e/test_demo_day.py)
+ONE_HOST_FAULTS=(tests/faults/test_killed_mid_step.py tests/faults/test_worker_killed_jobs.py)
+declare -a names=() pids=() logs=() starts=()
+lane() {  # lane NAME PYTEST-ARGS...: one pytest run in the background, its output kept for the end
+  local log
+  log=$(mktemp /tmp/callrouter-test-lane.XXXXXX)
+  names+=("$1")
+  shift
+  starts+=("$(date +%s)")
+  { run_beside -p no:cacheprovider "$@"; local rc=$?; date +%s >"$log.ended"; return $rc; } >"$log" 2>&1 &
+  pids+=("$!")
+  logs+=("$log")
+}
+began=$(date +%s)
+checks_log=$(mktemp /tmp/callrouter-test-checks.XXXXXX)
+lint_checks >"$checks_log" 2>&1 &
+checks_pid=$!
+lane "the fault suite's cluster" tests/faults "${ONE_HOST_FAULTS[@]/#/--ignore=}"
 run -n 2 --dist loadfile tests/unit tests/integration
 first=$?
-echo "make test: unit and integration (2 workers) took $(($(date +%s) - started)) s, exit $first"
-started=$(date +%s)
-stacks_log=$(mktemp /tmp/callrouter-test-stacks.XXXXXX)
-run_beside -p no:cacheprovider --ignore=tests/unit --ignore=tests/integration --ignore=tests/faults tests >"$stacks_log" 2>&1 &
-stacks_pid=$!
-run tests/faults
-faults=$?
-echo "make test: the fault suite took $(($(date +%s) - started)) s, exit $faults"
-wait "$stacks_pid"
-second=$?
-echo "---- deploy, emulator, e2e, browser (run beside the fault suite) ----"
-cat "$stacks_log"
-rm -f "$stacks_log"
-echo "make test: deploy, emulator, e2e, browser and the fault suite took $(($(date +%s) - started)) s, exit $second and $faults"
-((first == 0 && second == 0 && faults == 0))
+echo "make test: unit and integration (2 workers) took $(($(date +%s) - began)) s, exit $first"
+lane "end to end, first half" tests/e2e "${E2E_SECOND_HALF[@]/#/--ignore=}"
+lane "end to end, second half, and the fault suite's kill points on one host" "${E2E_SECOND_HALF[@]}" \
+  "${ONE_HOST_FAULTS[@]}"
+lane "browser, emulator, deploy" tests --ignore=tests/unit --ignore=tests/integration --ignore=tests/faults \
+  --ignore=tests/e2e
+wait "$checks_pid"
+checked_rc=$?
+echo "---- ruff, import contracts, mypy (run beside the unit and integration tests): exit $checked_rc ----"
+cat "$checks_log"
+rm -f "$checks_log"
+failed=$((first != 0 || checked_rc != 0))
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}"
+  rc=$?
+  echo "---- ${names[$i]} (run beside the others): exit $rc, $(($(cat "${logs[$i]}.ended") - starts[i])) s from \
+$((starts[i] - began)) s on ----"
+  cat "${logs[$i]}"
+  rm -f "${logs[$i]}" "${logs[$i]}.ended"
+  ((rc == 0)) || failed=1
+done
+echo "make test: everything took $(($(date +%s) - began)) s, $( ((failed)) && echo FAILED || echo passed)"
+((failed == 0))
