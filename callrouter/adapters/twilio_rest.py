@@ -7,8 +7,10 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -30,17 +32,57 @@ class CallGone(Exception):
     """The call has ended or is unknown to Twilio, so it cannot be redirected."""
 
 
-class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type information
-    """Sends the library's api.twilio.com requests to another base URL (the emulator in tests and demo)."""
+# Every request to Twilio gives up after this long: the library's own client has no timeout, so a connection
+# that stalls would hold a webhook's thread or a worker for good.
+REQUEST_TIMEOUT_SECONDS = 10.0
+# A path whose last part is a resource's sid (two letters, 32 hex digits) names one resource; a POST there
+# updates it (sets the fields given: the same again changes nothing), a POST anywhere else creates one.
+RESOURCE_SID = re.compile(r"/[A-Z]{2}[0-9a-fA-F]{32}(\.json)?$")
 
-    def __init__(self, base_url: str, **kwargs: Any):
+
+def closed_under_us(exc: BaseException) -> bool:
+    """The connection was closed or reset by the other side as the request went out on it: what a kept-alive
+    connection that the server closed while idle does when it is used again at that moment."""
+    todo, seen = [exc], set()
+    while todo:  # the exception, what it was raised from, and what it carries (urllib3's ProtocolError)
+        found = todo.pop()
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, (ConnectionResetError, BrokenPipeError)):  # http.client.RemoteDisconnected is one
+            return True
+        todo += [e for e in (found.__cause__, found.__context__, *found.args) if isinstance(e, BaseException)]
+    return False
+
+
+def may_send_again(method: str, url: str) -> bool:
+    """GET and DELETE, and a POST that updates one resource (a redirect, a hang-up, a participant's hold): the
+    same request again has the same effect. Never a POST that creates (a call: a second one would dial twice)."""
+    method = method.upper()
+    return method in ("GET", "DELETE") or (method == "POST" and RESOURCE_SID.search(urlsplit(url).path) is not None)
+
+
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type information
+    """The library's HTTP client with a timeout, sending its api.twilio.com requests to another base URL when one
+    is set (the emulator in tests and demo), and sending a request that may be sent again once more when its
+    kept-alive connection turns out closed by Twilio (the request went nowhere; a new connection is opened)."""
+
+    def __init__(self, base_url: str = TWILIO_API, **kwargs: Any):
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
         super().__init__(**kwargs)
         self._base = base_url.rstrip("/")
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
         if url.startswith(TWILIO_API):
             url = self._base + url[len(TWILIO_API):]
-        return super().request(method, url, *args, **kwargs)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.ConnectionError as exc:
+            if not (closed_under_us(exc) and may_send_again(method, url)):
+                raise
+            log.info("twilio.sent_again method=%s path=%s (the kept-alive connection was closed: %s)",
+                     method.upper(), urlsplit(url).path, exc)
+            return super().request(method, url, *args, **kwargs)
 
 
 class TwilioCalls:
@@ -48,7 +90,7 @@ class TwilioCalls:
                  redirect_url_of: Callable[[Goto], str] | None = None):
         """`redirect_url_of`: the URL a redirect sends a call to, unique per redirect (web/voice_paths.url_maker's
         fresh turn); by default `url_of`."""
-        http = None if api_base_url.rstrip("/") == TWILIO_API else BaseUrlHttpClient(api_base_url, timeout=10)
+        http = BaseUrlHttpClient(api_base_url)
         self._client = Client(account_sid, auth_token, http_client=http)
         self._url_of = url_of
         self._redirect_url_of = redirect_url_of or url_of
@@ -112,7 +154,7 @@ class TwilioRecordings:
 
     def __init__(self, *, account_sid: str, auth_token: str, api_base_url: str,
                  transport: httpx.BaseTransport | None = None):
-        http = None if api_base_url.rstrip("/") == TWILIO_API else BaseUrlHttpClient(api_base_url, timeout=10)
+        http = BaseUrlHttpClient(api_base_url)
         self._client = Client(account_sid, auth_token, http_client=http)
         self._account, self._token, self._base = account_sid, auth_token, api_base_url.rstrip("/")
         self._transport = transport
