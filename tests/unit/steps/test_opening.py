@@ -139,6 +139,28 @@ def test_nobody_on_duty_offers_a_callback_on_the_professional_line() -> None:
     assert fakes(deps).calls.kinds(SID) == [EventKind.NO_LIAISON]
 
 
+def test_a_liaison_on_duty_in_the_record_counts_when_the_router_lost_its_state() -> None:
+    """A Redis failover lost the router's presence before the reconciler rebuilt it: the record decides."""
+    deps = make_deps()
+    fakes(deps).presence.save(liaison_id=JAN.id, organisation="UWV", status="available", since=deps.clock.now())
+    at_menu(deps)
+    result = opening.opening(deps, chosen())
+    assert isinstance(result, Next) and result.step == Step.MENU
+    assert EventKind.NO_LIAISON not in fakes(deps).calls.kinds(SID)
+
+
+def test_nobody_on_duty_in_the_router_and_the_record_is_told_so() -> None:
+    deps = make_deps()
+    presence = fakes(deps).presence
+    presence.save(liaison_id=JAN.id, organisation="UWV", status="offline", since=deps.clock.now())
+    presence.save(liaison_id=SEM.id, organisation=SEM.organisation, status="available", since=deps.clock.now())
+    assert SEM.organisation != "UWV"
+    at_menu(deps)
+    reply = flow.run(deps, Step.OPENING, chosen())
+    assert gather_of(reply).action == Goto.to(Step.CALLBACK_DIALOGUE, step="nobody")
+    assert fakes(deps).calls.kinds(SID) == [EventKind.NO_LIAISON]
+
+
 def test_an_away_liaison_counts_as_on_duty() -> None:
     deps = make_deps()
     on_duty(deps, JAN, status=Presence.AWAY)
