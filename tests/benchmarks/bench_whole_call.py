@@ -48,6 +48,7 @@ import yaml
 from callrouter.adapters.sql.directory_import import import_directory
 from callrouter.adapters.sql.engine import make_engine, make_session_factory
 from callrouter.config import Settings
+from tests.benchmarks.bench_webhooks import DEPLOYED_SETTINGS
 from tests.e2e.stack import FAST_PINS, PROFESSIONAL_LINE, Stack, open_all_hours_directory, running_stack
 from tests.servers import postgres_server, redis_server
 from twilio_emulator.driver import CallHandle
@@ -55,8 +56,8 @@ from twilio_emulator.people import CallerScript, Phone
 
 TIME_SCALE = 2.0
 SAY_SECONDS_PER_CHAR = 0.005  # a tenth of the emulator's default
-# As deployed, each process keeps the directory for this long (the end-to-end stack turns the cache off, so that
-# every webhook read the directory from SQL again: not the service as deployed).
+# As deployed (DEPLOYED_SETTINGS), each process keeps the directory for this long; the end-to-end stack turns the
+# cache off, so that every webhook read the directory from SQL again: not the service as deployed.
 DIRECTORY_CACHE_SECONDS = Settings.model_fields["directory_cache_seconds"].default
 DIGITS = ["#", "1", "1"]  # no case reference, UWV, WW (silent in line and at the verdict question)
 ROUTING_P99_TARGET_MS, GROWTH_TARGET = 250.0, 2.0
@@ -195,8 +196,7 @@ def bench_stack(*, bridge: str, liaisons: int, caseworkers: int,
             database(postgres, Path(folder)) as database_url:
         workdir = Path(folder)
         settings = {"CALLROUTER_BRIDGE": bridge, "CALLROUTER_OUTBOUND_CALLS_PER_SECOND": "100",
-                    "CALLROUTER_WIDEN_AFTER_SECONDS": "30",
-                    "CALLROUTER_DIRECTORY_CACHE_SECONDS": str(DIRECTORY_CACHE_SECONDS)}
+                    "CALLROUTER_WIDEN_AFTER_SECONDS": "30", **DEPLOYED_SETTINGS}
         options = {"say_seconds_per_char": SAY_SECONDS_PER_CHAR, "calls_per_second": None}
         with running_stack(redis_url=redis_url, database_url=database_url,
                            workdir=workdir, time_scale=TIME_SCALE, settings=settings,

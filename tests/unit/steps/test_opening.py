@@ -154,7 +154,8 @@ def test_nobody_on_duty_in_the_router_and_the_record_is_told_so() -> None:
     presence = fakes(deps).presence
     presence.save(liaison_id=JAN.id, organisation="UWV", status="offline", since=deps.clock.now())
     presence.save(liaison_id=SEM.id, organisation=SEM.organisation, status="available", since=deps.clock.now())
-    assert SEM.organisation != "UWV"
+    presence.save(liaison_id=999, organisation="UWV", status="available", since=deps.clock.now())  # not in the directory
+    assert SEM.organisation != "UWV" and deps.directory.liaison(999) is None
     at_menu(deps)
     reply = flow.run(deps, Step.OPENING, chosen())
     assert gather_of(reply).action == Goto.to(Step.CALLBACK_DIALOGUE, step="nobody")

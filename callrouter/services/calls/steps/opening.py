@@ -60,8 +60,10 @@ def _nobody_on_duty(deps: CallDeps, record: CallRecord, org: Organisation, *, le
     if sum(n for status, n in counts.items() if status != Presence.OFFLINE):
         return None
     # The router's live state may be gone (Redis lost it in a failover, and the reconciler has not rebuilt it
-    # yet): a caller is told nobody is on duty only when the record says so too.
-    if any(o == org.code and status != Presence.OFFLINE for _liaison, o, status, _since in deps.presence.all()):
+    # yet): a caller is told nobody is on duty only when the record says so too (read as the rebuild reads it:
+    # a liaison no longer in the directory does not count).
+    if any(o == org.code and status != Presence.OFFLINE and deps.directory.liaison(liaison_id) is not None
+           for liaison_id, o, status, _since in deps.presence.all()):
         return None
     return _turned_away(deps, record, org, prompt="no_liaison", event=EventKind.NO_LIAISON,
                         outcome=Outcome.NO_LIAISON, lead=lead, detail=detail)
